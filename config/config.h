@@ -1,0 +1,238 @@
+/* mpvm configuration: one plain struct that the rest of the VMM reads.
+ *
+ * Contract: the config file (`--config-file`, Firecracker's shape plus mpvm's
+ * own keys), the CLI flags and the API bodies all go through the functions
+ * here; nothing else parses JSON. Parsing validates fully: on error the
+ * function returns -1 and `err` names the JSON path of the bad field and what
+ * was expected (`machine-config.vcpu_count: expected an integer in 1..32, got
+ * "two"`), and the target struct is left unchanged. Unknown keys are errors.
+ * Strings are owned by the struct (freed by vm_config_free).
+ */
+#ifndef MPVM_CONFIG_H
+#define MPVM_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#define CFG_MAX_VCPUS 32
+#define CFG_MAX_MEM_MIB (1024 * 1024) /* 1 TiB */
+#define CFG_MAX_DRIVES 8
+#define CFG_MAX_NETS 4
+#define CFG_ERR_LEN 512
+
+struct cfg_token_bucket {
+	bool set;
+	uint64_t size;           /* tokens (bytes or ops) */
+	uint64_t one_time_burst; /* extra initial tokens */
+	uint64_t refill_time_ms;
+};
+
+struct cfg_rate_limiter {
+	struct cfg_token_bucket bandwidth;
+	struct cfg_token_bucket ops;
+};
+
+struct cfg_boot_source {
+	char *kernel_image_path;
+	char *boot_args;   /* NULL: mpvm's default command line */
+	char *initrd_path; /* NULL: none */
+};
+
+enum cfg_huge_pages { CFG_HUGE_NONE, CFG_HUGE_2M };
+
+struct cfg_machine {
+	uint32_t vcpu_count;   /* 1..CFG_MAX_VCPUS, default 1 */
+	uint64_t mem_size_mib; /* default 128 */
+	bool smt;
+	bool track_dirty_pages;
+	enum cfg_huge_pages huge_pages;
+};
+
+enum cfg_io_engine { CFG_IO_SYNC, CFG_IO_ASYNC };
+enum cfg_cache_type { CFG_CACHE_UNSAFE, CFG_CACHE_WRITEBACK };
+
+struct cfg_drive {
+	char *drive_id;          /* 1..64 of [A-Za-z0-9_-]: it appears in API paths */
+	char *path_on_host;
+	char *partuuid;          /* NULL: none (root=PARTUUID= for the guest) */
+	bool is_root_device;
+	bool is_read_only;
+	enum cfg_cache_type cache_type;
+	enum cfg_io_engine io_engine;
+	struct cfg_rate_limiter rate_limiter;
+};
+
+struct cfg_net {
+	char *iface_id;
+	char *host_dev_name;     /* tap name, 1..15 chars (IFNAMSIZ) */
+	bool has_mac;
+	uint8_t guest_mac[6];
+	struct cfg_rate_limiter rx_rate_limiter;
+	struct cfg_rate_limiter tx_rate_limiter;
+};
+
+struct cfg_entropy {
+	bool enabled;
+	struct cfg_rate_limiter rate_limiter;
+};
+
+/* Firecracker's set (case-insensitive, "Warn" = "Warning"). Off is -1 so
+ * that `level >= CFG_LOG_INFO` style comparisons keep working. */
+enum cfg_log_level {
+	CFG_LOG_OFF = -1, CFG_LOG_ERROR, CFG_LOG_WARNING, CFG_LOG_INFO, CFG_LOG_DEBUG, CFG_LOG_TRACE
+};
+
+struct cfg_logger {
+	char *log_path; /* NULL: stderr */
+	enum cfg_log_level level;
+	bool show_level;
+	bool show_log_origin;
+};
+
+struct cfg_metrics {
+	char *metrics_path; /* NULL: no metrics */
+};
+
+/* Serial console (mpvm key "serial"): where COM1 goes. */
+enum cfg_serial_kind { CFG_SERIAL_STDIO, CFG_SERIAL_FILE, CFG_SERIAL_SOCKET, CFG_SERIAL_NONE };
+struct cfg_serial {
+	enum cfg_serial_kind kind;
+	char *path; /* file or UNIX socket path */
+};
+
+/* PMU (mpvm key "pmu"); semantics in pmu/ and the README. */
+enum cfg_pmu_mode { CFG_PMU_AUTO, CFG_PMU_OFF, CFG_PMU_MEDIATED, CFG_PMU_LEGACY, CFG_PMU_SOFT };
+enum cfg_filter_action { CFG_FILTER_ALLOW, CFG_FILTER_DENY };
+#define CFG_PMU_MAX_FILTER_EVENTS 300 /* KVM_PMU_EVENT_FILTER limit */
+
+struct cfg_pmu_event {
+	uint16_t event_select; /* 8 bits Intel; up to 12 bits AMD */
+	uint8_t unit_mask;
+	bool masked;        /* masked-event entry (KVM_PMU_EVENT_FLAG_MASKED_EVENTS) */
+	uint8_t mask;       /* for masked entries: unit mask mask */
+	bool exclude;       /* for masked entries */
+};
+
+struct cfg_pmu_filter {
+	bool set;
+	enum cfg_filter_action action;
+	uint32_t nevents;
+	struct cfg_pmu_event events[CFG_PMU_MAX_FILTER_EVENTS];
+	uint32_t fixed_counter_bitmap;
+	bool masked_events; /* entries are masked events */
+};
+
+struct cfg_pmu {
+	enum cfg_pmu_mode mode;
+	int version;         /* -1: host's (capped at 2) */
+	int gp_counters;     /* -1: host's */
+	int fixed_counters;  /* -1: host's */
+	int gp_width;        /* -1: host's (soft: 48) */
+	int fixed_width;     /* -1: host's (soft: 48) */
+	bool trap_event_selects;
+	struct cfg_pmu_filter filter;
+};
+
+/* Test/measurement ports (mpvm key "debug"). */
+struct cfg_debug {
+	bool exit_port;    /* isa-debug-exit compatible at 0xf4 */
+	bool boot_marker;  /* write of 123 to 0x3f0 logs boot time; default on */
+};
+
+struct vm_config {
+	struct cfg_boot_source boot;
+	struct cfg_machine machine;
+	struct cfg_drive drives[CFG_MAX_DRIVES];
+	uint32_t ndrives;
+	struct cfg_net nets[CFG_MAX_NETS];
+	uint32_t nnets;
+	struct cfg_entropy entropy;
+	struct cfg_logger logger;
+	struct cfg_metrics metrics;
+	struct cfg_serial serial;
+	struct cfg_pmu pmu;
+	struct cfg_debug debug;
+};
+
+/* Defaults: 1 vCPU, 128 MiB, no huge pages, pmu auto with every number -1
+ * (host-derived), serial stdio, exit port off, boot marker on, log level
+ * Warning. */
+void vm_config_init(struct vm_config *c);
+void vm_config_free(struct vm_config *c);
+/* Deep copy (dst is overwritten, not freed). -1 only when out of memory. */
+int vm_config_copy(struct vm_config *dst, const struct vm_config *src);
+
+/* Whole config file / JSON text (one object, keys as in the file). Sections
+ * present replace the same sections of `c` (a "drives" array replaces the
+ * whole drive list); sections absent keep their current value. Errors from a
+ * file are prefixed with its path; malformed JSON names line and column. */
+int vm_config_load_file(struct vm_config *c, const char *path, char *err, size_t errlen);
+int vm_config_load_json(struct vm_config *c, const char *json, char *err, size_t errlen);
+
+/* One section: the API's PUT bodies go through these same functions. `json`
+ * is the section's object text. PUT replaces the section (omitted optional
+ * fields get their defaults); PATCH (`partial`) keeps fields the body omits.
+ * Error paths start with the resource name: "boot-source", "machine-config",
+ * "drive", "network-interface", "entropy", "logger", "metrics", "serial",
+ * "debug", "pmu", "pmu.filter".
+ *
+ * cfg_parse_drive/cfg_parse_net: when `id_from_path` is non-NULL (PUT
+ * /drives/{id}) the body's id must equal it. An entry with the same id is
+ * replaced, otherwise the entry is appended (CFG_MAX_DRIVES / CFG_MAX_NETS).
+ * cfg_patch_drive: PATCH /drives/{id} after start; the drive must exist and
+ * only path_on_host and rate_limiter may change. */
+int cfg_parse_boot_source(struct vm_config *c, const char *json, char *err, size_t errlen);
+int cfg_parse_machine(struct vm_config *c, const char *json, bool partial, char *err, size_t errlen);
+int cfg_parse_drive(struct vm_config *c, const char *json, const char *id_from_path, char *err, size_t errlen);
+int cfg_patch_drive(struct vm_config *c, const char *json, const char *id_from_path, char *err, size_t errlen);
+int cfg_parse_net(struct vm_config *c, const char *json, const char *id_from_path, char *err, size_t errlen);
+int cfg_parse_entropy(struct vm_config *c, const char *json, char *err, size_t errlen);
+int cfg_parse_logger(struct vm_config *c, const char *json, char *err, size_t errlen);
+int cfg_parse_metrics(struct vm_config *c, const char *json, char *err, size_t errlen);
+int cfg_parse_serial(struct vm_config *c, const char *json, char *err, size_t errlen);
+int cfg_parse_debug(struct vm_config *c, const char *json, char *err, size_t errlen);
+/* pmu: only checks that need no host (counts 0..32, widths 1..64, version
+ * 0..5, at most 300 filter events); pmu/ checks the host's limits. */
+int cfg_parse_pmu(struct vm_config *c, const char *json, char *err, size_t errlen);
+int cfg_parse_pmu_filter(struct cfg_pmu_filter *f, const char *json, char *err, size_t errlen);
+
+/* The whole effective config as JSON (same shape as the file; GET /vm/config;
+ * loads back to the same config). Unset optional values are omitted (pmu
+ * numbers that are -1, NULL paths, empty rate limiters). Caller free()s.
+ * NULL only when out of memory. */
+char *vm_config_to_json(const struct vm_config *c);
+
+/* Final cross-field checks before boot (kernel set, drive and interface ids
+ * unique, at most one root device, serial path for file/socket, ...). */
+int vm_config_validate(const struct vm_config *c, char *err, size_t errlen);
+
+/* Canonical names, as written in the config file. */
+const char *cfg_pmu_mode_name(enum cfg_pmu_mode m);
+const char *cfg_log_level_name(enum cfg_log_level l);
+const char *cfg_serial_kind_name(enum cfg_serial_kind k);
+
+/* `mpvm run` command line. */
+struct run_opts {
+	char *config_file; /* --config-file, NULL if none */
+	char *api_sock;    /* --api-sock, NULL if none */
+	bool no_api;       /* --no-api */
+	char *id;          /* --id (instance id for GET /), NULL: default */
+	bool help;         /* -h/--help: nothing else was applied */
+};
+
+/* Parses `argv[1..argc)` (argv[0] is the command name and is skipped):
+ * first loads --config-file into `c`, then applies every other flag on top,
+ * in order (flags override the file; --drive/--net with an existing id
+ * replace that entry, otherwise append). `o` must be zeroed or hold earlier
+ * results (its strings are replaced). On error returns -1, `err` names the
+ * flag (`--cpus: expected an integer in 1..32, got "x"`), and `c` and `o` are
+ * unchanged. Does not call vm_config_validate(): the API may still fill in
+ * the rest. Not thread-safe (getopt). */
+int cfg_parse_run_args(struct vm_config *c, struct run_opts *o, int argc, char **argv,
+		       char *err, size_t errlen);
+void run_opts_free(struct run_opts *o);
+void cfg_print_run_usage(FILE *f);
+
+#endif

@@ -1,0 +1,313 @@
+/* Typed cJSON getters with path-naming errors; see json_get.h. */
+#include "config/json_get.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#define GOT_LEN 48
+
+int jg_fail(struct jerr *e, const char *path, const char *key, const char *fmt, ...)
+{
+	char where[JG_PATH_LEN];
+	char msg[384];
+	va_list ap;
+
+	if (key)
+		jg_subpath(where, sizeof(where), path, key);
+	else
+		snprintf(where, sizeof(where), "%s", path);
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (e->len)
+		snprintf(e->buf, e->len, "%s%s%s", where, where[0] ? ": " : "", msg);
+	return -1;
+}
+
+void jg_subpath(char *buf, size_t len, const char *path, const char *key)
+{
+	snprintf(buf, len, "%s%s%s", path, path[0] ? "." : "", key);
+}
+
+void jg_index(char *buf, size_t len, const char *path, size_t i)
+{
+	snprintf(buf, len, "%s[%zu]", path, i);
+}
+
+void jg_describe(const cJSON *v, char *buf, size_t len)
+{
+	if (cJSON_IsObject(v)) {
+		snprintf(buf, len, "an object");
+	} else if (cJSON_IsArray(v)) {
+		snprintf(buf, len, "an array");
+	} else if (cJSON_IsString(v) && strlen(v->valuestring) > GOT_LEN - 8) {
+		/* Keep messages short: "long-string-prefix...". */
+		snprintf(buf, len, "\"%.*s...\"", GOT_LEN - 8, v->valuestring);
+	} else {
+		char *p = cJSON_PrintUnformatted(v);
+
+		snprintf(buf, len, "%s", p ? p : "?");
+		cJSON_free(p);
+	}
+}
+
+/* One line of context from the error position, control chars blanked. */
+static void near_text(const char *at, char *buf, size_t len)
+{
+	size_t i = 0;
+
+	for (; at[i] && i + 1 < len && i < 24 && at[i] != '\n'; i++)
+		buf[i] = isprint((unsigned char)at[i]) ? at[i] : ' ';
+	buf[i] = 0;
+}
+
+int jg_parse_object(const char *text, const char *what, cJSON **out, struct jerr *e)
+{
+	const char *end = NULL;
+	cJSON *j = cJSON_ParseWithLengthOpts(text, strlen(text), &end, 1);
+
+	if (!j) {
+		unsigned line = 1, col = 1;
+		char near[32];
+
+		if (!end || end < text || end > text + strlen(text))
+			end = text;
+		for (const char *p = text; p < end; p++) {
+			if (*p == '\n') {
+				line++;
+				col = 1;
+			} else {
+				col++;
+			}
+		}
+		near_text(end, near, sizeof(near));
+		if (near[0])
+			return jg_fail(e, what, NULL, "invalid JSON at line %u, column %u near '%s'",
+				       line, col, near);
+		return jg_fail(e, what, NULL, "invalid JSON at line %u, column %u (unexpected end)",
+			       line, col);
+	}
+	if (!cJSON_IsObject(j)) {
+		char got[64];
+
+		jg_describe(j, got, sizeof(got));
+		cJSON_Delete(j);
+		return jg_fail(e, what, NULL, "expected a JSON object, got %s", got);
+	}
+	*out = j;
+	return 0;
+}
+
+int jg_want_object(const cJSON *v, const char *path, struct jerr *e)
+{
+	char got[64];
+
+	if (cJSON_IsObject(v))
+		return 0;
+	jg_describe(v, got, sizeof(got));
+	return jg_fail(e, path, NULL, "expected an object, got %s", got);
+}
+
+static bool in_list(const char *k, const char *const *names)
+{
+	for (; *names; names++)
+		if (!strcmp(k, *names))
+			return true;
+	return false;
+}
+
+int jg_check_keys(const cJSON *obj, const char *path, const char *const *allowed, struct jerr *e)
+{
+	for (const cJSON *it = obj->child; it; it = it->next) {
+		if (!in_list(it->string, allowed)) {
+			char list[256] = "";
+			size_t n = 0;
+
+			for (const char *const *a = allowed; *a && n < sizeof(list); a++)
+				n += snprintf(list + n, sizeof(list) - n, "%s%s",
+					      a == allowed ? "" : ", ", *a);
+			return jg_fail(e, path, it->string, "unknown key (expected one of %s)", list);
+		}
+		/* Only allowed keys got here, so this scan stays short. */
+		for (const cJSON *p = obj->child; p != it; p = p->next)
+			if (!strcmp(p->string, it->string))
+				return jg_fail(e, path, it->string, "key given twice");
+	}
+	return 0;
+}
+
+const cJSON *jg_get(const cJSON *obj, const char *key)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
+
+	return cJSON_IsNull(v) ? NULL : v;
+}
+
+/* Shared front: NULL + 0 when absent and optional, -1 when absent and required. */
+static int lookup(const cJSON *obj, const char *path, const char *key, unsigned flags,
+		  const cJSON **v, struct jerr *e)
+{
+	*v = jg_get(obj, key);
+	if (*v)
+		return 1;
+	if (flags & JG_REQUIRED)
+		return jg_fail(e, path, key, "required field is missing");
+	return 0;
+}
+
+bool jg_parse_u64(const char *s, int base, uint64_t *out)
+{
+	char *end;
+	unsigned long long v;
+
+	if (base == 16 && (!strncmp(s, "0x", 2) || !strncmp(s, "0X", 2)))
+		s += 2;
+	/* strtoull accepts leading space, signs and its own 0x: refuse them. */
+	if (!isxdigit((unsigned char)s[0]) || (base == 10 && !isdigit((unsigned char)s[0])))
+		return false;
+	errno = 0;
+	v = strtoull(s, &end, base);
+	if (errno || *end || (base == 16 && (s[1] == 'x' || s[1] == 'X')))
+		return false;
+	*out = v;
+	return true;
+}
+
+int jg_uint(const cJSON *obj, const char *path, const char *key, unsigned flags, uint64_t min,
+	    uint64_t max, uint64_t *out, struct jerr *e)
+{
+	const cJSON *v;
+	int r = lookup(obj, path, key, flags, &v, e);
+	char got[64];
+	uint64_t val;
+
+	if (r <= 0)
+		return r;
+	if (max > JG_MAX_EXACT)
+		max = JG_MAX_EXACT;
+	if (cJSON_IsNumber(v)) {
+		double d = v->valuedouble;
+
+		if (isfinite(d) && d == floor(d) && d >= (double)min && d <= (double)max) {
+			*out = (uint64_t)d;
+			return 1;
+		}
+	} else if ((flags & JG_HEXSTR) && cJSON_IsString(v) &&
+		   (!strncmp(v->valuestring, "0x", 2) || !strncmp(v->valuestring, "0X", 2)) &&
+		   jg_parse_u64(v->valuestring, 16, &val) && val >= min && val <= max) {
+		*out = val;
+		return 1;
+	}
+	jg_describe(v, got, sizeof(got));
+	return jg_fail(e, path, key, "expected an integer in %llu..%llu%s, got %s",
+		       (unsigned long long)min, (unsigned long long)max,
+		       (flags & JG_HEXSTR) ? " or a hex string like \"0xc0\"" : "", got);
+}
+
+int jg_bool(const cJSON *obj, const char *path, const char *key, unsigned flags, bool *out,
+	    struct jerr *e)
+{
+	const cJSON *v;
+	int r = lookup(obj, path, key, flags, &v, e);
+	char got[64];
+
+	if (r <= 0)
+		return r;
+	if (cJSON_IsBool(v)) {
+		*out = cJSON_IsTrue(v);
+		return 1;
+	}
+	jg_describe(v, got, sizeof(got));
+	return jg_fail(e, path, key, "expected true or false, got %s", got);
+}
+
+int jg_str(const cJSON *obj, const char *path, const char *key, unsigned flags, char **out,
+	   struct jerr *e)
+{
+	const cJSON *v;
+	int r = lookup(obj, path, key, flags, &v, e);
+	char got[64];
+	char *copy;
+
+	if (r <= 0)
+		return r;
+	if (!cJSON_IsString(v)) {
+		jg_describe(v, got, sizeof(got));
+		return jg_fail(e, path, key, "expected a string, got %s", got);
+	}
+	if ((flags & JG_NONEMPTY) && !v->valuestring[0])
+		return jg_fail(e, path, key, "expected a non-empty string, got \"\"");
+	copy = strdup(v->valuestring);
+	if (!copy)
+		return jg_fail(e, path, key, "out of memory");
+	free(*out);
+	*out = copy;
+	return 1;
+}
+
+int jg_enum(const cJSON *obj, const char *path, const char *key, unsigned flags,
+	    const char *const *names, int *out, struct jerr *e)
+{
+	const cJSON *v;
+	int r = lookup(obj, path, key, flags, &v, e);
+	char got[64], list[200] = "";
+	size_t n = 0;
+
+	if (r <= 0)
+		return r;
+	if (cJSON_IsString(v)) {
+		for (int i = 0; names[i]; i++) {
+			if (!strcasecmp(v->valuestring, names[i])) {
+				*out = i;
+				return 1;
+			}
+		}
+	}
+	for (int i = 0; names[i] && n < sizeof(list); i++)
+		n += snprintf(list + n, sizeof(list) - n, "%s\"%s\"", i ? ", " : "", names[i]);
+	jg_describe(v, got, sizeof(got));
+	return jg_fail(e, path, key, "expected one of %s, got %s", list, got);
+}
+
+int jg_array(const cJSON *obj, const char *path, const char *key, unsigned flags, size_t max,
+	     const char *what, const cJSON **out, struct jerr *e)
+{
+	const cJSON *v;
+	int r = lookup(obj, path, key, flags, &v, e);
+	char got[64];
+	size_t n;
+
+	if (r <= 0)
+		return r;
+	if (!cJSON_IsArray(v)) {
+		jg_describe(v, got, sizeof(got));
+		return jg_fail(e, path, key, "expected an array, got %s", got);
+	}
+	n = (size_t)cJSON_GetArraySize(v);
+	if (n > max)
+		return jg_fail(e, path, key, "at most %zu %s, got %zu", max, what, n);
+	*out = v;
+	return 1;
+}
+
+bool jg_parse_mac(const char *s, uint8_t mac[6])
+{
+	if (strlen(s) != 17)
+		return false;
+	for (int i = 0; i < 6; i++) {
+		const char *p = s + 3 * i;
+		char hex[3] = {p[0], p[1], 0};
+
+		if (!isxdigit((unsigned char)p[0]) || !isxdigit((unsigned char)p[1]) ||
+		    (i < 5 && p[2] != ':'))
+			return false;
+		mac[i] = (uint8_t)strtoul(hex, NULL, 16);
+	}
+	return true;
+}

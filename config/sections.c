@@ -1,0 +1,384 @@
+/* Firecracker's sections (boot-source, machine-config, drives, network
+ * interfaces, entropy, logger, metrics) and mpvm's serial and debug: JSON
+ * object -> struct, with every error naming its path. See config_int.h. */
+#include "config/config_int.h"
+
+#include <ctype.h>
+#include <stdlib.h>
+#include <string.h>
+
+const char *const cfg_huge_names[] = {"None", "2M", NULL};
+const char *const cfg_engine_names[] = {"Sync", "Async", NULL};
+const char *const cfg_cache_names[] = {"Unsafe", "Writeback", NULL};
+const char *const cfg_serial_names[] = {"stdio", "file", "socket", "none", NULL};
+/* Index i is level i - 1; "Warn" is Firecracker's alias of "Warning". */
+static const char *const level_names[] = {"Off", "Error", "Warning", "Info", "Debug", "Trace",
+					  "Warn", NULL};
+
+void cfg_boot_free(struct cfg_boot_source *b)
+{
+	free(b->kernel_image_path);
+	free(b->boot_args);
+	free(b->initrd_path);
+	memset(b, 0, sizeof(*b));
+}
+
+void cfg_drive_free(struct cfg_drive *d)
+{
+	free(d->drive_id);
+	free(d->path_on_host);
+	free(d->partuuid);
+	memset(d, 0, sizeof(*d));
+}
+
+void cfg_net_free(struct cfg_net *n)
+{
+	free(n->iface_id);
+	free(n->host_dev_name);
+	memset(n, 0, sizeof(*n));
+}
+
+void cfg_machine_defaults(struct cfg_machine *m)
+{
+	*m = (struct cfg_machine){.vcpu_count = 1, .mem_size_mib = 128,
+				  .huge_pages = CFG_HUGE_NONE};
+}
+
+void cfg_drive_defaults(struct cfg_drive *d)
+{
+	*d = (struct cfg_drive){.cache_type = CFG_CACHE_UNSAFE, .io_engine = CFG_IO_SYNC};
+}
+
+void cfg_logger_defaults(struct cfg_logger *l)
+{
+	*l = (struct cfg_logger){.level = CFG_LOG_WARNING};
+}
+
+void cfg_debug_defaults(struct cfg_debug *d)
+{
+	*d = (struct cfg_debug){.exit_port = false, .boot_marker = true};
+}
+
+bool cfg_valid_id(const char *id)
+{
+	size_t n = strlen(id);
+
+	if (n < 1 || n > 64)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (!isalnum((unsigned char)id[i]) && id[i] != '_' && id[i] != '-')
+			return false;
+	return true;
+}
+
+bool cfg_valid_tap(const char *name)
+{
+	size_t n = strlen(name);
+
+	/* IFNAMSIZ is 16 with the NUL; '/' and spaces are not valid in names. */
+	if (n < 1 || n > 15)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (name[i] == '/' || isspace((unsigned char)name[i]))
+			return false;
+	return true;
+}
+
+/* Required id string, checked for the characters API paths can carry. */
+static int get_id(const cJSON *j, const char *path, const char *key, char **out, struct jerr *e)
+{
+	char got[64];
+
+	if (jg_str(j, path, key, JG_REQUIRED, out, e) < 0)
+		return -1;
+	if (cfg_valid_id(*out))
+		return 0;
+	jg_describe(jg_get(j, key), got, sizeof(got));
+	return jg_fail(e, path, key, "expected 1..64 characters of A-Z a-z 0-9 _ -, got %s", got);
+}
+
+int sec_boot(const cJSON *j, const char *path, struct cfg_boot_source *b, struct jerr *e)
+{
+	static const char *const keys[] = {"kernel_image_path", "boot_args", "initrd_path", NULL};
+
+	if (jg_want_object(j, path, e) || jg_check_keys(j, path, keys, e))
+		return -1;
+	if (jg_str(j, path, "kernel_image_path", JG_REQUIRED | JG_NONEMPTY,
+		   &b->kernel_image_path, e) < 0 ||
+	    jg_str(j, path, "boot_args", 0, &b->boot_args, e) < 0 ||
+	    jg_str(j, path, "initrd_path", JG_NONEMPTY, &b->initrd_path, e) < 0)
+		return -1;
+	return 0;
+}
+
+int sec_machine(const cJSON *j, const char *path, bool partial, struct cfg_machine *m,
+		struct jerr *e)
+{
+	static const char *const keys[] = {"vcpu_count", "mem_size_mib", "smt",
+					   "track_dirty_pages", "huge_pages", NULL};
+	/* Firecracker's PUT requires both sizes; PATCH takes any subset. */
+	unsigned req = partial ? 0 : JG_REQUIRED;
+	uint64_t v;
+	int r, hp;
+
+	if (jg_want_object(j, path, e) || jg_check_keys(j, path, keys, e))
+		return -1;
+	if ((r = jg_uint(j, path, "vcpu_count", req, 1, CFG_MAX_VCPUS, &v, e)) < 0)
+		return -1;
+	if (r)
+		m->vcpu_count = (uint32_t)v;
+	if ((r = jg_uint(j, path, "mem_size_mib", req, 1, CFG_MAX_MEM_MIB, &v, e)) < 0)
+		return -1;
+	if (r)
+		m->mem_size_mib = v;
+	if (jg_bool(j, path, "smt", 0, &m->smt, e) < 0 ||
+	    jg_bool(j, path, "track_dirty_pages", 0, &m->track_dirty_pages, e) < 0)
+		return -1;
+	if ((r = jg_enum(j, path, "huge_pages", 0, cfg_huge_names, &hp, e)) < 0)
+		return -1;
+	if (r)
+		m->huge_pages = (enum cfg_huge_pages)hp;
+	/* Firecracker's rules: SMT siblings come in pairs; 2M pages tile memory. */
+	if (m->smt && m->vcpu_count > 1 && m->vcpu_count % 2)
+		return jg_fail(e, path, "vcpu_count", "must be 1 or even when smt is true, got %u",
+			       m->vcpu_count);
+	if (m->huge_pages == CFG_HUGE_2M && m->mem_size_mib % 2)
+		return jg_fail(e, path, "mem_size_mib",
+			       "must be a multiple of 2 with huge_pages \"2M\", got %llu",
+			       (unsigned long long)m->mem_size_mib);
+	return 0;
+}
+
+static int sec_bucket(const cJSON *j, const char *path, const char *key,
+		      struct cfg_token_bucket *b, struct jerr *e)
+{
+	static const char *const keys[] = {"size", "one_time_burst", "refill_time", NULL};
+	const cJSON *v = jg_get(j, key);
+	char p[JG_PATH_LEN];
+
+	if (!v)
+		return 0;
+	jg_subpath(p, sizeof(p), path, key);
+	*b = (struct cfg_token_bucket){.set = true};
+	if (jg_want_object(v, p, e) || jg_check_keys(v, p, keys, e) ||
+	    jg_uint(v, p, "size", JG_REQUIRED, 0, JG_MAX_EXACT, &b->size, e) < 0 ||
+	    jg_uint(v, p, "one_time_burst", 0, 0, JG_MAX_EXACT, &b->one_time_burst, e) < 0 ||
+	    jg_uint(v, p, "refill_time", JG_REQUIRED, 0, JG_MAX_EXACT, &b->refill_time_ms, e) < 0)
+		return -1;
+	return 0;
+}
+
+static int sec_rate_limiter(const cJSON *j, const char *path, const char *key,
+			    struct cfg_rate_limiter *rl, struct jerr *e)
+{
+	static const char *const keys[] = {"bandwidth", "ops", NULL};
+	const cJSON *v = jg_get(j, key);
+	char p[JG_PATH_LEN];
+
+	*rl = (struct cfg_rate_limiter){0};
+	if (!v)
+		return 0;
+	jg_subpath(p, sizeof(p), path, key);
+	if (jg_want_object(v, p, e) || jg_check_keys(v, p, keys, e) ||
+	    sec_bucket(v, p, "bandwidth", &rl->bandwidth, e) ||
+	    sec_bucket(v, p, "ops", &rl->ops, e))
+		return -1;
+	return 0;
+}
+
+int sec_drive(const cJSON *j, const char *path, struct cfg_drive *d, struct jerr *e)
+{
+	static const char *const keys[] = {"drive_id", "path_on_host", "is_root_device",
+					   "is_read_only", "partuuid", "cache_type", "io_engine",
+					   "rate_limiter", NULL};
+	int r, v;
+
+	if (jg_want_object(j, path, e) || jg_check_keys(j, path, keys, e) ||
+	    get_id(j, path, "drive_id", &d->drive_id, e) ||
+	    jg_str(j, path, "path_on_host", JG_REQUIRED | JG_NONEMPTY, &d->path_on_host, e) < 0 ||
+	    jg_bool(j, path, "is_root_device", JG_REQUIRED, &d->is_root_device, e) < 0 ||
+	    jg_bool(j, path, "is_read_only", 0, &d->is_read_only, e) < 0 ||
+	    jg_str(j, path, "partuuid", JG_NONEMPTY, &d->partuuid, e) < 0)
+		return -1;
+	if ((r = jg_enum(j, path, "cache_type", 0, cfg_cache_names, &v, e)) < 0)
+		return -1;
+	if (r)
+		d->cache_type = (enum cfg_cache_type)v;
+	if ((r = jg_enum(j, path, "io_engine", 0, cfg_engine_names, &v, e)) < 0)
+		return -1;
+	if (r)
+		d->io_engine = (enum cfg_io_engine)v;
+	return sec_rate_limiter(j, path, "rate_limiter", &d->rate_limiter, e);
+}
+
+int sec_net(const cJSON *j, const char *path, struct cfg_net *n, struct jerr *e)
+{
+	static const char *const keys[] = {"iface_id", "host_dev_name", "guest_mac",
+					   "rx_rate_limiter", "tx_rate_limiter", NULL};
+	const cJSON *mac;
+	char got[64];
+
+	if (jg_want_object(j, path, e) || jg_check_keys(j, path, keys, e) ||
+	    get_id(j, path, "iface_id", &n->iface_id, e) ||
+	    jg_str(j, path, "host_dev_name", JG_REQUIRED, &n->host_dev_name, e) < 0)
+		return -1;
+	if (!cfg_valid_tap(n->host_dev_name)) {
+		jg_describe(jg_get(j, "host_dev_name"), got, sizeof(got));
+		return jg_fail(e, path, "host_dev_name",
+			       "expected a tap device name of 1..15 characters, got %s", got);
+	}
+	mac = jg_get(j, "guest_mac");
+	if (mac) {
+		if (!cJSON_IsString(mac) || !jg_parse_mac(mac->valuestring, n->guest_mac)) {
+			jg_describe(mac, got, sizeof(got));
+			return jg_fail(e, path, "guest_mac",
+				       "expected a MAC address like \"06:00:ac:10:00:02\", got %s",
+				       got);
+		}
+		n->has_mac = true;
+	}
+	if (sec_rate_limiter(j, path, "rx_rate_limiter", &n->rx_rate_limiter, e) ||
+	    sec_rate_limiter(j, path, "tx_rate_limiter", &n->tx_rate_limiter, e))
+		return -1;
+	return 0;
+}
+
+int sec_entropy(const cJSON *j, const char *path, struct cfg_entropy *out, struct jerr *e)
+{
+	static const char *const keys[] = {"rate_limiter", NULL};
+
+	if (jg_want_object(j, path, e) || jg_check_keys(j, path, keys, e) ||
+	    sec_rate_limiter(j, path, "rate_limiter", &out->rate_limiter, e))
+		return -1;
+	out->enabled = true;
+	return 0;
+}
+
+int sec_logger(const cJSON *j, const char *path, struct cfg_logger *l, struct jerr *e)
+{
+	static const char *const keys[] = {"log_path", "level", "show_level", "show_log_origin",
+					   NULL};
+	int r, lv;
+
+	if (jg_want_object(j, path, e) || jg_check_keys(j, path, keys, e) ||
+	    jg_str(j, path, "log_path", JG_NONEMPTY, &l->log_path, e) < 0 ||
+	    jg_bool(j, path, "show_level", 0, &l->show_level, e) < 0 ||
+	    jg_bool(j, path, "show_log_origin", 0, &l->show_log_origin, e) < 0)
+		return -1;
+	if ((r = jg_enum(j, path, "level", 0, level_names, &lv, e)) < 0)
+		return -1;
+	if (r)
+		l->level = lv == 6 ? CFG_LOG_WARNING : (enum cfg_log_level)(lv - 1);
+	return 0;
+}
+
+int sec_metrics(const cJSON *j, const char *path, struct cfg_metrics *m, struct jerr *e)
+{
+	static const char *const keys[] = {"metrics_path", NULL};
+
+	if (jg_want_object(j, path, e) || jg_check_keys(j, path, keys, e) ||
+	    jg_str(j, path, "metrics_path", JG_REQUIRED | JG_NONEMPTY, &m->metrics_path, e) < 0)
+		return -1;
+	return 0;
+}
+
+int sec_serial(const cJSON *j, const char *path, struct cfg_serial *s, struct jerr *e)
+{
+	static const char *const keys[] = {"mode", "path", NULL};
+	int r, kind;
+
+	if (jg_want_object(j, path, e) || jg_check_keys(j, path, keys, e))
+		return -1;
+	if ((r = jg_enum(j, path, "mode", 0, cfg_serial_names, &kind, e)) < 0)
+		return -1;
+	if (r)
+		s->kind = (enum cfg_serial_kind)kind;
+	if (s->kind == CFG_SERIAL_FILE || s->kind == CFG_SERIAL_SOCKET) {
+		if (!jg_get(j, "path"))
+			return jg_fail(e, path, "path", "required with mode \"%s\"",
+				       cfg_serial_names[s->kind]);
+		return jg_str(j, path, "path", JG_NONEMPTY, &s->path, e) < 0 ? -1 : 0;
+	}
+	if (jg_get(j, "path"))
+		return jg_fail(e, path, "path", "only valid with mode \"file\" or \"socket\"");
+	return 0;
+}
+
+int sec_debug(const cJSON *j, const char *path, struct cfg_debug *d, struct jerr *e)
+{
+	static const char *const keys[] = {"exit_port", "boot_marker", NULL};
+
+	if (jg_want_object(j, path, e) || jg_check_keys(j, path, keys, e) ||
+	    jg_bool(j, path, "exit_port", 0, &d->exit_port, e) < 0 ||
+	    jg_bool(j, path, "boot_marker", 0, &d->boot_marker, e) < 0)
+		return -1;
+	return 0;
+}
+
+int cfg_find_drive(const struct vm_config *c, const char *id)
+{
+	for (uint32_t i = 0; i < c->ndrives; i++)
+		if (!strcmp(c->drives[i].drive_id, id))
+			return (int)i;
+	return -1;
+}
+
+int cfg_find_net(const struct vm_config *c, const char *id)
+{
+	for (uint32_t i = 0; i < c->nnets; i++)
+		if (!strcmp(c->nets[i].iface_id, id))
+			return (int)i;
+	return -1;
+}
+
+int cfg_put_drive(struct vm_config *c, struct cfg_drive *d, const char *what, struct jerr *e)
+{
+	int i = cfg_find_drive(c, d->drive_id);
+
+	/* Firecracker refuses a second root device rather than demoting one. */
+	for (uint32_t k = 0; d->is_root_device && k < c->ndrives; k++)
+		if ((int)k != i && c->drives[k].is_root_device)
+			return jg_fail(e, what, "is_root_device",
+				       "drive \"%s\" is already the root device",
+				       c->drives[k].drive_id);
+	if (i < 0) {
+		if (c->ndrives >= CFG_MAX_DRIVES)
+			return jg_fail(e, what, NULL, "at most %d drives", CFG_MAX_DRIVES);
+		i = (int)c->ndrives++;
+	} else {
+		cfg_drive_free(&c->drives[i]);
+	}
+	c->drives[i] = *d;
+	memset(d, 0, sizeof(*d));
+	return 0;
+}
+
+int cfg_put_net(struct vm_config *c, struct cfg_net *n, const char *what, struct jerr *e)
+{
+	int i = cfg_find_net(c, n->iface_id);
+
+	/* Two interfaces on one tap or one MAC would fight over frames. */
+	for (uint32_t k = 0; k < c->nnets; k++) {
+		if ((int)k == i)
+			continue;
+		if (!strcmp(c->nets[k].host_dev_name, n->host_dev_name))
+			return jg_fail(e, what, "host_dev_name",
+				       "\"%s\" is already used by interface \"%s\"",
+				       n->host_dev_name, c->nets[k].iface_id);
+		if (n->has_mac && c->nets[k].has_mac &&
+		    !memcmp(c->nets[k].guest_mac, n->guest_mac, 6))
+			return jg_fail(e, what, "guest_mac", "already used by interface \"%s\"",
+				       c->nets[k].iface_id);
+	}
+	if (i < 0) {
+		if (c->nnets >= CFG_MAX_NETS)
+			return jg_fail(e, what, NULL, "at most %d network interfaces",
+				       CFG_MAX_NETS);
+		i = (int)c->nnets++;
+	} else {
+		cfg_net_free(&c->nets[i]);
+	}
+	c->nets[i] = *n;
+	memset(n, 0, sizeof(*n));
+	return 0;
+}

@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Install mpvm's build and test dependencies from Debian packages (Debian 12).
+# Idempotent: skips apt when everything is already there.
+set -euo pipefail
+PKGS=(build-essential cmake pkg-config gcc-multilib clang libclang-rt-14-dev
+      libcjson-dev liburing-dev check libmicrohttpd-dev libseccomp-dev
+      qemu-system-x86 curl iproute2 busybox-static cpio)
+missing=()
+for p in "${PKGS[@]}"; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+	SUDO=""
+	[ "$(id -u)" -eq 0 ] || SUDO=sudo
+	echo "deps: installing ${missing[*]}"
+	$SUDO apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi

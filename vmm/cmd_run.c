@@ -1,0 +1,45 @@
+/* mpvm run: boot a microVM from a config file and/or flags. */
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "commands.h"
+#include "log.h"
+#include "vmm.h"
+
+int cmd_run(int argc, char **argv)
+{
+	static struct vmm v; /* large; static keeps it off the stack */
+	char err[CFG_ERR_LEN];
+	int status;
+
+	if (vmm_init(&v, err, sizeof(err))) {
+		fprintf(stderr, "mpvm: %s\n", err);
+		return MPVM_EXIT_ERROR;
+	}
+	struct run_opts opts = { 0 };
+	int rc = cfg_parse_run_args(&v.cfg, &opts, argc, argv, err, sizeof(err));
+	if (rc) {
+		/* rc: 1 = --help printed, -1 = bad flag, -2 = bad config file. */
+		vmm_free(&v);
+		if (rc == 1)
+			return 0;
+		fprintf(stderr, "mpvm: %s\n", err);
+		return rc == -1 ? MPVM_EXIT_USAGE : MPVM_EXIT_CONFIG;
+	}
+	rc = vmm_build(&v, err, sizeof(err));
+	if (rc) {
+		fprintf(stderr, "mpvm: %s\n", err);
+		status = -rc;
+		goto out;
+	}
+	if (vmm_start(&v, err, sizeof(err))) {
+		fprintf(stderr, "mpvm: %s\n", err);
+		status = MPVM_EXIT_ERROR;
+		goto out;
+	}
+	status = vmm_run_loop(&v);
+out:
+	run_opts_free(&opts);
+	vmm_free(&v);
+	return status;
+}

@@ -1,0 +1,59 @@
+/* Guest physical memory: the one checked accessor.
+ *
+ * Contract: every access to guest RAM by the VMM (loaders, devices, PMU) goes
+ * through gm_ptr()/gm_read()/gm_write(). They reject ranges that overflow
+ * (gpa + len wraps), fall outside RAM, or straddle two regions (the x86 hole
+ * below 4 GiB splits RAM in two). Nothing else does pointer arithmetic on
+ * guest memory. Thread-safe: the layout is fixed once created.
+ */
+#ifndef MPVM_GUEST_MEM_H
+#define MPVM_GUEST_MEM_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define GM_MAX_REGIONS 2
+/* RAM above this is moved above 4 GiB, leaving room for MMIO (LAPIC, IOAPIC,
+ * virtio-mmio) below 4 GiB, as on a PC. */
+#define GM_MMIO_HOLE_START 0xC0000000ULL
+#define GM_MMIO_HOLE_END   0x100000000ULL
+
+struct gm_region {
+	uint64_t gpa;   /* guest-physical start */
+	uint64_t size;  /* bytes */
+	uint8_t *host;  /* host mapping */
+};
+
+struct guest_mem {
+	struct gm_region regions[GM_MAX_REGIONS];
+	int nregions;
+	uint64_t ram_size; /* total RAM bytes */
+};
+
+/* Map `ram_size` bytes of anonymous memory laid out around the MMIO hole.
+ * `hugepages` asks for THP with madvise(MADV_HUGEPAGE). Returns 0 or -errno;
+ * on failure `err` says why. */
+int gm_create(struct guest_mem *m, uint64_t ram_size, bool hugepages,
+	      char *err, size_t errlen);
+void gm_destroy(struct guest_mem *m);
+
+/* Host pointer for [gpa, gpa+len) or NULL if any byte is not RAM, the range
+ * wraps, or it crosses a region boundary. len == 0 is valid inside RAM. */
+void *gm_ptr(const struct guest_mem *m, uint64_t gpa, uint64_t len);
+
+/* Copy helpers: 0 on success, -1 (nothing copied) if the range is invalid. */
+int gm_read(const struct guest_mem *m, uint64_t gpa, void *dst, uint64_t len);
+int gm_write(const struct guest_mem *m, uint64_t gpa, const void *src, uint64_t len);
+
+/* True when [gpa, gpa+len) is valid RAM (same rules as gm_ptr). */
+bool gm_valid(const struct guest_mem *m, uint64_t gpa, uint64_t len);
+
+/* Overflow-safe "a + b <= limit" for guest-supplied numbers. */
+static inline bool gm_add_ok(uint64_t a, uint64_t b, uint64_t limit)
+{
+	uint64_t s;
+	return !__builtin_add_overflow(a, b, &s) && s <= limit;
+}
+
+#endif

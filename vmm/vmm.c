@@ -1,0 +1,196 @@
+#include "vmm.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
+
+#include "acpi.h"
+#include "devices/acpi_pm.h"
+#include "devices/debug_port.h"
+#include "devices/i8042.h"
+#include "devices/serial.h"
+#include "devices/term.h"
+#include "kvm.h"
+#include "log.h"
+
+#define FAIL(...) do { snprintf(err, errlen, __VA_ARGS__); return -1; } while (0)
+
+/* Used when the config gives no boot_args: a serial console, reset through
+ * the i8042 (which mpvm turns into a clean exit), no PCI probing. */
+#define DEFAULT_CMDLINE "console=ttyS0 reboot=k panic=1 pci=off i8042.noaux i8042.nomux i8042.dumbkbd"
+
+#define ACPI_PM_PORT 0x600
+
+static void on_signal(void *opaque, int fd, uint32_t events)
+{
+	struct vmm *v = opaque;
+	struct signalfd_siginfo si;
+	if (read(fd, &si, sizeof(si)) != sizeof(si))
+		return;
+	if (!v->started) {
+		/* Nothing running yet (API waiting for InstanceStart): stop now. */
+		v->vm.exit_status = MPVM_EXIT_SIGNAL((int)si.ssi_signo);
+		ev_stop(v->loop);
+		return;
+	}
+	vm_request_exit(&v->vm, MPVM_EXIT_SIGNAL((int)si.ssi_signo), "received signal %s",
+			strsignal((int)si.ssi_signo));
+}
+
+static void on_vm_exit(void *opaque, int fd, uint32_t events)
+{
+	struct vmm *v = opaque;
+	uint64_t n;
+	ssize_t r = read(fd, &n, sizeof(n));
+	(void)r;
+	ev_stop(v->loop);
+}
+
+static void on_poweroff(void *opaque)
+{
+	struct vmm *v = opaque;
+	vm_request_exit(&v->vm, MPVM_EXIT_POWEROFF, "guest powered off (ACPI S5)");
+}
+
+int vmm_init(struct vmm *v, char *err, size_t errlen)
+{
+	memset(v, 0, sizeof(*v));
+	v->kvm_fd = -1;
+	v->signal_fd = -1;
+	vm_config_init(&v->cfg);
+	v->loop = ev_new();
+	if (!v->loop)
+		FAIL("event loop: %s", strerror(errno));
+	/* Signals are handled on the main thread's loop; every thread created
+	 * later inherits the blocked mask. */
+	sigset_t set;
+	sigemptyset(&set);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGHUP);
+	sigprocmask(SIG_BLOCK, &set, NULL);
+	signal(SIGPIPE, SIG_IGN); /* a closed serial/API peer is an error code, not death */
+	v->signal_fd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
+	if (v->signal_fd < 0 || ev_add(v->loop, v->signal_fd, EPOLLIN, on_signal, v))
+		FAIL("signalfd: %s", strerror(errno));
+	return 0;
+}
+
+static void apply_logger(const struct cfg_logger *l)
+{
+	log_set_level((enum log_level)l->level);
+	log_set_format(l->show_level, l->show_log_origin);
+	if (l->log_path && log_set_path(l->log_path))
+		log_err("logger: cannot open %s: %s (logging to stderr)", l->log_path, strerror(errno));
+}
+
+static int setup_devices(struct vmm *v, char *err, size_t errlen)
+{
+	struct vm *vm = &v->vm;
+	v->serial = serial_setup_from_config(vm, vm->bus, v->loop, &v->cfg.serial, err, errlen);
+	if (!v->serial && v->cfg.serial.kind != CFG_SERIAL_NONE)
+		return -1;
+	v->i8042 = i8042_setup(vm, vm->bus, err, errlen);
+	if (!v->i8042)
+		return -1;
+	if (debug_port_setup(vm, vm->bus, &v->cfg.debug, err, errlen))
+		return -1;
+	if (acpi_pm_setup(vm->bus, ACPI_PM_PORT, on_poweroff, v))
+		FAIL("ACPI power-off device at port 0x%x: already taken", ACPI_PM_PORT);
+	return 0;
+}
+
+static int setup_acpi(struct vmm *v, uint64_t *rsdp, char *err, size_t errlen)
+{
+	struct acpi_config ac = {
+		.ncpus = v->vm.params.ncpus,
+		.ioapic_addr = VM_IOAPIC_ADDR,
+		.lapic_addr = VM_LAPIC_ADDR,
+		.com1 = v->cfg.serial.kind != CFG_SERIAL_NONE,
+		.i8042 = true,
+		.pm_port = ACPI_PM_PORT,
+	};
+	for (uint32_t i = 0; i < ac.ncpus; i++)
+		ac.apic_ids[i] = i;
+	return acpi_build(&v->vm.mem, &ac, rsdp, err, errlen);
+}
+
+int vmm_build(struct vmm *v, char *err, size_t errlen)
+{
+	struct vm_config *c = &v->cfg;
+	apply_logger(&c->logger);
+	if (vm_config_validate(c, err, errlen))
+		return -MPVM_EXIT_CONFIG;
+	v->kvm_fd = kvm_open("/dev/kvm", err, errlen);
+	if (v->kvm_fd < 0)
+		return -MPVM_EXIT_ERROR;
+	struct vm_params p = {
+		.ncpus = c->machine.vcpu_count,
+		.mem_bytes = c->machine.mem_size_mib << 20,
+		.hugepages = c->machine.huge_pages == CFG_HUGE_2M,
+	};
+	if (vm_create(&v->vm, v->kvm_fd, &p, err, errlen))
+		return -MPVM_EXIT_ERROR;
+	v->vm_created = true;
+	if (setup_devices(v, err, errlen))
+		return -MPVM_EXIT_CONFIG;
+	uint64_t rsdp = 0;
+	if (setup_acpi(v, &rsdp, err, errlen))
+		return -MPVM_EXIT_ERROR;
+	struct boot_params_in bp = {
+		.kernel_path = c->boot.kernel_image_path,
+		.initrd_path = c->boot.initrd_path,
+		.cmdline = c->boot.boot_args ? c->boot.boot_args : DEFAULT_CMDLINE,
+		.rsdp_addr = rsdp,
+	};
+	if (boot_load(&v->vm.mem, &bp, &v->vm.entry, err, errlen))
+		return -MPVM_EXIT_CONFIG;
+	if (vm_setup_vcpus(&v->vm, err, errlen))
+		return -MPVM_EXIT_ERROR;
+	return 0;
+}
+
+int vmm_start(struct vmm *v, char *err, size_t errlen)
+{
+	if (ev_add(v->loop, v->vm.exit_evfd, EPOLLIN, on_vm_exit, v))
+		FAIL("event loop: cannot watch the VM exit");
+	if (vm_start(&v->vm, err, errlen))
+		return -1;
+	v->started = true;
+	log_info("started %u vCPU(s), %llu MiB", v->vm.nvcpus,
+		 (unsigned long long)v->cfg.machine.mem_size_mib);
+	return 0;
+}
+
+int vmm_run_loop(struct vmm *v)
+{
+	ev_run(v->loop);
+	if (!v->started)
+		return v->vm.exit_status;
+	int status = vm_join(&v->vm);
+	/* A guest crash is worth a warning; an orderly end is informational. */
+	if (status == MPVM_EXIT_CRASH || status == MPVM_EXIT_ERROR)
+		log_err("%s", v->vm.exit_reason);
+	else
+		log_info("%s (exit status %d)", v->vm.exit_reason, status);
+	return status;
+}
+
+void vmm_free(struct vmm *v)
+{
+	term_restore();
+	if (v->serial)
+		serial_free(v->serial);
+	if (v->vm_created)
+		vm_destroy(&v->vm);
+	if (v->kvm_fd >= 0)
+		close(v->kvm_fd);
+	if (v->signal_fd >= 0)
+		close(v->signal_fd);
+	ev_free(v->loop);
+	vm_config_free(&v->cfg);
+}

@@ -1,0 +1,45 @@
+/* The microVM monitor: configuration + VM + devices + event loop.
+ *
+ * Contract (after Firecracker's resources/builder split): `cfg` is the
+ * validated configuration, the only thing the CLI and the API edit before
+ * start. vmm_build() turns it into a VM ready to run (memory, irqchip, PMU,
+ * devices, ACPI, kernel, vCPUs); vmm_start() starts the vCPUs. The event
+ * loop runs on the main thread until the VM exits (vmm_run_loop()).
+ * vmm_free() tears everything down and restores the terminal.
+ */
+#ifndef MPVM_VMM_H
+#define MPVM_VMM_H
+
+#include <stdbool.h>
+
+#include "config/config.h"
+#include "event_loop.h"
+#include "vm.h"
+
+struct serial;
+struct i8042;
+struct pmu;
+struct api_server;
+
+struct vmm {
+	struct vm_config cfg;
+	struct vm vm;
+	bool vm_created;
+	bool started;
+	int kvm_fd;
+	struct ev_loop *loop;
+	struct serial *serial;
+	struct i8042 *i8042;
+	struct pmu *pmu;
+	struct api_server *api;
+	int signal_fd;
+};
+
+int vmm_init(struct vmm *v, char *err, size_t errlen);
+int vmm_build(struct vmm *v, char *err, size_t errlen);
+int vmm_start(struct vmm *v, char *err, size_t errlen);
+/* Runs the event loop until the VM exits; returns the exit status. */
+int vmm_run_loop(struct vmm *v);
+void vmm_free(struct vmm *v);
+
+#endif
