@@ -84,15 +84,116 @@ static int commit(struct vm_config *c, struct vm_config *tmp, int rc)
 	return 0;
 }
 
+/* Each apply_* parses section j into a local value and, on success only,
+ * moves it into c: the per-section half of "failures change nothing". */
+static int apply_boot(struct vm_config *c, const cJSON *j, const char *path, struct jerr *e)
+{
+	struct cfg_boot_source b = {0};
+
+	if (sec_boot(j, path, &b, e)) {
+		cfg_boot_free(&b);
+		return -1;
+	}
+	cfg_boot_free(&c->boot);
+	c->boot = b;
+	return 0;
+}
+
+static int apply_machine(struct vm_config *c, const cJSON *j, const char *path, bool partial,
+			 struct jerr *e)
+{
+	struct cfg_machine m = c->machine;
+
+	if (!partial)
+		cfg_machine_defaults(&m);
+	if (sec_machine(j, path, partial, &m, e))
+		return -1;
+	c->machine = m;
+	return 0;
+}
+
+static int apply_entropy(struct vm_config *c, const cJSON *j, const char *path, struct jerr *e)
+{
+	struct cfg_entropy en = {0};
+
+	if (sec_entropy(j, path, &en, e))
+		return -1;
+	c->entropy = en;
+	return 0;
+}
+
+static int apply_logger(struct vm_config *c, const cJSON *j, const char *path, struct jerr *e)
+{
+	struct cfg_logger l;
+
+	cfg_logger_defaults(&l);
+	if (sec_logger(j, path, &l, e)) {
+		free(l.log_path);
+		return -1;
+	}
+	free(c->logger.log_path);
+	c->logger = l;
+	return 0;
+}
+
+static int apply_metrics(struct vm_config *c, const cJSON *j, const char *path, struct jerr *e)
+{
+	struct cfg_metrics m = {0};
+
+	if (sec_metrics(j, path, &m, e)) {
+		free(m.metrics_path);
+		return -1;
+	}
+	free(c->metrics.metrics_path);
+	c->metrics = m;
+	return 0;
+}
+
+static int apply_serial(struct vm_config *c, const cJSON *j, const char *path, struct jerr *e)
+{
+	struct cfg_serial s = {.kind = CFG_SERIAL_STDIO};
+
+	if (sec_serial(j, path, &s, e)) {
+		free(s.path);
+		return -1;
+	}
+	free(c->serial.path);
+	c->serial = s;
+	return 0;
+}
+
+static int apply_debug(struct vm_config *c, const cJSON *j, const char *path, struct jerr *e)
+{
+	struct cfg_debug d;
+
+	cfg_debug_defaults(&d);
+	if (sec_debug(j, path, &d, e))
+		return -1;
+	c->debug = d;
+	return 0;
+}
+
+static int apply_pmu(struct vm_config *c, const cJSON *j, const char *path, struct jerr *e)
+{
+	struct cfg_pmu p;
+
+	cfg_pmu_defaults(&p);
+	if (sec_pmu(j, path, &p, e))
+		return -1;
+	c->pmu = p;
+	return 0;
+}
+
+/* The file's "drives" array replaces the whole list; ids must be unique. */
 static int load_drives(struct vm_config *t, const cJSON *root, struct jerr *e)
 {
 	const cJSON *arr;
 	char p[JG_PATH_LEN];
 	size_t i = 0;
+	int r = jg_array(root, "", "drives", 0, CFG_MAX_DRIVES, "drives", &arr, e);
 
-	if (jg_array(root, "", "drives", 0, CFG_MAX_DRIVES, "drives", &arr, e) <= 0)
-		return -1 * (e->len && e->buf[0] != 0 && !jg_get(root, "drives") ? 0 : 1) +
-		       (jg_get(root, "drives") ? 0 : 1);
+	if (r <= 0)
+		return r;
 	for (uint32_t k = 0; k < t->ndrives; k++)
 		cfg_drive_free(&t->drives[k]);
 	t->ndrives = 0;
@@ -101,19 +202,285 @@ static int load_drives(struct vm_config *t, const cJSON *root, struct jerr *e)
 
 		jg_index(p, sizeof(p), "drives", i);
 		cfg_drive_defaults(&d);
-		if (sec_drive(it, p, &d, e)) {
-			cfg_drive_free(&d);
-			return -1;
-		}
-		if (cfg_find_drive(t, d.drive_id) >= 0) {
-			jg_fail(e, p, "drive_id", "\"%s\" is given twice", d.drive_id);
-			cfg_drive_free(&d);
-			return -1;
-		}
-		if (cfg_put_drive(t, &d, p, e)) {
+		if (sec_drive(it, p, &d, e) ||
+		    (cfg_find_drive(t, d.drive_id) >= 0 &&
+		     jg_fail(e, p, "drive_id", "\"%s\" is given twice", d.drive_id)) ||
+		    cfg_put_drive(t, &d, p, e)) {
 			cfg_drive_free(&d);
 			return -1;
 		}
 	}
 	return 0;
+}
+
+static int load_nets(struct vm_config *t, const cJSON *root, struct jerr *e)
+{
+	const cJSON *arr;
+	char p[JG_PATH_LEN];
+	size_t i = 0;
+	int r = jg_array(root, "", "network-interfaces", 0, CFG_MAX_NETS, "network interfaces",
+			 &arr, e);
+
+	if (r <= 0)
+		return r;
+	for (uint32_t k = 0; k < t->nnets; k++)
+		cfg_net_free(&t->nets[k]);
+	t->nnets = 0;
+	for (const cJSON *it = arr->child; it; it = it->next, i++) {
+		struct cfg_net n = {0};
+
+		jg_index(p, sizeof(p), "network-interfaces", i);
+		if (sec_net(it, p, &n, e) ||
+		    (cfg_find_net(t, n.iface_id) >= 0 &&
+		     jg_fail(e, p, "iface_id", "\"%s\" is given twice", n.iface_id)) ||
+		    cfg_put_net(t, &n, p, e)) {
+			cfg_net_free(&n);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+typedef int (*apply_fn)(struct vm_config *c, const cJSON *j, const char *path, struct jerr *e);
+
+static int apply_if_present(struct vm_config *c, const cJSON *root, const char *key,
+			    apply_fn fn, struct jerr *e)
+{
+	const cJSON *j = jg_get(root, key);
+
+	return j ? fn(c, j, key, e) : 0;
+}
+
+int vm_config_load_json(struct vm_config *c, const char *json, char *err, size_t errlen)
+{
+	static const char *const keys[] = {"boot-source", "machine-config", "drives",
+					   "network-interfaces", "entropy", "logger", "metrics",
+					   "pmu", "serial", "debug", NULL};
+	struct jerr e = {err, errlen};
+	struct vm_config tmp;
+	const cJSON *mc;
+	cJSON *root;
+	int rc;
+
+	if (jg_parse_object(json, "", &root, &e))
+		return -1;
+	if (vm_config_copy(&tmp, c)) {
+		cJSON_Delete(root);
+		return jg_fail(&e, "", NULL, "out of memory");
+	}
+	mc = jg_get(root, "machine-config");
+	rc = jg_check_keys(root, "", keys, &e) ||
+	     apply_if_present(&tmp, root, "boot-source", apply_boot, &e) ||
+	     (mc && apply_machine(&tmp, mc, "machine-config", false, &e)) ||
+	     load_drives(&tmp, root, &e) || load_nets(&tmp, root, &e) ||
+	     apply_if_present(&tmp, root, "entropy", apply_entropy, &e) ||
+	     apply_if_present(&tmp, root, "logger", apply_logger, &e) ||
+	     apply_if_present(&tmp, root, "metrics", apply_metrics, &e) ||
+	     apply_if_present(&tmp, root, "pmu", apply_pmu, &e) ||
+	     apply_if_present(&tmp, root, "serial", apply_serial, &e) ||
+	     apply_if_present(&tmp, root, "debug", apply_debug, &e);
+	cJSON_Delete(root);
+	return commit(c, &tmp, rc);
+}
+
+int vm_config_load_file(struct vm_config *c, const char *path, char *err, size_t errlen)
+{
+	FILE *f = fopen(path, "re");
+	char *buf, *msg;
+	size_t n;
+	int rc;
+
+	if (!f) {
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		return -1;
+	}
+	buf = malloc(CFG_MAX_FILE_BYTES + 1);
+	if (!buf) {
+		fclose(f);
+		snprintf(err, errlen, "%s: out of memory", path);
+		return -1;
+	}
+	n = fread(buf, 1, CFG_MAX_FILE_BYTES + 1, f);
+	if (ferror(f) || n > CFG_MAX_FILE_BYTES) {
+		snprintf(err, errlen, "%s: %s", path,
+			 ferror(f) ? strerror(errno) : "larger than 4 MiB, not a config file");
+		fclose(f);
+		free(buf);
+		return -1;
+	}
+	fclose(f);
+	buf[n] = 0;
+	if (memchr(buf, 0, n)) {
+		snprintf(err, errlen, "%s: contains a NUL byte, not a JSON text", path);
+		free(buf);
+		return -1;
+	}
+	rc = vm_config_load_json(c, buf, err, errlen);
+	free(buf);
+	if (rc && errlen && (msg = strdup(err))) {
+		snprintf(err, errlen, "%s: %s", path, msg);
+		free(msg);
+	}
+	return rc;
+}
+
+/* Text -> object -> apply: the shape of every single-section entry point. */
+static int parse_section(struct vm_config *c, const char *json, const char *path, apply_fn fn,
+			 char *err, size_t errlen)
+{
+	struct jerr e = {err, errlen};
+	cJSON *j;
+	int rc;
+
+	if (jg_parse_object(json, path, &j, &e))
+		return -1;
+	rc = fn(c, j, path, &e);
+	cJSON_Delete(j);
+	return rc;
+}
+
+int cfg_parse_boot_source(struct vm_config *c, const char *json, char *err, size_t errlen)
+{
+	return parse_section(c, json, "boot-source", apply_boot, err, errlen);
+}
+
+int cfg_parse_entropy(struct vm_config *c, const char *json, char *err, size_t errlen)
+{
+	return parse_section(c, json, "entropy", apply_entropy, err, errlen);
+}
+
+int cfg_parse_logger(struct vm_config *c, const char *json, char *err, size_t errlen)
+{
+	return parse_section(c, json, "logger", apply_logger, err, errlen);
+}
+
+int cfg_parse_metrics(struct vm_config *c, const char *json, char *err, size_t errlen)
+{
+	return parse_section(c, json, "metrics", apply_metrics, err, errlen);
+}
+
+int cfg_parse_serial(struct vm_config *c, const char *json, char *err, size_t errlen)
+{
+	return parse_section(c, json, "serial", apply_serial, err, errlen);
+}
+
+int cfg_parse_debug(struct vm_config *c, const char *json, char *err, size_t errlen)
+{
+	return parse_section(c, json, "debug", apply_debug, err, errlen);
+}
+
+int cfg_parse_pmu(struct vm_config *c, const char *json, char *err, size_t errlen)
+{
+	return parse_section(c, json, "pmu", apply_pmu, err, errlen);
+}
+
+int cfg_parse_machine(struct vm_config *c, const char *json, bool partial, char *err,
+		      size_t errlen)
+{
+	struct jerr e = {err, errlen};
+	cJSON *j;
+	int rc;
+
+	if (jg_parse_object(json, "machine-config", &j, &e))
+		return -1;
+	rc = apply_machine(c, j, "machine-config", partial, &e);
+	cJSON_Delete(j);
+	return rc;
+}
+
+int cfg_parse_pmu_filter(struct cfg_pmu_filter *f, const char *json, char *err, size_t errlen)
+{
+	struct jerr e = {err, errlen};
+	struct cfg_pmu_filter tmp;
+	cJSON *j;
+	int rc;
+
+	if (jg_parse_object(json, "pmu.filter", &j, &e))
+		return -1;
+	rc = sec_pmu_filter(j, "pmu.filter", &tmp, &e);
+	cJSON_Delete(j);
+	if (!rc)
+		*f = tmp;
+	return rc;
+}
+
+/* PUT /drives/{id} and /network-interfaces/{id}: the URL names the entry. */
+static int check_path_id(const char *body_id, const char *id_from_path, const char *path,
+			 const char *key, struct jerr *e)
+{
+	if (id_from_path && strcmp(body_id, id_from_path))
+		return jg_fail(e, path, key, "\"%s\" does not match the id in the URL path \"%s\"",
+			       body_id, id_from_path);
+	return 0;
+}
+
+int cfg_parse_drive(struct vm_config *c, const char *json, const char *id_from_path, char *err,
+		    size_t errlen)
+{
+	struct jerr e = {err, errlen};
+	struct cfg_drive d;
+	cJSON *j;
+	int rc;
+
+	if (jg_parse_object(json, "drive", &j, &e))
+		return -1;
+	cfg_drive_defaults(&d);
+	rc = sec_drive(j, "drive", &d, &e) ||
+	     check_path_id(d.drive_id, id_from_path, "drive", "drive_id", &e) ||
+	     cfg_put_drive(c, &d, "drive", &e);
+	cJSON_Delete(j);
+	cfg_drive_free(&d); /* emptied by cfg_put_drive on success */
+	return rc ? -1 : 0;
+}
+
+int cfg_patch_drive(struct vm_config *c, const char *json, const char *id_from_path, char *err,
+		    size_t errlen)
+{
+	static const char *const keys[] = {"drive_id", "path_on_host", "rate_limiter", NULL};
+	struct jerr e = {err, errlen};
+	struct cfg_drive d = {0};
+	int i = -1, rc;
+	cJSON *j;
+
+	if (jg_parse_object(json, "drive", &j, &e))
+		return -1;
+	rc = jg_check_keys(j, "drive", keys, &e) ||
+	     jg_str(j, "drive", "drive_id", JG_REQUIRED, &d.drive_id, &e) < 0 ||
+	     check_path_id(d.drive_id, id_from_path, "drive", "drive_id", &e) ||
+	     ((i = cfg_find_drive(c, d.drive_id)) < 0 &&
+	      jg_fail(&e, "drive", "drive_id", "no drive \"%s\" to update", d.drive_id)) ||
+	     jg_str(j, "drive", "path_on_host", JG_NONEMPTY, &d.path_on_host, &e) < 0 ||
+	     sec_rate_limiter(j, "drive", "rate_limiter", &d.rate_limiter, &e);
+	if (!rc) {
+		struct cfg_drive *t = &c->drives[i];
+
+		if (d.path_on_host) {
+			free(t->path_on_host);
+			t->path_on_host = d.path_on_host;
+			d.path_on_host = NULL;
+		}
+		if (jg_get(j, "rate_limiter"))
+			t->rate_limiter = d.rate_limiter;
+	}
+	cJSON_Delete(j);
+	cfg_drive_free(&d);
+	return rc ? -1 : 0;
+}
+
+int cfg_parse_net(struct vm_config *c, const char *json, const char *id_from_path, char *err,
+		  size_t errlen)
+{
+	struct jerr e = {err, errlen};
+	struct cfg_net n = {0};
+	cJSON *j;
+	int rc;
+
+	if (jg_parse_object(json, "network-interface", &j, &e))
+		return -1;
+	rc = sec_net(j, "network-interface", &n, &e) ||
+	     check_path_id(n.iface_id, id_from_path, "network-interface", "iface_id", &e) ||
+	     cfg_put_net(c, &n, "network-interface", &e);
+	cJSON_Delete(j);
+	cfg_net_free(&n);
+	return rc ? -1 : 0;
 }

@@ -219,17 +219,21 @@ struct run_opts {
 	char *api_sock;    /* --api-sock, NULL if none */
 	bool no_api;       /* --no-api */
 	char *id;          /* --id (instance id for GET /), NULL: default */
-	bool help;         /* -h/--help: nothing else was applied */
+	bool help;         /* -h/--help: usage printed, nothing else applied */
 };
 
 /* Parses `argv[1..argc)` (argv[0] is the command name and is skipped):
  * first loads --config-file into `c`, then applies every other flag on top,
  * in order (flags override the file; --drive/--net with an existing id
- * replace that entry, otherwise append). `o` must be zeroed or hold earlier
- * results (its strings are replaced). On error returns -1, `err` names the
- * flag (`--cpus: expected an integer in 1..32, got "x"`), and `c` and `o` are
- * unchanged. Does not call vm_config_validate(): the API may still fill in
- * the rest. Not thread-safe (getopt). */
+ * replace that entry, otherwise append). Long flags must be spelled out (no
+ * getopt prefixes). `o` must be zeroed or hold an earlier result; it is
+ * replaced by this command line's options.
+ * Returns 0 on success; 1 for -h/--help (usage printed to stdout, `c`
+ * untouched); -1 for a bad flag, `err` naming it (`--cpus: expected an
+ * integer in 1..32, got "x"`); -2 when the config file cannot be read or is
+ * invalid (`err` starts with its path). On error `c` and `o` are unchanged.
+ * Does not call vm_config_validate(): the API may still fill in the rest.
+ * Not thread-safe (getopt). */
 int cfg_parse_run_args(struct vm_config *c, struct run_opts *o, int argc, char **argv,
 		       char *err, size_t errlen);
 void run_opts_free(struct run_opts *o);

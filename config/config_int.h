@@ -32,6 +32,8 @@ int sec_metrics(const cJSON *j, const char *path, struct cfg_metrics *out, struc
 int sec_serial(const cJSON *j, const char *path, struct cfg_serial *out, struct jerr *e);
 int sec_debug(const cJSON *j, const char *path, struct cfg_debug *out, struct jerr *e);
 int sec_pmu(const cJSON *j, const char *path, struct cfg_pmu *out, struct jerr *e);
+int sec_rate_limiter(const cJSON *j, const char *path, const char *key,
+		     struct cfg_rate_limiter *out, struct jerr *e);
 int sec_pmu_filter(const cJSON *j, const char *path, struct cfg_pmu_filter *out, struct jerr *e);
 
 /* Checks shared by the file loader, the API and the CLI. */

@@ -3,7 +3,6 @@
 
 #include <ctype.h>
 #include <errno.h>
-#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -70,7 +69,9 @@ static void near_text(const char *at, char *buf, size_t len)
 int jg_parse_object(const char *text, const char *what, cJSON **out, struct jerr *e)
 {
 	const char *end = NULL;
-	cJSON *j = cJSON_ParseWithLengthOpts(text, strlen(text), &end, 1);
+	/* The length includes the NUL: cJSON checks for it when asked to
+	 * reject trailing garbage. */
+	cJSON *j = cJSON_ParseWithLengthOpts(text, strlen(text) + 1, &end, 1);
 
 	if (!j) {
 		unsigned line = 1, col = 1;
@@ -90,8 +91,9 @@ int jg_parse_object(const char *text, const char *what, cJSON **out, struct jerr
 		if (near[0])
 			return jg_fail(e, what, NULL, "invalid JSON at line %u, column %u near '%s'",
 				       line, col, near);
-		return jg_fail(e, what, NULL, "invalid JSON at line %u, column %u (unexpected end)",
-			       line, col);
+		return jg_fail(e, what, NULL,
+			       "invalid JSON at line %u, column %u (at the end of the text)", line,
+			       col);
 	}
 	if (!cJSON_IsObject(j)) {
 		char got[64];
@@ -194,7 +196,8 @@ int jg_uint(const cJSON *obj, const char *path, const char *key, unsigned flags,
 	if (cJSON_IsNumber(v)) {
 		double d = v->valuedouble;
 
-		if (isfinite(d) && d == floor(d) && d >= (double)min && d <= (double)max) {
+		/* NaN and inf fail the range test; then the cast is defined. */
+		if (d >= (double)min && d <= (double)max && (double)(uint64_t)d == d) {
 			*out = (uint64_t)d;
 			return 1;
 		}

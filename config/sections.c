@@ -168,8 +168,8 @@ static int sec_bucket(const cJSON *j, const char *path, const char *key,
 	return 0;
 }
 
-static int sec_rate_limiter(const cJSON *j, const char *path, const char *key,
-			    struct cfg_rate_limiter *rl, struct jerr *e)
+int sec_rate_limiter(const cJSON *j, const char *path, const char *key,
+		     struct cfg_rate_limiter *rl, struct jerr *e)
 {
 	static const char *const keys[] = {"bandwidth", "ops", NULL};
 	const cJSON *v = jg_get(j, key);

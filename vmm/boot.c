@@ -93,7 +93,8 @@ int boot_mem_map(const struct guest_mem *m, struct boot_mem_range *out, int max)
 		r[n++] = (struct boot_mem_range){ m->regions[1].gpa, m->regions[1].size, 1 };
 	if (n > max)
 		n = max > 0 ? max : 0;
-	memcpy(out, r, n * sizeof(*r));
+	if (n)
+		memcpy(out, r, n * sizeof(*r));
 	return n;
 }
 
@@ -168,8 +169,12 @@ static int read_file(const char *what, const char *path, uint64_t max, uint8_t *
 		why = "not a regular file";
 	else if (st.st_size == 0)
 		why = "file is empty";
-	else if ((uint64_t)st.st_size > max)
-		why = "file is larger than guest memory";
+	else if ((uint64_t)st.st_size > max) {
+		snprintf(err, errlen, "%s %s: %llu bytes is larger than guest memory (%" PRIu64 " MiB)",
+			 what, path, (unsigned long long)st.st_size, max >> 20);
+		close(fd);
+		return -1;
+	}
 	size_t n = why ? 0 : (size_t)st.st_size, got = 0;
 	uint8_t *b = why ? NULL : malloc(n);
 	if (!why && !b)

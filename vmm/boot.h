@@ -8,7 +8,16 @@
  * modules) and fills `struct boot_entry`. Any malformed image (truncated,
  * bad magic, segment outside RAM, overflowing sizes) returns -1 with a
  * message in `err`; it never crashes. It does not touch KVM: the caller
- * applies `struct boot_entry` to the vCPU.
+ * applies `struct boot_entry` to the vCPU (cpu_setup.c writes the GDT and
+ * page tables).
+ *
+ * Detection: bzImage ("HdrS" at 0x202, 0xAA55 at 0x1FE), then ELF (a PVH note
+ * wins, even over a multiboot header in an ELF32; else ELF64 boots as a Linux
+ * vmlinux and ELF32 as multiboot), then a raw multiboot image (flag 16).
+ * Kernels must load at or above 1 MiB: below is mpvm's (boot structures at
+ * BOOT_ZERO_PAGE_ADDR, command line then module name at BOOT_CMDLINE_ADDR,
+ * ACPI in the BIOS area). The initrd goes page-aligned at the top of RAM
+ * below the MMIO hole (and below the kernel's initrd_addr_max).
  */
 #ifndef MPVM_BOOT_H
 #define MPVM_BOOT_H

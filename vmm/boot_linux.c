@@ -13,6 +13,7 @@ enum {
 	H_START = 0x1f1,       /* setup_header */
 	H_MAX_END = 0x290,     /* edd_mbr_sig_buffer follows */
 	H_SETUP_SECTS = 0x1f1,
+	H_SYSSIZE = 0x1f4,
 	H_BOOT_FLAG = 0x1fe,
 	H_JUMP = 0x200,
 	H_HEADER = 0x202,
@@ -79,16 +80,17 @@ static int linux_finish(struct boot_ctx *c, uint8_t *zp, uint64_t kernel_end,
 int boot_linux_bzimage(struct boot_ctx *c, struct boot_entry *out)
 {
 	const uint8_t *k = c->k;
-	uint16_t ver = rd16(k + H_VERSION);
-	if (ver < 0x20c)
-		return boot_err(c, BOOT_WHO_KERNEL,
-				"bzImage boot protocol %u.%02u is too old: mpvm needs 2.12+ (Linux 3.8+) for the 64-bit entry point",
-				ver >> 8, ver & 0xff);
+	/* setup >= 1024 bytes: once it is in the file, so is the whole header. */
 	size_t setup = ((size_t)(k[H_SETUP_SECTS] ? k[H_SETUP_SECTS] : 4) + 1) * 512;
 	if (c->klen <= setup + ENTRY64_OFFSET)
 		return boot_err(c, BOOT_WHO_KERNEL,
 				"truncated bzImage: %zu bytes, but its %zu-byte setup plus the 64-bit entry at +0x%x need more",
 				c->klen, setup, ENTRY64_OFFSET);
+	uint16_t ver = rd16(k + H_VERSION);
+	if (ver < 0x20c)
+		return boot_err(c, BOOT_WHO_KERNEL,
+				"bzImage boot protocol %u.%02u is too old: mpvm needs 2.12+ (Linux 3.8+) for the 64-bit entry point",
+				ver >> 8, ver & 0xff);
 	if (!(rd16(k + H_XLOADFLAGS) & XLF_KERNEL_64))
 		return boot_err(c, BOOT_WHO_KERNEL,
 				"bzImage has no 64-bit entry point (XLF_KERNEL_64 not set in xloadflags): use a 64-bit kernel");
@@ -99,6 +101,12 @@ int boot_linux_bzimage(struct boot_ctx *c, struct boot_entry *out)
 				cl, cl_max);
 
 	uint64_t load = BOOT_HIMEM_START, pm = c->klen - setup;
+	/* build.c pads the kernel to syssize paragraphs (newer kernels round
+	 * syssize down), so less than that means the file was cut short. */
+	if (pm < (uint64_t)rd32(k + H_SYSSIZE) * 16)
+		return boot_err(c, BOOT_WHO_KERNEL,
+				"truncated bzImage: %" PRIu64 " bytes of protected-mode kernel, but syssize says %" PRIu64,
+				pm, (uint64_t)rd32(k + H_SYSSIZE) * 16);
 	if (!gm_add_ok(load, pm, c->low_end))
 		return boot_err(c, BOOT_WHO_KERNEL,
 				"protected-mode kernel of %" PRIu64 " bytes does not fit in guest memory (%" PRIu64 " MiB)",

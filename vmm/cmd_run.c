@@ -2,8 +2,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "api.h"
 #include "commands.h"
 #include "log.h"
+#include "metrics.h"
 #include "vmm.h"
 
 int cmd_run(int argc, char **argv)
@@ -26,19 +28,42 @@ int cmd_run(int argc, char **argv)
 		fprintf(stderr, "mpvm: %s\n", err);
 		return rc == -1 ? MPVM_EXIT_USAGE : MPVM_EXIT_CONFIG;
 	}
-	rc = vmm_build(&v, err, sizeof(err));
-	if (rc) {
+	/* The API (and metrics) before the VM: the socket is ready as early as
+	 * possible and is created before any vCPU thread exists (umask). */
+	if (opts.api_sock) {
+		v.api = api_server_new(&v, v.loop, opts.api_sock, NULL, opts.id, err, sizeof(err));
+		if (!v.api) {
+			fprintf(stderr, "mpvm: %s\n", err);
+			status = MPVM_EXIT_ERROR;
+			goto out;
+		}
+	}
+	if (v.cfg.metrics.metrics_path &&
+	    metrics_open(&v, v.cfg.metrics.metrics_path, err, sizeof(err))) {
 		fprintf(stderr, "mpvm: %s\n", err);
-		status = -rc;
+		status = MPVM_EXIT_CONFIG;
 		goto out;
 	}
-	if (vmm_start(&v, err, sizeof(err))) {
-		fprintf(stderr, "mpvm: %s\n", err);
-		status = MPVM_EXIT_ERROR;
-		goto out;
+	/* Firecracker's flow: with an API and nothing to boot yet (no config
+	 * file, no --kernel), wait for PUT /actions InstanceStart. */
+	if (!v.api || opts.config_file || v.cfg.boot.kernel_image_path) {
+		rc = vmm_build(&v, err, sizeof(err));
+		if (rc) {
+			fprintf(stderr, "mpvm: %s\n", err);
+			status = -rc;
+			goto out;
+		}
+		if (vmm_start(&v, err, sizeof(err))) {
+			fprintf(stderr, "mpvm: %s\n", err);
+			status = MPVM_EXIT_ERROR;
+			goto out;
+		}
 	}
 	status = vmm_run_loop(&v);
 out:
+	metrics_close();
+	api_server_free(v.api); /* before vmm_free: it is registered in the loop */
+	v.api = NULL;
 	run_opts_free(&opts);
 	vmm_free(&v);
 	return status;

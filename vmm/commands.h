@@ -4,5 +4,6 @@
 
 int cmd_run(int argc, char **argv);
 int cmd_pmu(int argc, char **argv);
+int cmd_ctl(int argc, char **argv);
 
 #endif

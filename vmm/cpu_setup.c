@@ -138,15 +138,18 @@ static int set_boot_regs(struct vm *vm, struct vcpu *v, char *err, size_t errlen
 
 static int set_boot_msrs(struct vcpu *v, char *err, size_t errlen)
 {
-	struct {
-		struct kvm_msrs hdr;
-		struct kvm_msr_entry e[3];
-	} m = { .hdr.nmsrs = 3 };
 	/* Fast strings on, as firmware leaves it; MTRRs enabled with write-back
 	 * default so the guest does not run uncached. */
-	m.e[0] = (struct kvm_msr_entry){ .index = MSR_IA32_MISC_ENABLE, .data = 1 };
-	m.e[1] = (struct kvm_msr_entry){ .index = MSR_MTRR_DEF_TYPE, .data = (1 << 11) | 6 };
-	m.e[2] = (struct kvm_msr_entry){ .index = MSR_IA32_SYSENTER_CS, .data = 0 };
+	static const struct kvm_msr_entry boot[] = {
+		{ .index = MSR_IA32_MISC_ENABLE, .data = 1 },
+		{ .index = MSR_MTRR_DEF_TYPE, .data = (1 << 11) | 6 },
+		{ .index = MSR_IA32_SYSENTER_CS, .data = 0 },
+	};
+	union {
+		struct kvm_msrs hdr;
+		uint8_t bytes[sizeof(struct kvm_msrs) + sizeof(boot)];
+	} m = { .hdr.nmsrs = 3 };
+	memcpy(m.hdr.entries, boot, sizeof(boot));
 	int n = ioctl(v->fd, KVM_SET_MSRS, &m);
 	if (n < 0)
 		FAIL("KVM_SET_MSRS boot MSRs vCPU %d: %s", v->id, strerror(errno));

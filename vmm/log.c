@@ -42,7 +42,7 @@ int log_set_path(const char *path)
 
 void log_msg(enum log_level l, const char *origin, const char *fmt, ...)
 {
-	if (l > level)
+	if (l > level || l < LOG_ERROR)
 		return;
 	struct timeval tv;
 	gettimeofday(&tv, NULL);

@@ -5,7 +5,7 @@
 #ifndef MPVM_LOG_H
 #define MPVM_LOG_H
 
-enum log_level { LOG_ERROR, LOG_WARNING, LOG_INFO, LOG_DEBUG };
+enum log_level { LOG_OFF = -1, LOG_ERROR, LOG_WARNING, LOG_INFO, LOG_DEBUG };
 
 void log_set_level(enum log_level l);
 enum log_level log_get_level(void);

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/signalfd.h>
 #include <unistd.h>
 
@@ -23,7 +24,7 @@
  * the i8042 (which mpvm turns into a clean exit), no PCI probing. */
 #define DEFAULT_CMDLINE "console=ttyS0 reboot=k panic=1 pci=off i8042.noaux i8042.nomux i8042.dumbkbd"
 
-#define ACPI_PM_PORT 0x600
+#define ACPI_PM_PORT ACPI_DEFAULT_PM_PORT
 
 static void on_signal(void *opaque, int fd, uint32_t events)
 {
@@ -80,9 +81,16 @@ int vmm_init(struct vmm *v, char *err, size_t errlen)
 	return 0;
 }
 
-static void apply_logger(const struct cfg_logger *l)
+void vmm_apply_logger(const struct cfg_logger *l)
 {
-	log_set_level((enum log_level)l->level);
+	/* Firecracker's Off silences everything; Trace is as verbose as we get. */
+	switch (l->level) {
+	case CFG_LOG_OFF: log_set_level(LOG_OFF); break;
+	case CFG_LOG_ERROR: log_set_level(LOG_ERROR); break;
+	case CFG_LOG_WARNING: log_set_level(LOG_WARNING); break;
+	case CFG_LOG_INFO: log_set_level(LOG_INFO); break;
+	default: log_set_level(LOG_DEBUG); break;
+	}
 	log_set_format(l->show_level, l->show_log_origin);
 	if (l->log_path && log_set_path(l->log_path))
 		log_err("logger: cannot open %s: %s (logging to stderr)", l->log_path, strerror(errno));
@@ -122,7 +130,7 @@ static int setup_acpi(struct vmm *v, uint64_t *rsdp, char *err, size_t errlen)
 int vmm_build(struct vmm *v, char *err, size_t errlen)
 {
 	struct vm_config *c = &v->cfg;
-	apply_logger(&c->logger);
+	vmm_apply_logger(&c->logger);
 	if (vm_config_validate(c, err, errlen))
 		return -MPVM_EXIT_CONFIG;
 	v->kvm_fd = kvm_open("/dev/kvm", err, errlen);

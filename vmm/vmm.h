@@ -41,5 +41,7 @@ int vmm_start(struct vmm *v, char *err, size_t errlen);
 /* Runs the event loop until the VM exits; returns the exit status. */
 int vmm_run_loop(struct vmm *v);
 void vmm_free(struct vmm *v);
+/* Apply the logger section (level, format, path) to vmm/log.h. */
+void vmm_apply_logger(const struct cfg_logger *l);
 
 #endif

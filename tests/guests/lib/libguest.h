@@ -55,6 +55,16 @@ __attribute__((noreturn)) void guest_exit(uint32_t code);
 void guest_boot_marker(void); /* outb 123, 0x3f0 */
 __attribute__((noreturn)) void guest_halt_forever(void);
 
+/* A physical address as a pointer (paging is off, so physical = linear).
+ * The empty asm hides the constant from the compiler, which otherwise flags
+ * accesses to low addresses such as the BDA as out of bounds. */
+static inline void *phys_ptr(uint32_t paddr)
+{
+	uintptr_t p = paddr;
+	__asm__("" : "+r"(p));
+	return (void *)p;
+}
+
 /* ---- port I/O ------------------------------------------------------------ */
 static inline void outb(uint16_t port, uint8_t v) { __asm__ volatile("outb %0, %1" : : "a"(v), "Nd"(port)); }
 static inline void outl(uint16_t port, uint32_t v) { __asm__ volatile("outl %0, %1" : : "a"(v), "Nd"(port)); }

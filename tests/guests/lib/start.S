@@ -97,6 +97,14 @@ isr_stubs:
 	.set vec, vec + 1
 	.endr
 
+/* Traps only ever come from CPL0 on our one code segment, so the return
+ * needs no privilege or CS change and is done with popf + ret instead of
+ * iret: KVM's instruction emulator cannot execute a protected-mode iret,
+ * and hosts that emulate CPL0 code would stop with an emulation failure.
+ * The frame is rewritten in place: [eip][cs][eflags] -> [-][eflags][eip]. */
+#define FRAME_EIP    40                 /* after pushal (32) + vector + error */
+#define FRAME_CS     44
+#define FRAME_EFLAGS 48
 isr_common:
 	pushal
 	cld
@@ -104,9 +112,14 @@ isr_common:
 	pushl %eax
 	call trap_dispatch              /* returns only if the trap was handled */
 	addl $4, %esp
+	movl FRAME_EIP(%esp), %eax
+	movl FRAME_EFLAGS(%esp), %ecx
+	movl %ecx, FRAME_CS(%esp)
+	movl %eax, FRAME_EFLAGS(%esp)
 	popal
-	addl $8, %esp                   /* vector, error code */
-	iret
+	addl $12, %esp                  /* vector, error code, old eip slot */
+	popfl
+	ret
 
 /* ---- GDT ---------------------------------------------------------------
  * Accessed bits preset so that loading a selector never writes the GDT. */

@@ -1,0 +1,345 @@
+#include "virtio.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include "vmm/log.h"
+
+#define FAIL(...) do { snprintf(err, errlen, __VA_ARGS__); return -1; } while (0)
+
+static void signal_fd(int fd)
+{
+	uint64_t one = 1;
+	/* EAGAIN means the counter is already non-zero: the reader wakes anyway. */
+	ssize_t r = write(fd, &one, sizeof(one));
+	(void)r;
+}
+
+static void drain_fd(int fd)
+{
+	uint64_t v;
+	ssize_t r = read(fd, &v, sizeof(v));
+	(void)r;
+}
+
+static inline bool serving(struct virtio_dev *d)
+{
+	uint32_t s = atomic_load(&d->status);
+	return d->active && !(s & (VIRTIO_STATUS_NEEDS_RESET | VIRTIO_STATUS_FAILED));
+}
+
+/* ---- worker ------------------------------------------------------------- */
+
+static void do_activate(struct virtio_dev *d)
+{
+	uint32_t s = atomic_load(&d->status);
+	if (!(s & VIRTIO_STATUS_DRIVER_OK) || (s & (VIRTIO_STATUS_NEEDS_RESET | VIRTIO_STATUS_FAILED)))
+		return;
+	d->active = true;
+	log_debug("%s: driver ready, features 0x%llx", d->name,
+		  (unsigned long long)d->driver_features);
+	if (d->ops->activate)
+		d->ops->activate(d);
+	/* Buffers made available before DRIVER_OK have had no kick of their own. */
+	for (unsigned q = 0; q < d->nqueues && serving(d); q++)
+		if (d->vq[q].enabled)
+			d->ops->queue_notify(d, q);
+}
+
+static void on_ctl(struct virtio_dev *d, int fd, uint32_t events, void *opaque)
+{
+	drain_fd(fd);
+	pthread_mutex_lock(&d->lock);
+	if (d->reset_pending) {
+		pthread_mutex_unlock(&d->lock);
+		d->active = false;
+		if (d->ops->reset)
+			d->ops->reset(d);
+		pthread_mutex_lock(&d->lock);
+		d->reset_pending = false;
+		atomic_store(&d->abort_batch, false);
+		pthread_cond_broadcast(&d->cond);
+	}
+	if (d->activate_pending) {
+		d->activate_pending = false;
+		pthread_mutex_unlock(&d->lock);
+		do_activate(d);
+		pthread_mutex_lock(&d->lock);
+	}
+	pthread_mutex_unlock(&d->lock);
+}
+
+static void on_kick(struct virtio_dev *d, int fd, uint32_t events, void *opaque)
+{
+	unsigned q = (unsigned)(uintptr_t)opaque;
+	drain_fd(fd);
+	atomic_fetch_add_explicit(&d->stats.kicks, 1, memory_order_relaxed);
+	if (serving(d) && d->vq[q].enabled)
+		d->ops->queue_notify(d, q);
+}
+
+static void *worker_main(void *arg)
+{
+	struct virtio_dev *d = arg;
+	for (;;) {
+		struct epoll_event ev[8];
+		int n = epoll_wait(d->epoll_fd, ev, 8, -1);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			log_err("%s: epoll_wait: %s (device stopped)", d->name, strerror(errno));
+			break;
+		}
+		for (int i = 0; i < n; i++) {
+			struct virtio_watch *w = ev[i].data.ptr;
+			w->fn(d, w->fd, ev[i].events, w->opaque);
+		}
+		pthread_mutex_lock(&d->lock);
+		bool stop = d->stop;
+		pthread_mutex_unlock(&d->lock);
+		if (stop)
+			break;
+	}
+	return NULL;
+}
+
+/* ---- setup -------------------------------------------------------------- */
+
+int virtio_dev_watch(struct virtio_dev *d, int fd, uint32_t events, virtio_watch_fn fn, void *opaque)
+{
+	if (d->nwatches >= sizeof(d->watches) / sizeof(d->watches[0]))
+		return -ENOSPC;
+	struct virtio_watch *w = &d->watches[d->nwatches];
+	*w = (struct virtio_watch){ .dev = d, .fd = fd, .fn = fn, .opaque = opaque };
+	struct epoll_event ev = { .events = events, .data.ptr = w };
+	if (epoll_ctl(d->epoll_fd, EPOLL_CTL_ADD, fd, &ev))
+		return -errno;
+	d->nwatches++;
+	return 0;
+}
+
+int virtio_dev_watch_mod(struct virtio_dev *d, int fd, uint32_t events)
+{
+	for (unsigned i = 0; i < d->nwatches; i++) {
+		if (d->watches[i].fd != fd)
+			continue;
+		struct epoll_event ev = { .events = events, .data.ptr = &d->watches[i] };
+		return epoll_ctl(d->epoll_fd, EPOLL_CTL_MOD, fd, &ev) ? -errno : 0;
+	}
+	return -ENOENT;
+}
+
+int virtio_dev_init(struct virtio_dev *d, const char *name, uint32_t device_id,
+		    uint64_t features, unsigned nqueues, uint16_t queue_max,
+		    const struct virtio_dev_ops *ops, const struct guest_mem *mem,
+		    char *err, size_t errlen)
+{
+	memset(d, 0, sizeof(*d));
+	snprintf(d->name, sizeof(d->name), "%s", name);
+	d->device_id = device_id;
+	d->host_features = features | VIRTIO_FEAT(VIRTIO_FEAT_VERSION_1) |
+			   VIRTIO_FEAT(VIRTIO_FEAT_INDIRECT_DESC) | VIRTIO_FEAT(VIRTIO_FEAT_EVENT_IDX);
+	d->nqueues = nqueues;
+	d->queue_max = queue_max;
+	d->ops = ops;
+	d->mem = mem;
+	pthread_mutex_init(&d->lock, NULL);
+	pthread_cond_init(&d->cond, NULL);
+	d->irq_fd = d->ctl_fd = d->epoll_fd = -1;
+	for (unsigned q = 0; q < VIRTIO_MAX_QUEUES; q++)
+		d->kick_fd[q] = -1;
+	if (nqueues == 0 || nqueues > VIRTIO_MAX_QUEUES || queue_max == 0 || queue_max > VIRTQ_MAX_SIZE)
+		FAIL("%s: bad queue layout (%u queues of %u)", name, nqueues, queue_max);
+
+	d->irq_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	d->ctl_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	d->epoll_fd = epoll_create1(EPOLL_CLOEXEC);
+	if (d->irq_fd < 0 || d->ctl_fd < 0 || d->epoll_fd < 0)
+		FAIL("%s: eventfd/epoll: %s", name, strerror(errno));
+	int r = virtio_dev_watch(d, d->ctl_fd, EPOLLIN, on_ctl, NULL);
+	for (unsigned q = 0; q < nqueues && !r; q++) {
+		d->kick_fd[q] = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+		if (d->kick_fd[q] < 0)
+			FAIL("%s: eventfd: %s", name, strerror(errno));
+		r = virtio_dev_watch(d, d->kick_fd[q], EPOLLIN, on_kick, (void *)(uintptr_t)q);
+	}
+	if (r)
+		FAIL("%s: epoll_ctl: %s", name, strerror(-r));
+	return 0;
+}
+
+int virtio_dev_start(struct virtio_dev *d, char *err, size_t errlen)
+{
+	int r = pthread_create(&d->worker, NULL, worker_main, d);
+	if (r)
+		FAIL("%s: cannot start its I/O thread: %s", d->name, strerror(r));
+	d->worker_started = true;
+	char tname[16];
+	memcpy(tname, d->name, sizeof(tname) - 1); /* thread names hold 15 chars */
+	tname[sizeof(tname) - 1] = 0;
+	pthread_setname_np(d->worker, tname);
+	return 0;
+}
+
+void virtio_dev_stop(struct virtio_dev *d)
+{
+	if (!d->worker_started)
+		return;
+	pthread_mutex_lock(&d->lock);
+	d->stop = true;
+	pthread_mutex_unlock(&d->lock);
+	signal_fd(d->ctl_fd);
+	pthread_join(d->worker, NULL);
+	d->worker_started = false;
+}
+
+void virtio_dev_destroy(struct virtio_dev *d)
+{
+	virtio_dev_stop(d);
+	int fds[] = { d->irq_fd, d->ctl_fd, d->epoll_fd, d->kick_fd[0], d->kick_fd[1] };
+	for (unsigned i = 0; i < sizeof(fds) / sizeof(fds[0]); i++)
+		if (fds[i] >= 0)
+			close(fds[i]);
+	pthread_cond_destroy(&d->cond);
+	pthread_mutex_destroy(&d->lock);
+	/* Last: the model may free the memory `d` lives in. */
+	if (d->ops && d->ops->destroy)
+		d->ops->destroy(d);
+}
+
+/* ---- interrupts and faults ---------------------------------------------- */
+
+static void raise_irq(struct virtio_dev *d, uint32_t why)
+{
+	atomic_fetch_or(&d->isr, why);
+	atomic_fetch_add_explicit(&d->stats.interrupts, 1, memory_order_relaxed);
+	signal_fd(d->irq_fd);
+}
+
+void virtio_notify(struct virtio_dev *d, unsigned q)
+{
+	if (virtq_should_notify(&d->vq[q]))
+		raise_irq(d, VIRTIO_ISR_VRING);
+}
+
+void virtio_config_changed(struct virtio_dev *d)
+{
+	atomic_fetch_add(&d->config_generation, 1);
+	raise_irq(d, VIRTIO_ISR_CONFIG);
+}
+
+void virtio_dev_fail(struct virtio_dev *d, const char *fmt, ...)
+{
+	char msg[256];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	uint32_t old = atomic_fetch_or(&d->status, VIRTIO_STATUS_NEEDS_RESET);
+	if (old & VIRTIO_STATUS_NEEDS_RESET)
+		return;
+	atomic_fetch_add_explicit(&d->stats.device_errors, 1, memory_order_relaxed);
+	log_warn("%s: guest driver error: %s; device needs reset", d->name, msg);
+	raise_irq(d, VIRTIO_ISR_CONFIG);
+}
+
+void virtio_dev_warn(struct virtio_dev *d, const char *fmt, ...)
+{
+	uint32_t n = atomic_fetch_add(&d->nwarned, 1) + 1;
+	if (n > 10 && n % 1000)
+		return;
+	char msg[256];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	log_warn("%s: %s%s", d->name, msg, n == 10 ? " (further faults: every 1000th is logged)" : "");
+}
+
+/* ---- transport side ----------------------------------------------------- */
+
+static void reset_transport(struct virtio_dev *d)
+{
+	atomic_store(&d->status, 0);
+	atomic_store(&d->isr, 0);
+	d->driver_features = 0;
+	d->dev_feat_sel = d->drv_feat_sel = d->queue_sel = 0;
+	for (unsigned q = 0; q < VIRTIO_MAX_QUEUES; q++)
+		virtq_reset(&d->vq[q]);
+}
+
+static void request_reset(struct virtio_dev *d)
+{
+	atomic_fetch_add_explicit(&d->stats.resets, 1, memory_order_relaxed);
+	if (d->worker_started) {
+		d->reset_pending = true;
+		d->activate_pending = false;
+		atomic_store(&d->abort_batch, true);
+		signal_fd(d->ctl_fd);
+		while (d->reset_pending)
+			pthread_cond_wait(&d->cond, &d->lock);
+	} else {
+		d->active = false;
+		if (d->ops->reset)
+			d->ops->reset(d);
+	}
+	reset_transport(d);
+}
+
+void virtio_set_status(struct virtio_dev *d, uint32_t val)
+{
+	if (val == 0) {
+		request_reset(d);
+		return;
+	}
+	uint32_t old = atomic_load(&d->status);
+	if ((val & VIRTIO_STATUS_FEATURES_OK) && !(old & VIRTIO_STATUS_FEATURES_OK)) {
+		uint64_t extra = d->driver_features & ~d->host_features;
+		if (extra || !(d->driver_features & VIRTIO_FEAT(VIRTIO_FEAT_VERSION_1))) {
+			virtio_dev_warn(d, "refusing features 0x%llx (%s)",
+					(unsigned long long)d->driver_features,
+					extra ? "not offered" : "legacy driver: VERSION_1 missing");
+			val &= ~VIRTIO_STATUS_FEATURES_OK;
+		}
+	}
+	/* NEEDS_RESET belongs to the device: the driver can neither set nor clear it. */
+	val = (val & ~VIRTIO_STATUS_NEEDS_RESET) | (old & VIRTIO_STATUS_NEEDS_RESET);
+	atomic_store(&d->status, val);
+	if ((val & VIRTIO_STATUS_DRIVER_OK) && !(old & VIRTIO_STATUS_DRIVER_OK)) {
+		if (!(val & VIRTIO_STATUS_FEATURES_OK)) {
+			virtio_dev_warn(d, "DRIVER_OK without FEATURES_OK: device stays idle");
+			return;
+		}
+		if (d->worker_started) {
+			d->activate_pending = true;
+			signal_fd(d->ctl_fd);
+		}
+	}
+}
+
+void virtio_queue_ready(struct virtio_dev *d, unsigned q, bool ready)
+{
+	if (q >= d->nqueues)
+		return;
+	if (atomic_load(&d->status) & VIRTIO_STATUS_DRIVER_OK) {
+		virtio_dev_warn(d, "queue %u: QueueReady changed after DRIVER_OK (ignored)", q);
+		return;
+	}
+	if (!ready) {
+		d->vq[q].enabled = false;
+		return;
+	}
+	char e[160];
+	if (d->vq[q].size > d->queue_max) {
+		virtio_dev_fail(d, "queue %u: size %u above QueueNumMax %u", q, d->vq[q].size, d->queue_max);
+		return;
+	}
+	if (virtq_enable(&d->vq[q], d->mem, virtio_has(d, VIRTIO_FEAT_EVENT_IDX),
+			 virtio_has(d, VIRTIO_FEAT_INDIRECT_DESC), e, sizeof(e)))
+		virtio_dev_fail(d, "queue %u: %s", q, e);
+}

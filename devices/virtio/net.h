@@ -1,0 +1,35 @@
+/* virtio-net on a host tap device.
+ *
+ * Contract: opens /dev/net/tun as `host_dev_name` (IFF_TAP | IFF_NO_PI |
+ * IFF_VNET_HDR, 12-byte vnet header = virtio 1.x's virtio_net_hdr_v1, so
+ * frames move between tap and guest buffers with readv/writev and no copy).
+ * The tap is created if it does not exist (needs CAP_NET_ADMIN); bringing it
+ * up and addressing it is the host's business. Queues: 0 receive, 1 transmit.
+ * Features: MAC (when configured; the address is in config space), CSUM
+ * (guest may send partially checksummed frames) and GUEST_CSUM (the tap is
+ * told, with TUNSETOFFLOAD, that the guest accepts them too). No GSO/TSO and
+ * no mergeable buffers: every frame fits in one receive chain. The header of
+ * each transmitted frame is copied and sanitised (only negotiated flags, no
+ * GSO) before the kernel sees it; received headers are rewritten the same
+ * way with num_buffers = 1. A frame that does not fit, a tap error, or a
+ * malformed chain drops that frame (counted), never the device. Receive
+ * stops polling the tap while the guest has no buffers or the rx limiter is
+ * empty, so the kernel's tap queue absorbs (and eventually drops) bursts.
+ */
+#ifndef MPVM_VIRTIO_NET_H
+#define MPVM_VIRTIO_NET_H
+
+#include <stddef.h>
+
+#include "config/config.h"
+#include "virtio.h"
+
+#define VIRTIO_NET_RXQ 0
+#define VIRTIO_NET_TXQ 1
+/* Largest frame accepted for transmit: 64 KiB IP packet + Ethernet + VLAN. */
+#define VIRTIO_NET_MAX_FRAME (65535u + 14u + 4u)
+
+struct virtio_dev *virtio_net_create(const struct cfg_net *cfg, const struct guest_mem *mem,
+				     char *err, size_t errlen);
+
+#endif

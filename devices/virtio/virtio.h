@@ -1,0 +1,176 @@
+/* virtio device core: what every device model (blk, net, rng) shares.
+ *
+ * Contract: a device is a `struct virtio_dev` embedded in the model's own
+ * struct, created with virtio_dev_init() and exposed to the guest by the
+ * virtio-mmio transport (mmio.h). Threads:
+ *  - vCPU threads run the transport (register reads/writes) under `lock`;
+ *  - one worker thread per device (its own epoll) handles queue kicks
+ *    (ioeventfd), the model's own fds (tap, timerfd, io_uring) and resets,
+ *    so slow host I/O never runs on a vCPU or the main loop.
+ * The model's callbacks run on the worker, one at a time, and only while the
+ * driver has set DRIVER_OK and the device is not broken. A driver reset
+ * (Status = 0) blocks the vCPU until the worker has called ops->reset(), so a
+ * model never completes a request into rings the driver has taken back.
+ * Guest faults are counted and logged (rate-limited) and never stop the VMM:
+ * a bad request is failed; a corrupt ring sets DEVICE_NEEDS_RESET.
+ */
+#ifndef MPVM_VIRTIO_H
+#define MPVM_VIRTIO_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "queue.h"
+#include "vmm/guest_mem.h"
+
+#define VIRTIO_MAX_QUEUES 2
+#define VIRTIO_MAX_WATCHES 8
+
+/* Device status bits (virtio 1.x 2.1). */
+#define VIRTIO_STATUS_ACKNOWLEDGE 1u
+#define VIRTIO_STATUS_DRIVER 2u
+#define VIRTIO_STATUS_DRIVER_OK 4u
+#define VIRTIO_STATUS_FEATURES_OK 8u
+#define VIRTIO_STATUS_NEEDS_RESET 64u
+#define VIRTIO_STATUS_FAILED 128u
+
+/* Transport-independent feature bits offered by every device. */
+#define VIRTIO_FEAT_INDIRECT_DESC 28
+#define VIRTIO_FEAT_EVENT_IDX 29
+#define VIRTIO_FEAT_VERSION_1 32
+#define VIRTIO_FEAT(bit) (1ull << (bit))
+
+/* Interrupt status bits. */
+#define VIRTIO_ISR_VRING 1u
+#define VIRTIO_ISR_CONFIG 2u
+
+/* Per-device counters for metrics and tests. Relaxed atomics: any thread
+ * may read them at any time. */
+struct virtio_counters {
+	_Atomic uint64_t kicks;          /* queue notifications from the driver */
+	_Atomic uint64_t interrupts;     /* irqfd signals */
+	_Atomic uint64_t requests;       /* chains completed */
+	_Atomic uint64_t read_bytes;     /* blk: read from disk; net: received */
+	_Atomic uint64_t write_bytes;    /* blk: written to disk; net: sent */
+	_Atomic uint64_t flushes;
+	_Atomic uint64_t io_errors;      /* host I/O failures reported to the guest */
+	_Atomic uint64_t bad_requests;   /* malformed chains or requests from the guest */
+	_Atomic uint64_t device_errors;  /* DEVICE_NEEDS_RESET raised */
+	_Atomic uint64_t throttled;      /* times a rate limiter made a queue wait */
+	_Atomic uint64_t dropped;        /* net: frames dropped (no buffer, too big, tap error) */
+	_Atomic uint64_t resets;         /* driver resets */
+};
+
+struct virtio_dev;
+
+struct virtio_dev_ops {
+	/* Driver set DRIVER_OK; queues are enabled. Optional. */
+	void (*activate)(struct virtio_dev *d);
+	/* Queue `q` needs service (kick, activation, or the model asked). */
+	void (*queue_notify)(struct virtio_dev *d, unsigned q);
+	/* Driver reset: finish or cancel in-flight work before returning (the
+	 * rings are forgotten right after). Optional. */
+	void (*reset)(struct virtio_dev *d);
+	/* Device-specific configuration space (vCPU thread, `lock` held). Bytes
+	 * past the model's config read as 0; writes are ignored unless given. */
+	void (*config_read)(struct virtio_dev *d, uint32_t off, uint8_t *buf, uint32_t len);
+	void (*config_write)(struct virtio_dev *d, uint32_t off, const uint8_t *buf, uint32_t len);
+	/* Release the model's resources, including the memory `d` is embedded
+	 * in (worker stopped, common fds closed). */
+	void (*destroy)(struct virtio_dev *d);
+};
+
+typedef void (*virtio_watch_fn)(struct virtio_dev *d, int fd, uint32_t events, void *opaque);
+
+struct virtio_watch {
+	struct virtio_dev *dev;
+	int fd;
+	virtio_watch_fn fn;
+	void *opaque;
+};
+
+struct virtio_dev {
+	char name[48];                 /* "virtio-blk rootfs": log prefix */
+	uint32_t device_id;            /* VIRTIO_ID_* */
+	uint64_t host_features;
+	unsigned nqueues;
+	uint16_t queue_max;
+	const struct virtio_dev_ops *ops;
+	const struct guest_mem *mem;
+
+	/* Transport state: vCPU threads, under lock. */
+	pthread_mutex_t lock;
+	_Atomic uint32_t status;
+	uint64_t driver_features;
+	uint32_t dev_feat_sel, drv_feat_sel, queue_sel;
+	_Atomic uint32_t isr;
+	_Atomic uint32_t config_generation;
+	struct virtq vq[VIRTIO_MAX_QUEUES];
+
+	/* Wiring. */
+	int irq_fd;                    /* eventfd, KVM_IRQFD (or read by tests) */
+	int kick_fd[VIRTIO_MAX_QUEUES];/* eventfds, KVM_IOEVENTFD on QueueNotify */
+	int ctl_fd;                    /* wakes the worker for reset/activate/stop */
+	int epoll_fd;
+	pthread_t worker;
+	bool worker_started;
+	struct virtio_watch watches[VIRTIO_MAX_WATCHES + 1 + VIRTIO_MAX_QUEUES];
+	unsigned nwatches;
+
+	/* Worker handshake (under lock). */
+	pthread_cond_t cond;
+	bool reset_pending, activate_pending, stop;
+	bool active;                   /* worker side: DRIVER_OK seen, not broken */
+	_Atomic bool abort_batch;      /* a reset is waiting: leave long loops */
+
+	struct virtio_counters stats;
+	_Atomic uint32_t nwarned;
+};
+
+/* Fill the common part. `features` are the model's bits; VERSION_1,
+ * INDIRECT_DESC and EVENT_IDX are added. Creates the eventfds and the
+ * worker's epoll. Returns 0 or -1 with `err` set. */
+int virtio_dev_init(struct virtio_dev *d, const char *name, uint32_t device_id,
+		    uint64_t features, unsigned nqueues, uint16_t queue_max,
+		    const struct virtio_dev_ops *ops, const struct guest_mem *mem,
+		    char *err, size_t errlen);
+/* Watch a model fd on the worker's epoll (before or after start). */
+int virtio_dev_watch(struct virtio_dev *d, int fd, uint32_t events, virtio_watch_fn fn, void *opaque);
+int virtio_dev_watch_mod(struct virtio_dev *d, int fd, uint32_t events);
+/* Start / stop the worker thread. Stop is idempotent and waits for it. */
+int virtio_dev_start(struct virtio_dev *d, char *err, size_t errlen);
+void virtio_dev_stop(struct virtio_dev *d);
+/* Stop, destroy the model, close everything. */
+void virtio_dev_destroy(struct virtio_dev *d);
+
+/* --- for models, on the worker ------------------------------------------ */
+static inline bool virtio_has(const struct virtio_dev *d, unsigned bit)
+{
+	return d->driver_features & VIRTIO_FEAT(bit);
+}
+/* Interrupt the driver if the queue's suppression rules allow. */
+void virtio_notify(struct virtio_dev *d, unsigned q);
+/* Configuration changed: bump the generation, raise a config interrupt. */
+void virtio_config_changed(struct virtio_dev *d);
+/* The driver broke the device (corrupt ring): set DEVICE_NEEDS_RESET, raise
+ * a config interrupt, stop serving queues until reset. Logs why. */
+void virtio_dev_fail(struct virtio_dev *d, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Log a guest fault: the first few per device, then every 1000th. */
+void virtio_dev_warn(struct virtio_dev *d, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* True when the worker should stop a long loop early (reset waiting). */
+static inline bool virtio_should_yield(struct virtio_dev *d)
+{
+	return atomic_load_explicit(&d->abort_batch, memory_order_relaxed) || !d->active ||
+	       (atomic_load(&d->status) & (VIRTIO_STATUS_NEEDS_RESET | VIRTIO_STATUS_FAILED));
+}
+
+/* --- for the transport (vCPU threads, `lock` held) ---------------------- */
+/* Status register write: feature check, reset handshake, activation. */
+void virtio_set_status(struct virtio_dev *d, uint32_t status);
+/* QueueReady = 1: validate and map the selected queue; a bad queue breaks
+ * the device (NEEDS_RESET). */
+void virtio_queue_ready(struct virtio_dev *d, unsigned q, bool ready);
+
+#endif

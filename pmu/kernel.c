@@ -1,0 +1,214 @@
+/* The in-kernel modes (mediated, legacy) and the opt-out, in the order the
+ * kernel requires (shared/design/pmu.md §2): opt-out and event filter before
+ * the first KVM_CREATE_VCPU, EBUSY handled there, PERF_CAPABILITIES before
+ * each vCPU's first run. Also the trapped control plane
+ * (trap_event_selects): event selects exit to mpvm, which counts them,
+ * checks them against the filter and forwards them into KVM. */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "log.h"
+#include "pmu/pmu_int.h"
+
+#define FAIL(...) do { snprintf(err, errlen, __VA_ARGS__); return -1; } while (0)
+
+static int opt_out(struct pmu *p, struct vm *vm, char *err, size_t errlen)
+{
+	struct kvm_enable_cap cap = { .cap = KVM_CAP_PMU_CAPABILITY, .args[0] = KVM_PMU_CAP_DISABLE };
+	int rc = p->ops.vm_ioctl(p->ops.ctx, vm, KVM_ENABLE_CAP, &cap);
+	if (rc < 0)
+		FAIL("KVM_ENABLE_CAP(KVM_CAP_PMU_CAPABILITY, KVM_PMU_CAP_DISABLE): %s%s", strerror(-rc),
+		     rc == -EINVAL ? " (it must come before the first KVM_CREATE_VCPU)" : "");
+	p->opted_out = true;
+	return 0;
+}
+
+static int set_event_filter(struct pmu *p, struct vm *vm, const struct pmu_filter *f, char *err,
+			    size_t errlen)
+{
+	int rc = p->ops.vm_ioctl(p->ops.ctx, vm, KVM_SET_PMU_EVENT_FILTER, f->kvm);
+	if (rc == -E2BIG)
+		FAIL("KVM_SET_PMU_EVENT_FILTER: %u events is more than this kernel accepts (E2BIG)",
+		     f->kvm->nevents);
+	if (rc < 0)
+		FAIL("KVM_SET_PMU_EVENT_FILTER (%s, %u events%s): %s",
+		     f->cfg.action == CFG_FILTER_DENY ? "deny" : "allow", f->kvm->nevents,
+		     f->cfg.masked_events ? ", masked" : "", strerror(-rc));
+	return 0;
+}
+
+int kernel_before_vcpus(struct pmu *p, struct vm *vm, char *err, size_t errlen)
+{
+	int cap = p->ops.check_extension(p->ops.ctx, vm, KVM_CAP_PMU_CAPABILITY);
+	const struct pmu_msr_range *r;
+	int n;
+
+	p->opt_out_possible = cap > 0 && (cap & KVM_PMU_CAP_DISABLE);
+	switch (p->mode) {
+	case PMU_MODE_OFF:
+	case PMU_MODE_SOFT:
+		/* Hiding the PMU in CPUID is not enough: the in-kernel PMU would
+		 * still exist, could fail vCPU creation with EBUSY on a mediated
+		 * host and would block host profiling. */
+		if (p->opt_out_possible) {
+			if (opt_out(p, vm, err, errlen))
+				return -1;
+		} else if (p->host.enable_pmu != 0) {
+			pmu_note(p, "the kernel cannot opt this VM out of KVM's vPMU (KVM_CAP_PMU_CAPABILITY=%d); only CPUID hides it",
+				 cap < 0 ? 0 : cap);
+		}
+		if (p->mode == PMU_MODE_OFF)
+			return 0;
+		n = pmu_soft_ranges(&r);
+		return pmu_msr_filter_apply(p, r, n, err, errlen);
+	case PMU_MODE_LEGACY:
+	case PMU_MODE_MEDIATED:
+		pthread_rwlock_wrlock(&p->filter_lock);
+		int rc = p->filter ? set_event_filter(p, vm, p->filter, err, errlen) : 0;
+		p->kernel_filter_live = rc == 0;
+		pthread_rwlock_unlock(&p->filter_lock);
+		if (rc)
+			return -1;
+		if (!p->trap)
+			return 0;
+		n = pmu_trap_ranges(p->shape.flavour, &r);
+		return pmu_msr_filter_apply(p, r, n, err, errlen);
+	default:
+		FAIL("PMU: invalid mode %d", (int)p->mode);
+	}
+}
+
+int kernel_vcpu_create_failed(struct pmu *p, struct vm *vm, int e, char *err, size_t errlen)
+{
+	if (e != EBUSY || p->mode != PMU_MODE_MEDIATED) {
+		snprintf(err, errlen, "KVM_CREATE_VCPU 0: %s", strerror(e));
+		return 0;
+	}
+	char cause[360];
+	if (p->host.nmi_watchdog == 1)
+		snprintf(cause, sizeof(cause),
+			 "a host perf event counts guests (exclude_guest=0): nmi_watchdog=1 is the usual culprit; fix: echo 0 > /proc/sys/kernel/nmi_watchdog (or boot with nmi_watchdog=0)");
+	else
+		snprintf(cause, sizeof(cause),
+			 "a host perf event counts guests (exclude_guest=0); nmi_watchdog=%d, so it is another system-wide perf event (perf record/stat -a without :H, a profiling agent); fix: stop it, or use pmu mode off",
+			 p->host.nmi_watchdog);
+
+	if (p->cfg.mode == CFG_PMU_AUTO && !p->fell_back && p->opt_out_possible) {
+		char oe[256];
+		if (opt_out(p, vm, oe, sizeof(oe))) {
+			snprintf(err, errlen, "KVM_CREATE_VCPU 0: EBUSY (%s); opting out then failed: %s", cause, oe);
+			return 0;
+		}
+		if (p->msr_filter_set && pmu_msr_filter_apply(p, NULL, 0, oe, sizeof(oe)))
+			log_warn("removing the PMU MSR filter after falling back to off: %s", oe);
+		p->fell_back = true;
+		p->trap = false;
+		p->mode = PMU_MODE_OFF;
+		pmu_shape_compute(&p->shape, PMU_MODE_OFF, &p->cfg, &p->host, oe, sizeof(oe));
+		snprintf(p->why, sizeof(p->why),
+			 "auto fell back to off because the first KVM_CREATE_VCPU failed with EBUSY: the host could not give a mediated PMU; %s",
+			 cause);
+		log_warn("PMU: %s", p->why);
+		return 1;
+	}
+	snprintf(err, errlen,
+		 "KVM_CREATE_VCPU 0: EBUSY: the host could not create a mediated PMU for this VM: %s", cause);
+	return 0;
+}
+
+static int set_msr(struct pmu *p, struct vcpu *v, uint32_t index, uint64_t val)
+{
+	PMU_MSRS(1) m = { .nmsrs = 1, .e[0] = { .index = index, .data = val } };
+	int rc = p->ops.vcpu_ioctl(p->ops.ctx, v, KVM_SET_MSRS, &m);
+	return rc == 1 ? 0 : rc < 0 ? rc : -EINVAL;
+}
+
+static int get_msr(struct pmu *p, struct vcpu *v, uint32_t index, uint64_t *val)
+{
+	PMU_MSRS(1) m = { .nmsrs = 1, .e[0] = { .index = index } };
+	int rc = p->ops.vcpu_ioctl(p->ops.ctx, v, KVM_GET_MSRS, &m);
+	if (rc != 1)
+		return rc < 0 ? rc : -EINVAL;
+	*val = m.e[0].data;
+	return 0;
+}
+
+int kernel_vcpu_init(struct pmu *p, struct vcpu *v, char *err, size_t errlen)
+{
+	if (p->mode != PMU_MODE_MEDIATED && p->mode != PMU_MODE_LEGACY)
+		return 0;
+	/* Without an in-kernel LAPIC before the first vCPU KVM silently gives
+	 * no PMU: catch a VM built in the wrong order. */
+	struct kvm_lapic_state lapic;
+	int rc = p->ops.vcpu_ioctl(p->ops.ctx, v, KVM_GET_LAPIC, &lapic);
+	if (rc < 0)
+		FAIL("vCPU %d: KVM_GET_LAPIC: %s: the VM has no in-kernel LAPIC, so KVM gave it no PMU",
+		     v->id, strerror(-rc));
+	if (!p->shape.pdcm)
+		return 0;
+	rc = set_msr(p, v, MSR_IA32_PERF_CAPABILITIES, p->shape.perf_caps);
+	if (rc < 0)
+		FAIL("vCPU %d: KVM_SET_MSRS IA32_PERF_CAPABILITIES=0x%llx: %s (must precede the first KVM_RUN)",
+		     v->id, (unsigned long long)p->shape.perf_caps, strerror(-rc));
+	return 0;
+}
+
+int kernel_trap_msr(struct pmu *p, struct vcpu *v, uint32_t msr, bool is_write, uint64_t *data)
+{
+	const enum pmu_vendor vend = p->shape.flavour;
+	int rc;
+
+	pmu_count_msr(p, msr, is_write);
+	if (!is_write) {
+		rc = get_msr(p, v, msr, data);
+		return rc < 0 ? -1 : 0;
+	}
+	uint64_t val = *data;
+	pthread_rwlock_rdlock(&p->filter_lock);
+	if (pmu_is_event_select(vend, msr) && (val & EVTSEL_EN)) {
+		pmu_count_event(p, pmu_event_key(val), !pmu_filter_allows_gp(p->filter, val));
+	} else if (vend == PMU_VENDOR_INTEL && msr == MSR_CORE_PERF_FIXED_CTR_CTRL) {
+		for (int i = 0; i < p->shape.fixed; i++)
+			if ((val >> (4 * i)) & 3)
+				pmu_count_event(p, PMU_EVENT_KEY_FIXED(i), !pmu_filter_allows_fixed(p->filter, i));
+	}
+	pthread_rwlock_unlock(&p->filter_lock);
+	/* Denied events are forwarded too: as under the mediated PMU, the
+	 * guest keeps the value it wrote and KVM's filter stops the count.
+	 * KVM's own checks (reserved bits) still apply: a refused write is a
+	 * #GP, as if the guest had written KVM directly. */
+	rc = set_msr(p, v, msr, val);
+	return rc < 0 ? -1 : 0;
+}
+
+int kernel_counter_msrs(const struct pmu *p, uint32_t *m, int max)
+{
+	const struct pmu_shape *s = &p->shape;
+	int n = 0;
+#define ADD(x) do { if (n < max) m[n++] = (x); } while (0)
+	if (s->flavour == PMU_VENDOR_AMD) {
+		for (int i = 0; i < s->gp; i++) {
+			ADD(s->amd_perfctr_core ? MSR_F15H_PERF_CTL0 + 2 * i : MSR_K7_EVNTSEL0 + i);
+			ADD(s->amd_perfctr_core ? MSR_F15H_PERF_CTL0 + 2 * i + 1 : MSR_K7_PERFCTR0 + i);
+		}
+		if (s->amd_perfmon_v2) {
+			ADD(MSR_AMD_GLOBAL_CTL);
+			ADD(MSR_AMD_GLOBAL_STATUS);
+		}
+		return n;
+	}
+	for (int i = 0; i < s->gp; i++) {
+		ADD(MSR_IA32_PERFEVTSEL0 + i);
+		ADD(MSR_IA32_PMC0 + i);
+	}
+	for (int i = 0; i < s->fixed; i++)
+		ADD(MSR_CORE_PERF_FIXED_CTR0 + i);
+	if (s->version >= 2) {
+		ADD(MSR_CORE_PERF_FIXED_CTR_CTRL);
+		ADD(MSR_CORE_PERF_GLOBAL_CTRL);
+		ADD(MSR_CORE_PERF_GLOBAL_STATUS);
+	}
+#undef ADD
+	return n;
+}

@@ -1,0 +1,58 @@
+# Shared helpers for integration tests: they run the real mpvm binary on the
+# real /dev/kvm with the freestanding test guests, and assert on what a user
+# sees (output, exit status). Sourced by test_*.sh.
+set -uo pipefail
+
+: "${MPVM:?MPVM must point at the mpvm binary}"
+: "${GUESTS:?GUESTS must point at the built test guests}"
+
+T_FAILS=0
+T_PASSES=0
+T_TMP=$(mktemp -d /tmp/mpvm-test.XXXXXX)
+T_PIDS=()
+
+t_cleanup() {
+	for p in "${T_PIDS[@]}"; do kill -KILL "$p" 2>/dev/null; done
+	rm -rf "$T_TMP"
+}
+trap t_cleanup EXIT
+
+pass() { T_PASSES=$((T_PASSES + 1)); echo "ok   - $1"; }
+fail() { T_FAILS=$((T_FAILS + 1)); echo "FAIL - $1"; [ -n "${2:-}" ] && echo "$2" | sed 's/^/       /'; }
+
+# run NAME TIMEOUT -- ARGS...: runs mpvm with ARGS (stdin from $T_STDIN if
+# set, else /dev/null), bounded by TIMEOUT seconds; sets OUT (stdout), ERR
+# (stderr) and STATUS.
+run() {
+	local name=$1 timeout=$2
+	shift 3
+	local out="$T_TMP/$name.out" errf="$T_TMP/$name.err"
+	timeout --kill-after=5 "$timeout" "$MPVM" "$@" <"${T_STDIN:-/dev/null}" >"$out" 2>"$errf"
+	STATUS=$?
+	OUT=$(cat "$out")
+	ERR=$(cat "$errf")
+}
+
+expect_status() { # name expected
+	if [ "$STATUS" -eq "$2" ]; then pass "$1: exit status $2"; else
+		fail "$1: exit status $STATUS, expected $2" "stdout: $OUT
+stderr: $ERR"; fi
+}
+
+expect_out() { # name pattern (grep -E on stdout)
+	if grep -qE -- "$2" <<<"$OUT"; then pass "$1: output has /$2/"; else
+		fail "$1: output lacks /$2/" "stdout: $OUT
+stderr: $ERR"; fi
+}
+
+expect_err() { # name pattern (grep -E on stderr)
+	if grep -qE -- "$2" <<<"$ERR"; then pass "$1: stderr has /$2/"; else
+		fail "$1: stderr lacks /$2/" "stderr: $ERR"; fi
+}
+
+# Ends the test script; the last line is the count CI reads.
+finish() {
+	echo "$T_PASSES passed, $T_FAILS failed"
+	[ "$T_FAILS" -eq 0 ]
+	exit $?
+}
