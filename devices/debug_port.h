@@ -16,8 +16,8 @@
  *    config-address device must register 0xcf8 and 0xcfa-0xcfb around it):
  *    a write with RST_CPU (bit 2) set ends the VM with MPVM_EXIT_RESET;
  *    reads return SYS_RST/FULL_RST as last written.
- * The ports keep their state for the life of the process (the bus points
- * at them).
+ * debug_port_setup() uses one static instance (one platform per process):
+ * nothing to free, and calling it again re-initialises that instance.
  */
 #ifndef MPVM_DEBUG_PORT_H
 #define MPVM_DEBUG_PORT_H

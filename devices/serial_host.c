@@ -119,6 +119,11 @@ static void read_host_locked(struct serial *s)
 	unsigned room = SERIAL_HOST_BUF - s->host_count;
 	if (!room || s->in_fd < 0)
 		return;
+	/* An event can be stale: its fd was closed and the number reused by
+	 * the next client before the loop got to it. Never block the loop. */
+	struct pollfd p = { .fd = s->in_fd, .events = POLLIN };
+	if (!s->in_pull && poll(&p, 1, 0) != 1)
+		return;
 	uint8_t tmp[SERIAL_HOST_BUF];
 	ssize_t n = read(s->in_fd, tmp, room);
 	if (n > 0)

@@ -45,6 +45,7 @@ if [[ -z $accel ]]; then
 fi
 
 machine=${QEMU_MACHINE:-microvm}
+# shellcheck disable=SC2054 # the commas belong to QEMU's -device syntax
 args=(-accel "$accel" -M "$machine" -m "${QEMU_MEM:-128M}"
 	-display none -serial stdio -monitor none -no-reboot
 	-device isa-debug-exit,iobase=0xf4,iosize=0x04)

@@ -314,7 +314,7 @@ static const char *routing_value(const struct req *q, const char *what, const ch
 	if (refuse_empty(q, what, r))
 		return NULL;
 	const char *end = NULL;
-	*root = cJSON_ParseWithLengthOpts(q->body, q->len, &end, 1);
+	*root = cJSON_ParseWithOpts(q->body, &end, 1);
 	if (!*root) {
 		size_t at = end && end >= q->body ? (size_t)(end - q->body) : 0;
 		fault(r, 400, "%s: invalid JSON at byte %zu", what, at);

@@ -15,8 +15,10 @@
 #include "devices/i8042.h"
 #include "devices/serial.h"
 #include "devices/term.h"
+#include "devices/virtio/setup.h"
 #include "kvm.h"
 #include "log.h"
+#include "pmu/pmu.h"
 
 #define FAIL(...) do { snprintf(err, errlen, __VA_ARGS__); return -1; } while (0)
 
@@ -25,6 +27,9 @@
 #define DEFAULT_CMDLINE "console=ttyS0 reboot=k panic=1 pci=off i8042.noaux i8042.nomux i8042.dumbkbd"
 
 #define ACPI_PM_PORT ACPI_DEFAULT_PM_PORT
+
+/* The virtio devices (TODO: a `struct virtio_set *virtio` field in struct vmm). */
+static struct virtio_set *virtio_devs;
 
 static void on_signal(void *opaque, int fd, uint32_t events)
 {
@@ -124,6 +129,9 @@ static int setup_acpi(struct vmm *v, uint64_t *rsdp, char *err, size_t errlen)
 	};
 	for (uint32_t i = 0; i < ac.ncpus; i++)
 		ac.apic_ids[i] = i;
+	struct acpi_mmio_dev mmio[VIRTIO_MAX_DEVICES];
+	ac.mmio = mmio;
+	ac.nmmio = virtio_acpi_devices(virtio_devs, mmio, VIRTIO_MAX_DEVICES);
 	return acpi_build(&v->vm.mem, &ac, rsdp, err, errlen);
 }
 
@@ -141,21 +149,41 @@ int vmm_build(struct vmm *v, char *err, size_t errlen)
 		.mem_bytes = c->machine.mem_size_mib << 20,
 		.hugepages = c->machine.huge_pages == CFG_HUGE_2M,
 	};
+	/* The PMU decision comes first: a config the host cannot honour is
+	 * refused before anything is created. */
+	v->pmu_host = calloc(1, sizeof(*v->pmu_host));
+	if (!v->pmu_host)
+		FAIL("out of memory");
+	pmu_probe(v->pmu_host, NULL);
+	v->pmu = pmu_new(&c->pmu, v->pmu_host, err, errlen);
+	if (!v->pmu)
+		return -MPVM_EXIT_CONFIG;
 	if (vm_create(&v->vm, v->kvm_fd, &p, err, errlen))
 		return -MPVM_EXIT_ERROR;
 	v->vm_created = true;
+	/* After the irqchip, before the first vCPU (pmu.h). */
+	pmu_attach(v->pmu, &v->vm);
 	if (setup_devices(v, err, errlen))
+		return -MPVM_EXIT_CONFIG;
+	virtio_devs = virtio_setup_all(&v->vm, c, err, errlen);
+	if (!virtio_devs)
 		return -MPVM_EXIT_CONFIG;
 	uint64_t rsdp = 0;
 	if (setup_acpi(v, &rsdp, err, errlen))
 		return -MPVM_EXIT_ERROR;
+	/* Devices are also on the command line, for kernels without ACPI. */
+	char *cmdline = virtio_cmdline(virtio_devs, c->boot.boot_args ? c->boot.boot_args : DEFAULT_CMDLINE);
+	if (!cmdline)
+		FAIL("kernel command line: out of memory");
 	struct boot_params_in bp = {
 		.kernel_path = c->boot.kernel_image_path,
 		.initrd_path = c->boot.initrd_path,
-		.cmdline = c->boot.boot_args ? c->boot.boot_args : DEFAULT_CMDLINE,
+		.cmdline = cmdline,
 		.rsdp_addr = rsdp,
 	};
-	if (boot_load(&v->vm.mem, &bp, &v->vm.entry, err, errlen))
+	int r = boot_load(&v->vm.mem, &bp, &v->vm.entry, err, errlen);
+	free(cmdline);
+	if (r)
 		return -MPVM_EXIT_CONFIG;
 	if (vm_setup_vcpus(&v->vm, err, errlen))
 		return -MPVM_EXIT_ERROR;
@@ -193,8 +221,14 @@ void vmm_free(struct vmm *v)
 	term_restore();
 	if (v->serial)
 		serial_free(v->serial);
+	/* Device I/O threads write guest memory: stop them before it goes. */
+	virtio_free_all(virtio_devs);
+	virtio_devs = NULL;
 	if (v->vm_created)
 		vm_destroy(&v->vm);
+	if (v->pmu)
+		pmu_free(v->pmu);
+	free(v->pmu_host);
 	if (v->kvm_fd >= 0)
 		close(v->kvm_fd);
 	if (v->signal_fd >= 0)

@@ -19,6 +19,7 @@
 struct serial;
 struct i8042;
 struct pmu;
+struct pmu_host;
 struct api_server;
 
 struct vmm {
@@ -31,6 +32,7 @@ struct vmm {
 	struct serial *serial;
 	struct i8042 *i8042;
 	struct pmu *pmu;
+	struct pmu_host *pmu_host; /* the host probe, kept for GET /pmu/host */
 	struct api_server *api;
 	int signal_fd;
 };

@@ -1,6 +1,7 @@
 #include "blk_int.h"
 
 #include <errno.h>
+#include <stdarg.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -67,11 +68,17 @@ static void finish(struct virtio_blk *b, struct blk_req *r, uint8_t status, uint
 	}
 }
 
-static void bad_request(struct virtio_blk *b, struct blk_req *r, const char *why, uint64_t a, uint64_t c)
+static void bad_request(struct virtio_blk *b, struct blk_req *r, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+static void bad_request(struct virtio_blk *b, struct blk_req *r, const char *fmt, ...)
 {
+	char why[160];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(why, sizeof(why), fmt, ap);
+	va_end(ap);
 	atomic_fetch_add_explicit(&b->dev.stats.bad_requests, 1, memory_order_relaxed);
-	virtio_dev_warn(&b->dev, "bad request (head %u): %s (%llu, %llu)", r->elem.head, why,
-			(unsigned long long)a, (unsigned long long)c);
+	virtio_dev_warn(&b->dev, "bad request (head %u): %s", r->elem.head, why);
 	finish(b, r, VIRTIO_BLK_S_IOERR, 0);
 }
 
@@ -120,13 +127,14 @@ static bool handle(struct virtio_blk *b, struct blk_req *r)
 	r->status = NULL;
 	r->type = UINT32_MAX;
 	if (e->err) {
-		bad_request(b, r, virtq_err_name(e->err), e->nout, e->nin);
+		bad_request(b, r, "%s", virtq_err_name(e->err));
 		return true;
 	}
 	r->status = status_byte(e);
 	struct virtio_blk_outhdr hdr;
 	if (!r->status || e->out_len < sizeof(hdr)) {
-		bad_request(b, r, "no header or no status byte", e->out_len, e->in_len);
+		bad_request(b, r, "no room for the header or the status byte (%llu readable, %llu writable bytes)",
+			    (unsigned long long)e->out_len, (unsigned long long)e->in_len);
 		return true;
 	}
 	iov_to_buf(e->iov, e->nout, 0, &hdr, sizeof(hdr));
@@ -161,11 +169,13 @@ static bool handle(struct virtio_blk *b, struct blk_req *r)
 	if (r->type != VIRTIO_BLK_T_FLUSH) {
 		uint64_t nsec = r->data_len / BLK_SECTOR;
 		if (r->data_len % BLK_SECTOR) {
-			bad_request(b, r, "length not a multiple of 512", r->data_len, 0);
+			bad_request(b, r, "length %llu is not a multiple of 512", (unsigned long long)r->data_len);
 			return true;
 		}
 		if (r->sector > b->capacity || nsec > b->capacity - r->sector) {
-			bad_request(b, r, "beyond the end of the disk (sector, sectors)", r->sector, nsec);
+			bad_request(b, r, "sectors %llu+%llu are beyond the end of the disk (%llu sectors)",
+				    (unsigned long long)r->sector, (unsigned long long)nsec,
+				    (unsigned long long)b->capacity);
 			return true;
 		}
 		if (r->type == VIRTIO_BLK_T_OUT && b->read_only) {
@@ -355,6 +365,64 @@ struct virtio_dev *virtio_blk_create(const struct cfg_drive *cfg, const struct g
 fail:
 	virtio_dev_destroy(&b->dev);
 	return NULL;
+}
+
+struct blk_update {
+	int fd;                 /* new backing file, or -1 */
+	uint64_t capacity;
+	const struct cfg_rate_limiter *rl;
+	const char *path;
+};
+
+/* On the worker: nothing is being parsed or submitted meanwhile. */
+static void apply_update(struct virtio_dev *d, void *arg)
+{
+	struct virtio_blk *b = to_blk(d);
+	struct blk_update *u = arg;
+	if (u->rl)
+		rl_init(&b->rl, u->rl, rl_now_ns());
+	if (u->fd < 0)
+		return;
+	blk_io_quiesce(b);
+	int old = b->fd;
+	b->fd = u->fd;
+	close(old);
+	snprintf(b->path, sizeof(b->path), "%s", u->path);
+	bool changed = u->capacity != b->capacity;
+	pthread_mutex_lock(&d->lock); /* config space is read on vCPU threads */
+	b->capacity = u->capacity;
+	b->config.capacity = u->capacity;
+	pthread_mutex_unlock(&d->lock);
+	if (changed)
+		virtio_config_changed(d);
+	/* The throttle timer or a stall may be pending; retry what is queued. */
+	if (d->active)
+		blk_process(b);
+}
+
+int virtio_blk_update(struct virtio_dev *d, const char *path, const struct cfg_rate_limiter *rl,
+		      char *err, size_t errlen)
+{
+	struct virtio_blk *b = to_blk(d);
+	struct blk_update u = { .fd = -1, .rl = rl, .path = path };
+	if (path) {
+		u.fd = open(path, (b->read_only ? O_RDONLY : O_RDWR) | O_CLOEXEC);
+		uint64_t size = 0;
+		int r = u.fd < 0 ? -errno : disk_size(u.fd, &size);
+		if (r) {
+			snprintf(err, errlen, "drive %s: %s: %s", b->drive_id, path,
+				 r == -EINVAL ? "not a regular file or block device" : strerror(-r));
+			if (u.fd >= 0)
+				close(u.fd);
+			return -1;
+		}
+		u.capacity = size / BLK_SECTOR;
+	}
+	virtio_dev_call(d, apply_update, &u);
+	if (path)
+		log_info("drive %s: now backed by %s (%llu sectors)", b->drive_id, path,
+			 (unsigned long long)u.capacity);
+	return 0;
 }
 
 uint64_t virtio_blk_capacity(const struct virtio_dev *d)

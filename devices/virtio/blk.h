@@ -33,4 +33,13 @@ struct virtio_dev *virtio_blk_create(const struct cfg_drive *cfg, const struct g
 				     char *err, size_t errlen);
 uint64_t virtio_blk_capacity(const struct virtio_dev *d); /* sectors */
 
+/* PATCH /drives/{id} on a running VM (Firecracker's semantics): a new
+ * backing file (`path`, NULL: keep) opened like the first one, and/or new
+ * rate limits (`rl`, NULL: keep). Requests in flight finish on the old file
+ * first; a changed capacity reaches the driver as a config-change
+ * interrupt. The new file is opened before anything changes, so a bad path
+ * returns -1 with `err` set and leaves the drive as it was. */
+int virtio_blk_update(struct virtio_dev *d, const char *path, const struct cfg_rate_limiter *rl,
+		      char *err, size_t errlen);
+
 #endif

@@ -170,6 +170,26 @@ void blk_io_kick(struct virtio_blk *b)
 		b->unsubmitted = 0;
 }
 
+void blk_io_quiesce(struct virtio_blk *b)
+{
+	if (!b->ring_ok)
+		return;
+	blk_io_kick(b);
+	while (b->inflight) {
+		struct io_uring_cqe *cqe;
+		int r = io_uring_wait_cqe(&b->ring, &cqe);
+		if (r == -EINTR)
+			continue;
+		if (r < 0)
+			break;
+		reap(b);
+	}
+	if (b->pushed) {
+		b->pushed = false;
+		virtio_notify(&b->dev, 0);
+	}
+}
+
 void blk_io_drain(struct virtio_blk *b)
 {
 	if (!b->ring_ok)

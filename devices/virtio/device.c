@@ -35,20 +35,18 @@ static inline bool serving(struct virtio_dev *d)
 
 /* ---- worker ------------------------------------------------------------- */
 
-static void do_activate(struct virtio_dev *d)
+/* Returns true if the device went live. */
+static bool do_activate(struct virtio_dev *d)
 {
 	uint32_t s = atomic_load(&d->status);
 	if (!(s & VIRTIO_STATUS_DRIVER_OK) || (s & (VIRTIO_STATUS_NEEDS_RESET | VIRTIO_STATUS_FAILED)))
-		return;
+		return false;
 	d->active = true;
 	log_debug("%s: driver ready, features 0x%llx", d->name,
 		  (unsigned long long)d->driver_features);
 	if (d->ops->activate)
 		d->ops->activate(d);
-	/* Buffers made available before DRIVER_OK have had no kick of their own. */
-	for (unsigned q = 0; q < d->nqueues && serving(d); q++)
-		if (d->vq[q].enabled)
-			d->ops->queue_notify(d, q);
+	return true;
 }
 
 static void on_ctl(struct virtio_dev *d, int fd, uint32_t events, void *opaque)
@@ -65,11 +63,26 @@ static void on_ctl(struct virtio_dev *d, int fd, uint32_t events, void *opaque)
 		atomic_store(&d->abort_batch, false);
 		pthread_cond_broadcast(&d->cond);
 	}
-	if (d->activate_pending) {
-		d->activate_pending = false;
+	if (d->call_fn) {
+		void (*fn)(struct virtio_dev *, void *) = d->call_fn;
 		pthread_mutex_unlock(&d->lock);
-		do_activate(d);
+		fn(d, d->call_arg);
 		pthread_mutex_lock(&d->lock);
+		d->call_fn = NULL;
+		pthread_cond_broadcast(&d->cond);
+	}
+	if (d->activate_pending) {
+		pthread_mutex_unlock(&d->lock);
+		bool live = do_activate(d);
+		pthread_mutex_lock(&d->lock);
+		d->activate_pending = false;
+		pthread_cond_broadcast(&d->cond);
+		pthread_mutex_unlock(&d->lock);
+		/* Buffers made available before DRIVER_OK had no kick of their own. */
+		for (unsigned q = 0; live && q < d->nqueues && serving(d); q++)
+			if (d->vq[q].enabled)
+				d->ops->queue_notify(d, q);
+		return;
 	}
 	pthread_mutex_unlock(&d->lock);
 }
@@ -184,6 +197,24 @@ int virtio_dev_start(struct virtio_dev *d, char *err, size_t errlen)
 	tname[sizeof(tname) - 1] = 0;
 	pthread_setname_np(d->worker, tname);
 	return 0;
+}
+
+void virtio_dev_call(struct virtio_dev *d, void (*fn)(struct virtio_dev *d, void *arg), void *arg)
+{
+	pthread_mutex_lock(&d->lock);
+	if (!d->worker_started) {
+		pthread_mutex_unlock(&d->lock);
+		fn(d, arg);
+		return;
+	}
+	while (d->call_fn)
+		pthread_cond_wait(&d->cond, &d->lock);
+	d->call_fn = fn;
+	d->call_arg = arg;
+	signal_fd(d->ctl_fd);
+	while (d->call_fn == fn && d->call_arg == arg)
+		pthread_cond_wait(&d->cond, &d->lock);
+	pthread_mutex_unlock(&d->lock);
 }
 
 void virtio_dev_stop(struct virtio_dev *d)
@@ -316,8 +347,12 @@ void virtio_set_status(struct virtio_dev *d, uint32_t val)
 			return;
 		}
 		if (d->worker_started) {
+			/* Wait for the model's activate() (e.g. tap offloads): once the
+			 * driver sees DRIVER_OK accepted, the device is live. */
 			d->activate_pending = true;
 			signal_fd(d->ctl_fd);
+			while (d->activate_pending)
+				pthread_cond_wait(&d->cond, &d->lock);
 		}
 	}
 }

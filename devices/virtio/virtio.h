@@ -122,6 +122,8 @@ struct virtio_dev {
 	/* Worker handshake (under lock). */
 	pthread_cond_t cond;
 	bool reset_pending, activate_pending, stop;
+	void (*call_fn)(struct virtio_dev *d, void *arg); /* virtio_dev_call() */
+	void *call_arg;
 	bool active;                   /* worker side: DRIVER_OK seen, not broken */
 	_Atomic bool abort_batch;      /* a reset is waiting: leave long loops */
 
@@ -142,6 +144,10 @@ int virtio_dev_watch_mod(struct virtio_dev *d, int fd, uint32_t events);
 /* Start / stop the worker thread. Stop is idempotent and waits for it. */
 int virtio_dev_start(struct virtio_dev *d, char *err, size_t errlen);
 void virtio_dev_stop(struct virtio_dev *d);
+/* Run fn(d, arg) on the device's worker (inline if it is not running) and
+ * wait for it: how other threads (the API) change a running device. One
+ * call at a time per device; not from the worker itself. */
+void virtio_dev_call(struct virtio_dev *d, void (*fn)(struct virtio_dev *d, void *arg), void *arg);
 /* Stop, destroy the model, close everything. */
 void virtio_dev_destroy(struct virtio_dev *d);
 

@@ -15,6 +15,7 @@ expect_status hello-exit-code 43   # (21 << 1) | 1
 # through to a reset, which is status 2.
 run hello-no-exit-port 60 -- run --kernel "$GUESTS/hello.elf"
 expect_out hello-no-exit-port "hello from mpvm test guest"
+expect_status hello-no-exit-port 2
 
 run boot-marker 60 -- run --kernel "$GUESTS/hello.elf" --exit-port --log-level Info
 expect_status boot-marker 1

@@ -14,10 +14,12 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <termios.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "devices/serial.h"
+#include "devices/term.h"
 #include "event_loop.h"
 
 enum { THR = 0, RBR = 0, DLL = 0, IER = 1, DLM = 1, IIR = 2, FCR = 2, LCR = 3, MCR = 4, LSR = 5,
@@ -545,6 +547,44 @@ START_TEST(socket_mode_serves_one_client_at_a_time)
 }
 END_TEST
 
+START_TEST(terminal_raw_mode_keeps_output_processing_and_restores)
+{
+	int m = posix_openpt(O_RDWR | O_NOCTTY);
+	ck_assert_int_ge(m, 0);
+	ck_assert_int_eq(grantpt(m), 0);
+	ck_assert_int_eq(unlockpt(m), 0);
+	int tty = open(ptsname(m), O_RDWR | O_NOCTTY);
+	ck_assert_int_ge(tty, 0);
+	struct termios before, t;
+	ck_assert_int_eq(tcgetattr(tty, &before), 0);
+
+	ck_assert_int_eq(term_raw(tty), 1);
+	ck_assert(term_is_raw());
+	ck_assert_int_eq(tcgetattr(tty, &t), 0);
+	ck_assert_uint_eq(t.c_lflag & (ICANON | ECHO | ISIG | IEXTEN), 0); /* Ctrl-C to the guest */
+	ck_assert_uint_eq(t.c_iflag & (ICRNL | IXON), 0);
+	ck_assert_uint_eq(t.c_oflag & (OPOST | ONLCR), OPOST | ONLCR); /* "\n" still renders */
+	ck_assert_uint_eq(t.c_cflag & CSIZE, CS8);
+
+	term_restore();
+	term_restore(); /* idempotent: exit paths may all call it */
+	ck_assert(!term_is_raw());
+	ck_assert_int_eq(tcgetattr(tty, &t), 0);
+	ck_assert_uint_eq(t.c_lflag, before.c_lflag);
+	ck_assert_uint_eq(t.c_iflag, before.c_iflag);
+	ck_assert_uint_eq(t.c_oflag, before.c_oflag);
+
+	int p[2];
+	ck_assert_int_eq(pipe(p), 0);
+	ck_assert_int_eq(term_raw(p[0]), 0); /* not a terminal: left alone */
+	ck_assert(!term_is_raw());
+	close(p[0]);
+	close(p[1]);
+	close(tty);
+	close(m);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *su = suite_create("serial");
@@ -565,6 +605,7 @@ int main(void)
 	tcase_add_test(host, regular_file_input_is_read_on_demand);
 	tcase_add_test(host, config_file_mode_appends);
 	tcase_add_test(host, socket_mode_serves_one_client_at_a_time);
+	tcase_add_test(host, terminal_raw_mode_keeps_output_processing_and_restores);
 	suite_add_tcase(su, host);
 	SRunner *sr = srunner_create(su);
 	srunner_run_all(sr, CK_NORMAL);

@@ -332,6 +332,38 @@ START_TEST(completion_raises_and_ack_clears_the_interrupt)
 }
 END_TEST
 
+START_TEST(patch_swaps_the_backing_file_and_announces_the_new_capacity)
+{
+	start_disk("/tmp", DISK_SIZE, false, _i, NULL);
+	char other[] = "/tmp/mpvm-blk-new-XXXXXX";
+	int fd = mkstemp(other);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(ftruncate(fd, 2 * DISK_SIZE), 0);
+	uint32_t marker[128];
+	for (int i = 0; i < 128; i++)
+		marker[i] = 0xfeed0000u + (uint32_t)i;
+	ck_assert_int_eq(pwrite(fd, marker, 512, 512 * 7), 512);
+	close(fd);
+	/* A path that cannot be opened changes nothing. */
+	ck_assert_int_eq(virtio_blk_update(s.dev, "/nonexistent/x.img", NULL, err, sizeof(err)), -1);
+	ck_assert_ptr_nonnull(strstr(err, "/nonexistent/x.img"));
+	ck_assert_uint_eq(cfg64(0), DISK_SIZE / 512);
+	sim_irq_fired(&s, 0);
+	uint32_t gen = sim_rd(&s, VIRTIO_MMIO_CONFIG_GENERATION);
+	ck_assert_int_eq(virtio_blk_update(s.dev, other, NULL, err, sizeof(err)), 0);
+	ck_assert(sim_irq_fired(&s, 1000));
+	ck_assert(sim_rd(&s, VIRTIO_MMIO_INTERRUPT_STATUS) & VIRTIO_ISR_CONFIG);
+	ck_assert_uint_ne(sim_rd(&s, VIRTIO_MMIO_CONFIG_GENERATION), gen);
+	ck_assert_uint_eq(cfg64(0), 2 * DISK_SIZE / 512);
+	ck_assert_int_eq(request(VIRTIO_BLK_T_IN, 7, 512, NULL), VIRTIO_BLK_S_OK);
+	ck_assert_int_eq(memcmp(gm_ptr(&s.mem, DATA, 512), marker, 512), 0);
+	/* Sectors past the old end are reachable now. */
+	ck_assert_int_eq(request(VIRTIO_BLK_T_IN, DISK_SIZE / 512 + 1, 512, NULL), VIRTIO_BLK_S_OK);
+	stop_disk();
+	unlink(other);
+}
+END_TEST
+
 START_TEST(missing_image_is_a_clear_error)
 {
 	struct guest_mem m;
@@ -360,6 +392,7 @@ int main(void)
 	tcase_add_loop_test(tc, host_enospc_becomes_ioerr, 0, 2);
 	tcase_add_loop_test(tc, rate_limiter_spaces_requests_out, 0, 2);
 	tcase_add_loop_test(tc, completion_raises_and_ack_clears_the_interrupt, 0, 2);
+	tcase_add_loop_test(tc, patch_swaps_the_backing_file_and_announces_the_new_capacity, 0, 2);
 	tcase_add_test(tc, missing_image_is_a_clear_error);
 	suite_add_tcase(su, tc);
 	SRunner *sr = srunner_create(su);

@@ -57,7 +57,7 @@ static uint32_t scan(uint32_t start, uint32_t end)
 	return 0;
 }
 
-uint32_t acpi_find_rsdp(void)
+static uint32_t find_rsdp(void)
 {
 	uint32_t a = guest_boot_info.rsdp_paddr;
 
@@ -68,6 +68,15 @@ uint32_t acpi_find_rsdp(void)
 	if (ebda >= 0x80000 && ebda < 0xA0000 && (a = scan(ebda, ebda + 1024)))
 		return a;
 	return scan(0xE0000, 0x100000);
+}
+
+uint32_t acpi_find_rsdp(void)
+{
+	static uint32_t cached; /* the scan is the slow part; do it once */
+
+	if (!cached)
+		cached = find_rsdp();
+	return cached;
 }
 
 static const struct acpi_sdt_header *table_at(uint64_t addr, const char sig[4])

@@ -76,6 +76,9 @@ static inline uint8_t inb(uint16_t port)
 }
 
 static inline void cpu_relax(void) { __asm__ volatile("pause" ::: "memory"); }
+/* Guests run with IF=0; a test that expects an interrupt (programmed with
+ * idt_set_handler) waits for it with this, and is back at IF=0 after. */
+static inline void wait_for_interrupt(void) { __asm__ volatile("sti; hlt; cli" ::: "memory"); }
 
 /* ---- console (16550 at 0x3f8, polled) ------------------------------------ */
 void serial_init(void);

@@ -1,0 +1,70 @@
+/* The virtio devices of a VM, built from its configuration.
+ *
+ * Contract: virtio_setup_all() creates every configured device (the root
+ * drive first, so Linux names it /dev/vda; then the other drives in config
+ * order, the network interfaces, the entropy device), places device n at
+ * MMIO 0xD0000000 + n * 4 KiB with its own IOAPIC pin (GSIs 10-15, 5-7,
+ * then 16-23: none shared with the PIT, COM1, the i8042 or ACPI), wires
+ * irqfd/ioeventfd and starts each device's I/O thread. The guest learns of
+ * the devices twice, as Firecracker and distribution kernels need:
+ *  - ACPI: virtio_acpi_devices() gives the DSDT entries (HID LNRO0005), which
+ *    the virtio_mmio driver binds whether built in or loaded as a module;
+ *  - the kernel command line: virtio_cmdline() appends
+ *    `virtio_mmio.device=4K@0xd0000000:10` per device, for kernels built
+ *    without ACPI. A kernel that sees both finds each device once: the second
+ *    probe of a window fails (-EBUSY) because the first claimed its region.
+ * virtio_free_all() stops the I/O threads and closes everything; call it
+ * after the vCPUs stopped and before guest memory is unmapped.
+ */
+#ifndef MPVM_VIRTIO_SETUP_H
+#define MPVM_VIRTIO_SETUP_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "config/config.h"
+#include "virtio.h"
+#include "vmm/acpi.h"
+
+#define VIRTIO_MMIO_BASE 0xD0000000ull
+#define VIRTIO_MAX_DEVICES (CFG_MAX_DRIVES + CFG_MAX_NETS + 1)
+
+enum virtio_kind { VIRTIO_KIND_BLOCK, VIRTIO_KIND_NET, VIRTIO_KIND_RNG };
+
+struct virtio_slot {
+	enum virtio_kind kind;
+	const char *id;          /* drive_id / iface_id / "entropy" (the config's string) */
+	struct virtio_dev *dev;
+	uint64_t base;
+	uint32_t gsi;
+};
+
+struct virtio_set {
+	unsigned n;
+	struct virtio_slot slot[VIRTIO_MAX_DEVICES];
+};
+
+struct vm;
+
+/* NULL with `err` set (naming the device) on failure; nothing is left
+ * running then. A config with no devices gives an empty set. */
+struct virtio_set *virtio_setup_all(struct vm *vm, const struct vm_config *cfg,
+				    char *err, size_t errlen);
+/* Fills up to `max` ACPI descriptions; returns how many there are. */
+unsigned virtio_acpi_devices(const struct virtio_set *s, struct acpi_mmio_dev *out, unsigned max);
+/* `base` plus one virtio_mmio.device= per device (malloc'd; NULL when out
+ * of memory). */
+char *virtio_cmdline(const struct virtio_set *s, const char *base);
+void virtio_free_all(struct virtio_set *s);
+
+const char *virtio_kind_name(enum virtio_kind k); /* "block", "net", "rng" */
+/* The drive with this drive_id (PATCH /drives/{id}); NULL if none. */
+struct virtio_dev *virtio_find_drive(const struct virtio_set *s, const char *drive_id);
+
+/* Metrics: one object per device, named as Firecracker names them
+ * ("block_<drive_id>", "net_<iface_id>", "entropy"), holding the device's
+ * counters (struct virtio_counters) under the same names. Any thread. */
+struct cJSON;
+void virtio_metrics_add(const struct virtio_set *s, struct cJSON *root);
+
+#endif
