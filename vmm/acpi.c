@@ -124,6 +124,7 @@ _Static_assert(sizeof(struct acpi_madt) == 44 && sizeof(struct madt_lapic) == 8 
 #define IAPC_VGA_NOT_PRESENT (1u << 2)
 #define IAPC_MSI_NOT_SUPPORTED (1u << 3)
 #define IAPC_PCIE_ASPM_CONTROLS (1u << 4)
+#define IAPC_CMOS_RTC_NOT_PRESENT (1u << 5)
 
 #define MADT_PCAT_COMPAT 1u
 #define MADT_LAPIC_ENABLED 1u
@@ -356,7 +357,10 @@ static void build_fadt(uint8_t *at, const struct acpi_config *cfg, uint64_t dsdt
 	f.dsdt = (uint32_t)dsdt_gpa;
 	f.x_dsdt = dsdt_gpa;
 	f.flags = FADT_F_HW_REDUCED_ACPI | FADT_F_PWR_BUTTON | FADT_F_SLP_BUTTON;
-	f.iapc_boot_arch = IAPC_VGA_NOT_PRESENT | IAPC_MSI_NOT_SUPPORTED | IAPC_PCIE_ASPM_CONTROLS;
+	/* mpvm has no CMOS RTC: saying so keeps Linux from probing ports
+	 * 0x70/0x71 (it uses kvm-clock for time). */
+	f.iapc_boot_arch = IAPC_VGA_NOT_PRESENT | IAPC_MSI_NOT_SUPPORTED | IAPC_PCIE_ASPM_CONTROLS |
+			   IAPC_CMOS_RTC_NOT_PRESENT;
 	/* Linux marks the i8042 absent when this bit is clear (FADT rev >= 2). */
 	if (cfg->i8042)
 		f.iapc_boot_arch |= IAPC_8042;

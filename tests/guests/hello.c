@@ -3,6 +3,7 @@
  * Writes the boot marker first (so boot-time measurements exclude serial
  * output), prints a greeting, the boot protocol and the command line, then
  * exits through isa-debug-exit with 0, or with N given "exit=N".
+ * "poweroff" powers the VM off through the ACPI sleep-control register.
  * "fault=gp" / "fault=de" raise an exception instead, to check that a VMM
  * delivers it (the guest then exits with 0x20 + vector: 0x2d / 0x20).
  */
@@ -42,6 +43,14 @@ void guest_main(const char *cmdline)
 	gprintf("cmdline: %s\n", cmdline);
 	if (cmdline_get(cmdline, "fault", arg, sizeof(arg)))
 		raise_fault(arg);
+	if (cmdline_has(cmdline, "poweroff")) {
+		/* ACPI hardware-reduced power-off, as Linux does it: SLP_TYP = 5
+		 * (the DSDT's \_S5) | SLP_EN to mpvm's sleep control register. */
+		gprintf("hello: powering off\n");
+		outb(0x600, (5 << 2) | (1 << 5));
+		gprintf("hello: power-off did not happen\n");
+		code = GUEST_EXIT_FAIL;
+	}
 	if (cmdline_get(cmdline, "exit", arg, sizeof(arg)) &&
 	    !cmdline_get_u32(cmdline, "exit", &code)) {
 		gprintf("hello: bad exit= value\n");

@@ -17,6 +17,19 @@ run hello-no-exit-port 60 -- run --kernel "$GUESTS/hello.elf"
 expect_out hello-no-exit-port "hello from mpvm test guest"
 expect_status hello-no-exit-port 2
 
+# The same guest with only a multiboot header boots through multiboot.
+run multiboot 60 -- run --kernel "$GUESTS/hello_mb.elf" --exit-port --cmdline "via=mb"
+expect_status multiboot 1
+expect_out multiboot "boot: multiboot"
+expect_out multiboot "cmdline: via=mb"
+run pvh 60 -- run --kernel "$GUESTS/hello.elf" --exit-port
+expect_out pvh "boot: pvh"
+
+# ACPI power-off (what Linux's poweroff does on hardware-reduced ACPI).
+run poweroff 60 -- run --kernel "$GUESTS/hello.elf" --exit-port --cmdline "poweroff"
+expect_status poweroff 0
+expect_out poweroff "hello: powering off"
+
 run boot-marker 60 -- run --kernel "$GUESTS/hello.elf" --exit-port --log-level Info
 expect_status boot-marker 1
 expect_err boot-marker "Guest-boot-time = +[0-9]+ us"

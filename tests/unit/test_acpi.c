@@ -528,6 +528,7 @@ START_TEST(fadt_is_hardware_reduced_with_sleep_registers_at_pm_port)
 	ck_assert_uint_ne(boot_arch & (1u << 2), 0);         /* VGA not present */
 	ck_assert_uint_ne(boot_arch & (1u << 3), 0);         /* MSI not supported */
 	ck_assert_uint_ne(boot_arch & (1u << 1), 0);         /* 8042 present */
+	ck_assert_uint_ne(boot_arch & (1u << 5), 0);         /* no CMOS RTC */
 	ck_assert_uint_eq(rd64(f + 140), (uint64_t)rd32(f + 40)); /* X_DSDT == DSDT */
 	ck_assert_mem_eq(table(rd64(f + 140), "DSDT"), "DSDT", 4);
 

@@ -4,7 +4,8 @@
  * a PVH ELF note (XEN_ELFNOTE_PHYS32_ENTRY -> pvh_start, ebx = start_info)
  * and a multiboot v1 header (ELF entry _start, eax = 0x2BADB002, ebx = mbi).
  * mpvm takes PVH when both exist; QEMU's -kernel takes multiboot first.
- * Build with -DGUEST_NO_MULTIBOOT for an image that only PVH loaders accept.
+ * Build with -DGUEST_NO_MULTIBOOT for an image that only PVH loaders accept,
+ * or -DGUEST_NO_PVH for one that only multiboot loaders accept.
  *
  * Both entries arrive in 32-bit protected mode, paging off, with segments
  * of unknown selectors, so we load our own GDT before touching memory
@@ -28,6 +29,7 @@ multiboot_header:
 	.long -(MB_HEADER_MAGIC + MB_FLAGS)
 #endif
 
+#ifndef GUEST_NO_PVH
 	.section .note.Xen, "a", @note
 	.balign 4
 	.long 4                         /* namesz: "Xen\0" */
@@ -35,6 +37,7 @@ multiboot_header:
 	.long XEN_ELFNOTE_PHYS32_ENTRY
 	.asciz "Xen"
 	.long pvh_start
+#endif
 
 	.section .text.entry, "ax"
 	.code32
