@@ -14,7 +14,7 @@ enum {
 	OPT_CONFIG = 256, OPT_KERNEL, OPT_INITRD, OPT_CMDLINE, OPT_CPUS, OPT_MEMORY, OPT_HUGE,
 	OPT_SERIAL, OPT_EXIT_PORT, OPT_NO_EXIT_PORT, OPT_BOOT_MARKER, OPT_NO_BOOT_MARKER,
 	OPT_PMU, OPT_PMU_GP, OPT_PMU_FIXED, OPT_PMU_VERSION, OPT_PMU_GP_WIDTH,
-	OPT_PMU_FIXED_WIDTH, OPT_PMU_TRAP, OPT_PMU_ALLOW, OPT_PMU_DENY, OPT_DRIVE, OPT_NET,
+	OPT_PMU_FIXED_WIDTH, OPT_PMU_TRAP, OPT_PMU_ALLOW, OPT_PMU_DENY, OPT_PMU_UNAVAIL, OPT_DRIVE, OPT_NET,
 	OPT_ENTROPY, OPT_LOG_LEVEL, OPT_LOG_PATH, OPT_METRICS_PATH, OPT_API_SOCK, OPT_NO_API,
 	OPT_ID,
 };
@@ -42,6 +42,7 @@ static const struct option long_opts[] = {
 	{"pmu-trap-event-selects", no_argument, NULL, OPT_PMU_TRAP},
 	{"pmu-filter-allow", required_argument, NULL, OPT_PMU_ALLOW},
 	{"pmu-filter-deny", required_argument, NULL, OPT_PMU_DENY},
+	{"pmu-unavailable-events", required_argument, NULL, OPT_PMU_UNAVAIL},
 	{"drive", required_argument, NULL, OPT_DRIVE},
 	{"net", required_argument, NULL, OPT_NET},
 	{"entropy", no_argument, NULL, OPT_ENTROPY},
@@ -77,6 +78,10 @@ void cfg_print_run_usage(FILE *f)
 	      "  --pmu-trap-event-selects  route event-select writes through mpvm\n"
 	      "  --pmu-filter-allow LIST   only these events count: EVENT[:UMASK],... in hex\n"
 	      "  --pmu-filter-deny LIST    these events do not count\n"
+	      "  --pmu-unavailable-events LIST  architectural events the guest sees as\n"
+	      "                            unavailable (CPUID 0xA EBX): core_cycles,\n"
+	      "                            instructions, reference_cycles, llc_references,\n"
+	      "                            llc_misses, branches, branch_misses; or 0xMASK\n"
 	      "  --drive id=ID,path=P[,ro][,root][,engine=sync|async][,cache=unsafe|writeback]\n"
 	      "                            virtio-blk drive (repeatable)\n"
 	      "  --net id=ID,tap=NAME[,mac=aa:bb:cc:dd:ee:ff]   virtio-net (repeatable)\n"
@@ -458,6 +463,15 @@ static int apply_one(struct apply_ctx *x, const struct parsed *p, struct jerr *e
 		return set_filter(&t->pmu.filter, &x->filter_from_cli,
 				  p->id == OPT_PMU_ALLOW ? CFG_FILTER_ALLOW : CFG_FILTER_DENY, v,
 				  f, e);
+	case OPT_PMU_UNAVAIL: {
+		char why[300];
+		uint32_t mask;
+
+		if (cfg_pmu_parse_event_list(v, &mask, why, sizeof(why)))
+			return fail(e, f, "%s", why);
+		t->pmu.unavailable_events = mask;
+		return 0;
+	}
 	case OPT_DRIVE: return add_drive(t, v, f, e);
 	case OPT_NET: return add_net(t, v, f, e);
 	case OPT_ENTROPY: t->entropy.enabled = true; return 0;

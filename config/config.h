@@ -124,6 +124,14 @@ struct cfg_pmu_filter {
 	bool masked_events; /* entries are masked events */
 };
 
+/* Leaf 0xA EBX bit numbers, in the SDM's order; names as in the config. */
+enum cfg_pmu_arch_event {
+	CFG_PMU_EV_CORE_CYCLES, CFG_PMU_EV_INSTRUCTIONS, CFG_PMU_EV_REFERENCE_CYCLES,
+	CFG_PMU_EV_LLC_REFERENCES, CFG_PMU_EV_LLC_MISSES, CFG_PMU_EV_BRANCHES,
+	CFG_PMU_EV_BRANCH_MISSES, CFG_PMU_NUM_ARCH_EVENTS
+};
+#define CFG_PMU_ARCH_EVENTS_MASK ((1u << CFG_PMU_NUM_ARCH_EVENTS) - 1)
+
 struct cfg_pmu {
 	enum cfg_pmu_mode mode;
 	int version;         /* -1: host's (capped at 2) */
@@ -131,6 +139,10 @@ struct cfg_pmu {
 	int fixed_counters;  /* -1: host's */
 	int gp_width;        /* -1: host's (soft: 48) */
 	int fixed_width;     /* -1: host's (soft: 48) */
+	/* Architectural events the guest must see as unavailable: CPUID leaf
+	 * 0xA EBX bits (CFG_PMU_EV_*), ORed into what the host (or the soft
+	 * model) cannot count anyway. Only ever hides events. */
+	uint32_t unavailable_events;
 	bool trap_event_selects;
 	struct cfg_pmu_filter filter;
 };
@@ -210,6 +222,8 @@ int vm_config_validate(const struct vm_config *c, char *err, size_t errlen);
 
 /* Canonical names, as written in the config file. */
 const char *cfg_pmu_mode_name(enum cfg_pmu_mode m);
+/* "core_cycles", "instructions", ... for a CFG_PMU_EV_* bit; NULL if none. */
+const char *cfg_pmu_arch_event_name(unsigned bit);
 const char *cfg_log_level_name(enum cfg_log_level l);
 const char *cfg_serial_kind_name(enum cfg_serial_kind k);
 

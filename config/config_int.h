@@ -54,5 +54,10 @@ extern const char *const cfg_cache_names[];
 extern const char *const cfg_serial_names[];
 extern const char *const cfg_pmu_mode_names[];
 extern const char *const cfg_action_names[];
+extern const char *const cfg_pmu_arch_event_names[];
+
+/* "instructions,llc_misses" (names, case-insensitive) or "0x12": leaf 0xA
+ * EBX bits. -1 with err naming the bad item. */
+int cfg_pmu_parse_event_list(const char *s, uint32_t *mask, char *err, size_t errlen);
 
 #endif

@@ -3,10 +3,116 @@
  * events) is pmu/'s decision, made after probing the host. */
 #include "config/config_int.h"
 
+#include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
 const char *const cfg_pmu_mode_names[] = {"auto", "off", "mediated", "legacy", "soft", NULL};
 const char *const cfg_action_names[] = {"allow", "deny", NULL};
+const char *const cfg_pmu_arch_event_names[] = {"core_cycles", "instructions",
+						"reference_cycles", "llc_references",
+						"llc_misses", "branches", "branch_misses", NULL};
+
+const char *cfg_pmu_arch_event_name(unsigned bit)
+{
+	return bit < CFG_PMU_NUM_ARCH_EVENTS ? cfg_pmu_arch_event_names[bit] : NULL;
+}
+
+static int arch_event_bit(const char *name)
+{
+	for (int i = 0; cfg_pmu_arch_event_names[i]; i++)
+		if (!strcasecmp(name, cfg_pmu_arch_event_names[i]))
+			return i;
+	return -1;
+}
+
+static void event_names_list(char *buf, size_t len)
+{
+	size_t n = 0;
+
+	buf[0] = 0;
+	for (int i = 0; cfg_pmu_arch_event_names[i] && n < len; i++)
+		n += (size_t)snprintf(buf + n, len - n, "%s\"%s\"", i ? ", " : "",
+				      cfg_pmu_arch_event_names[i]);
+}
+
+int cfg_pmu_parse_event_list(const char *s, uint32_t *mask, char *err, size_t errlen)
+{
+	char names[160], tok[40];
+	uint64_t v;
+
+	*mask = 0;
+	if (s[0] >= '0' && s[0] <= '9') {
+		bool hex = s[0] == '0' && (s[1] == 'x' || s[1] == 'X');
+
+		if (!jg_parse_u64(s, hex ? 16 : 10, &v)) {
+			snprintf(err, errlen, "expected event names or a bitmask, got \"%.40s\"", s);
+			return -1;
+		}
+		if (v & ~(uint64_t)CFG_PMU_ARCH_EVENTS_MASK) {
+			snprintf(err, errlen, "bitmask 0x%llx has bits beyond the %d architectural events (0x%x)",
+				 (unsigned long long)v, CFG_PMU_NUM_ARCH_EVENTS, CFG_PMU_ARCH_EVENTS_MASK);
+			return -1;
+		}
+		*mask = (uint32_t)v;
+		return 0;
+	}
+	for (const char *p = s;;) {
+		const char *end = strchr(p, ',');
+		size_t n = end ? (size_t)(end - p) : strlen(p);
+		int bit;
+
+		snprintf(tok, sizeof(tok), "%.*s", (int)(n < sizeof(tok) ? n : sizeof(tok) - 1), p);
+		bit = n && n < sizeof(tok) ? arch_event_bit(tok) : -1;
+		if (bit < 0) {
+			event_names_list(names, sizeof(names));
+			snprintf(err, errlen, "unknown architectural event \"%.*s\" (expected %s, or a hex bitmask like 0x12)",
+				 (int)(n > 40 ? 40 : n), p, names);
+			return -1;
+		}
+		*mask |= 1u << bit;
+		if (!end)
+			return 0;
+		p = end + 1;
+	}
+}
+
+/* "unavailable_events": ["instructions", ...] or a bitmask (number or
+ * "0x.." string) of leaf 0xA EBX bits. */
+static int get_unavailable(const cJSON *j, const char *path, uint32_t *out, struct jerr *e)
+{
+	const cJSON *v = jg_get(j, "unavailable_events"), *arr;
+	char ep[JG_PATH_LEN], ap[JG_PATH_LEN], names[160], got[64];
+	uint64_t m;
+	size_t i = 0;
+	uint32_t mask = 0;
+
+	if (!v)
+		return 0;
+	if (!cJSON_IsArray(v)) {
+		if (jg_uint(j, path, "unavailable_events", JG_HEXSTR, 0, CFG_PMU_ARCH_EVENTS_MASK, &m,
+			    e) < 0)
+			return -1;
+		*out = (uint32_t)m;
+		return 0;
+	}
+	if (jg_array(j, path, "unavailable_events", 0, 32, "events", &arr, e) < 0)
+		return -1;
+	jg_subpath(ap, sizeof(ap), path, "unavailable_events");
+	for (const cJSON *it = arr->child; it; it = it->next, i++) {
+		int bit = cJSON_IsString(it) ? arch_event_bit(it->valuestring) : -1;
+
+		if (bit < 0) {
+			jg_index(ep, sizeof(ep), ap, i);
+			event_names_list(names, sizeof(names));
+			jg_describe(it, got, sizeof(got));
+			return jg_fail(e, ep, NULL, "expected one of %s, got %s", names, got);
+		}
+		mask |= 1u << bit;
+	}
+	*out = mask;
+	return 0;
+}
 
 #define PMU_MAX_VERSION 5
 #define PMU_MAX_COUNTERS 32
@@ -100,7 +206,7 @@ int sec_pmu(const cJSON *j, const char *path, struct cfg_pmu *p, struct jerr *e)
 {
 	static const char *const keys[] = {"mode", "version", "gp_counters", "fixed_counters",
 					   "gp_width", "fixed_width", "trap_event_selects",
-					   "filter", NULL};
+					   "unavailable_events", "filter", NULL};
 	const cJSON *filter;
 	char fp[JG_PATH_LEN];
 	int r, mode;
@@ -116,7 +222,8 @@ int sec_pmu(const cJSON *j, const char *path, struct cfg_pmu *p, struct jerr *e)
 	    get_num(j, path, "fixed_counters", 0, PMU_MAX_COUNTERS, &p->fixed_counters, e) ||
 	    get_num(j, path, "gp_width", 1, 64, &p->gp_width, e) ||
 	    get_num(j, path, "fixed_width", 1, 64, &p->fixed_width, e) ||
-	    jg_bool(j, path, "trap_event_selects", 0, &p->trap_event_selects, e) < 0)
+	    jg_bool(j, path, "trap_event_selects", 0, &p->trap_event_selects, e) < 0 ||
+	    get_unavailable(j, path, &p->unavailable_events, e))
 		return -1;
 	filter = jg_get(j, "filter");
 	if (filter) {

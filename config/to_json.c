@@ -166,6 +166,14 @@ static void add_pmu(struct jb *b, cJSON *root, const struct cfg_pmu *p)
 		if (nums[i].v >= 0) /* -1: the host's, left out */
 			add_num(b, o, nums[i].key, nums[i].v);
 	add_bool(b, o, "trap_event_selects", p->trap_event_selects);
+	if (p->unavailable_events) {
+		cJSON *arr = chk(b, cJSON_AddArrayToObject(o, "unavailable_events"));
+
+		for (unsigned i = 0; arr && i < CFG_PMU_NUM_ARCH_EVENTS; i++)
+			if (p->unavailable_events & (1u << i) &&
+			    !cJSON_AddItemToArray(arr, cJSON_CreateString(cfg_pmu_arch_event_name(i))))
+				b->ok = false;
+	}
 	if (p->filter.set)
 		add_filter(b, o, &p->filter);
 }

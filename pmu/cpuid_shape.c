@@ -58,7 +58,8 @@ static int shape_intel_kernel(struct pmu_shape *s, const struct cfg_pmu *c, cons
 		FAIL("pmu.fixed_width: %d bits asked, but the host's fixed counters are %d bits",
 		     s->fixed_width, kv->fixed_width);
 	s->ebx_len = kv->ebx_len;
-	s->unavail = kv->unavail;
+	/* Hiding is always possible; what the host lacks stays hidden. */
+	s->unavail = kv->unavail | c->unavailable_events;
 	s->pdcm = kv->pdcm;
 	if (s->pdcm && h->kvm_info.perf_caps_known)
 		s->perf_caps = h->kvm_info.perf_caps & PMU_PERF_CAP_FW_WRITES;
@@ -101,6 +102,8 @@ static int shape_amd_kernel(struct pmu_shape *s, const struct cfg_pmu *c, const 
 		FAIL("pmu.gp_width: AMD counters are 48 bits wide; the width cannot be changed");
 	if (c->fixed_width >= 0)
 		FAIL("pmu.fixed_width: AMD CPUs have no fixed counters");
+	if (c->unavailable_events)
+		FAIL("pmu.unavailable_events: AMD CPUs have no architectural event vector (CPUID leaf 0xA EBX) to mark events in");
 	s->version = pick(c->version, kv->version);
 	s->gp = pick(c->gp_counters, kv->gp);
 	if (s->gp > kv->gp)
@@ -150,7 +153,9 @@ static int shape_soft(struct pmu_shape *s, const struct cfg_pmu *c, char *err, s
 		FAIL("pmu.fixed_width: the soft model takes %d..%d bits, %d asked", SOFT_MIN_WIDTH,
 		     SOFT_DEFAULT_WIDTH, s->fixed_width);
 	s->ebx_len = SOFT_EBX_LEN;
-	s->unavail = SOFT_UNAVAIL;
+	/* At least what the model cannot count; the model then does not count
+	 * what the config hid either (soft.c). */
+	s->unavail = SOFT_UNAVAIL | c->unavailable_events;
 	s->pdcm = true;
 	s->perf_caps = PMU_PERF_CAP_FW_WRITES;
 	return 0;

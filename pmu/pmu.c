@@ -115,6 +115,12 @@ struct pmu *pmu_new_with_ops(const struct cfg_pmu *cfg, const struct pmu_host *h
 		else if (build_filter(p, &cfg->filter, &p->filter, err, errlen))
 			goto fail;
 	}
+	if (cfg->unavailable_events) {
+		if (p->mode == PMU_MODE_OFF)
+			pmu_note(p, "the PMU is off: unavailable_events has nothing to hide");
+		else if (p->mode != PMU_MODE_SOFT)
+			pmu_note(p, "unavailable_events only changes CPUID leaf 0xA EBX: KVM may still count such an event if the guest programs it; add it to a deny filter to enforce");
+	}
 	if (cfg->trap_event_selects) {
 		if (p->mode == PMU_MODE_MEDIATED || p->mode == PMU_MODE_LEGACY) {
 			const struct pmu_kvm_info *k = &host->kvm_info;
@@ -217,6 +223,10 @@ static void h_before_run(void *o, struct vcpu *v)
 
 static void h_destroy(void *o, struct vm *vm)
 {
+	char line[4096];
+
+	pmu_summary(o, line, sizeof(line));
+	log_info("PMU summary: %s", line);
 	soft_destroy(o, vm);
 }
 

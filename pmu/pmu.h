@@ -85,6 +85,11 @@ void pmu_get_metrics(struct pmu *p, struct pmu_metrics *m);
 /* The same as a JSON object, for the metrics flush. Caller frees. */
 char *pmu_metrics_json(struct pmu *p);
 
+/* One line for the log at VM exit ("PMU summary: ..."): mode and why,
+ * MSR exits (#GP), PMIs injected/masked/dropped, denied programs, accesses
+ * by MSR as sorted "0xMSR:rRwW" tokens, events programmed. */
+void pmu_summary(struct pmu *p, char *buf, size_t len);
+
 /* `mpvm pmu probe [--json] [--root DIR] [--kvm PATH]`; argv[0] is "probe".
  * Returns the process exit status. */
 int pmu_probe_main(int argc, char **argv);

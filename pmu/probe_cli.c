@@ -1,6 +1,7 @@
 /* `mpvm pmu probe`: the host probe as a table for people and JSON for
  * machines (the same JSON as GET /pmu/host). */
 #include <cjson/cJSON.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -204,6 +205,14 @@ int pmu_probe_main(int argc, char **argv)
 			usage(stderr);
 			return 64; /* MPVM_EXIT_USAGE */
 		}
+	}
+	/* A mistyped root would read as a host with every parameter unknown. */
+	struct stat st;
+	errno = 0;
+	if (src.root && (stat(src.root, &st) || !S_ISDIR(st.st_mode))) {
+		fprintf(stderr, "mpvm pmu probe: --root %s: %s\n", src.root,
+			errno ? strerror(errno) : "not a directory");
+		return 64;
 	}
 	struct pmu_host *h = malloc(sizeof(*h));
 	if (!h) {

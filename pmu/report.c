@@ -349,3 +349,61 @@ char *pmu_counters_json(struct pmu *p)
 	cJSON_Delete(o);
 	return s;
 }
+
+/* One line for the log at VM exit: what the PMU did, in a form a test can
+ * compare with what the guest says it did. MSRs come sorted by index as
+ * "0xMSR:rRwW" tokens. */
+static int cmp_key(const void *a, const void *b)
+{
+	uint32_t x = ((const struct pmu_count *)a)->key, y = ((const struct pmu_count *)b)->key;
+	return x < y ? -1 : x > y;
+}
+
+void pmu_summary(struct pmu *p, char *buf, size_t len)
+{
+	struct pmu_metrics m;
+	static struct pmu_counts by_msr, by_event; /* ~4 KiB each: off the stack */
+	static pthread_mutex_t copy_lock = PTHREAD_MUTEX_INITIALIZER;
+	size_t o = 0;
+
+#define PUT(...) do { if (o < len) o += (size_t)snprintf(buf + o, len - o, __VA_ARGS__); } while (0)
+	pmu_get_metrics(p, &m);
+	PUT("mode %s (%s); %llu PMU MSR exits to mpvm (%llu answered #GP); PMIs injected %llu, masked %llu, dropped %llu; denied programs %llu",
+	    pmu_mode_name(p->mode), p->why, (unsigned long long)m.msr_exits,
+	    (unsigned long long)m.msr_exits_gp, (unsigned long long)m.pmis_injected,
+	    (unsigned long long)m.pmis_masked, (unsigned long long)atomic_load(&p->pmis_dropped),
+	    (unsigned long long)m.denied_programs);
+	pthread_mutex_lock(&copy_lock);
+	pthread_mutex_lock(&p->stats_lock);
+	by_msr = p->by_msr;
+	by_event = p->by_event;
+	pthread_mutex_unlock(&p->stats_lock);
+	qsort(by_msr.e, (size_t)by_msr.n, sizeof(by_msr.e[0]), cmp_key);
+	qsort(by_event.e, (size_t)by_event.n, sizeof(by_event.e[0]), cmp_key);
+	PUT("; by MSR:");
+	if (!by_msr.n)
+		PUT(" none");
+	for (int i = 0; i < by_msr.n; i++)
+		PUT(" 0x%x:r%lluw%llu", by_msr.e[i].key, (unsigned long long)by_msr.e[i].reads,
+		    (unsigned long long)by_msr.e[i].writes);
+	if (by_msr.other)
+		PUT(" (+%llu not tabled)", (unsigned long long)by_msr.other);
+	PUT("; events programmed:");
+	if (!by_event.n)
+		PUT(" none");
+	for (int i = 0; i < by_event.n; i++) {
+		const struct pmu_count *c = &by_event.e[i];
+		const char *n = event_name(c->key);
+		if ((c->key & 0xf0000000u) == 0xf0000000u)
+			PUT(" fixed%u", c->key & 0xf);
+		else
+			PUT(" 0x%x:%02x", c->key >> 8, c->key & 0xff);
+		if (n && (c->key & 0xf0000000u) != 0xf0000000u)
+			PUT("(%s)", n);
+		PUT("=%llu", (unsigned long long)c->writes);
+		if (c->denied)
+			PUT("(%llu denied)", (unsigned long long)c->denied);
+	}
+	pthread_mutex_unlock(&copy_lock);
+#undef PUT
+}

@@ -14,6 +14,7 @@ void soft_pmu_init(struct soft_pmu *s, const struct pmu_shape *sh)
 	s->nfixed = sh->version < 2 ? 0 : sh->fixed > SOFT_MAX_FIXED ? SOFT_MAX_FIXED : sh->fixed;
 	s->gp_width = sh->gp_width;
 	s->fixed_width = sh->fixed_width;
+	s->unavail = sh->unavail;
 	s->pdcm = sh->pdcm;
 	s->perf_caps = sh->pdcm ? sh->perf_caps : 0;
 	if (s->version >= 2)
@@ -133,7 +134,11 @@ int soft_wrmsr(struct soft_pmu *s, uint32_t msr, uint64_t val)
 	return 0;
 }
 
-static enum soft_event gp_event(uint64_t e)
+/* Leaf 0xA EBX bits of the two events the model can count. */
+#define UNAVAIL_CORE_CYCLES (1u << 0)
+#define UNAVAIL_REF_CYCLES (1u << 2)
+
+static enum soft_event gp_event(const struct soft_pmu *s, uint64_t e)
 {
 	if (!(e & (EVTSEL_USR | EVTSEL_OS)) || (e & (EVTSEL_EDGE | EVTSEL_INV | EVTSEL_CMASK)))
 		return SOFT_EV_NONE;
@@ -141,9 +146,9 @@ static enum soft_event gp_event(uint64_t e)
 		return SOFT_EV_NONE;
 	switch ((e >> 8) & 0xff) {
 	case 0x00:
-		return SOFT_EV_CORE_CYCLES;
+		return s->unavail & UNAVAIL_CORE_CYCLES ? SOFT_EV_NONE : SOFT_EV_CORE_CYCLES;
 	case 0x01:
-		return SOFT_EV_REF_CYCLES;
+		return s->unavail & UNAVAIL_REF_CYCLES ? SOFT_EV_NONE : SOFT_EV_REF_CYCLES;
 	default:
 		return SOFT_EV_NONE;
 	}
@@ -157,7 +162,7 @@ enum soft_event soft_counter_event(const struct soft_pmu *s, int bit)
 		uint64_t e = s->evtsel[bit];
 		if (!(e & EVTSEL_EN) || (v2 && !(s->global_ctrl & (1ULL << bit))))
 			return SOFT_EV_NONE;
-		return gp_event(e);
+		return gp_event(s, e);
 	}
 	int i = bit - 32;
 	if (i < 0 || i >= s->nfixed || !(s->global_ctrl & (1ULL << bit)))

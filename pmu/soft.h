@@ -13,8 +13,10 @@
  * What counts (documented limits): only unhalted core cycles (event 0x3C
  * umask 0x00, fixed counter 1) and reference cycles (0x3C umask 0x01, fixed
  * counter 2), both at the TSC rate, and only with EDGE/INV clear and CMASK
- * zero. Instructions retired (fixed counter 0) and every other event keep
- * their value and never count. The model cannot tell guest CPL apart: a
+ * zero, and only when leaf 0xA EBX (`unavail`, which the config may extend)
+ * does not mark them unavailable; that applies to the GP encodings, the
+ * fixed counters have their own enumeration. Instructions retired (fixed
+ * counter 0) and every other event keep their value and never count. The model cannot tell guest CPL apart: a
  * counter with USR or OS set counts always; with neither it counts nothing.
  */
 #ifndef MPVM_PMU_SOFT_H
@@ -58,6 +60,7 @@ enum soft_event { SOFT_EV_NONE, SOFT_EV_CORE_CYCLES, SOFT_EV_REF_CYCLES };
 struct soft_pmu {
 	/* shape (version, gp, fixed, widths, pdcm, perf_caps) */
 	int version, ngp, nfixed, gp_width, fixed_width;
+	uint32_t unavail;  /* leaf 0xA EBX: GP encodings that do not count */
 	bool pdcm;
 	uint64_t perf_caps;
 	/* registers */

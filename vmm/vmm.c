@@ -28,8 +28,6 @@
 
 #define ACPI_PM_PORT ACPI_DEFAULT_PM_PORT
 
-/* The virtio devices (TODO: a `struct virtio_set *virtio` field in struct vmm). */
-static struct virtio_set *virtio_devs;
 
 static void on_signal(void *opaque, int fd, uint32_t events)
 {
@@ -112,7 +110,9 @@ static int setup_devices(struct vmm *v, char *err, size_t errlen)
 		return -1;
 	if (debug_port_setup(vm, vm->bus, &v->cfg.debug, err, errlen))
 		return -1;
-	if (acpi_pm_setup(vm->bus, ACPI_PM_PORT, on_poweroff, v))
+	acpi_pm_init(&v->acpi_pm, on_poweroff, v);
+	if (io_register(vm->bus, IO_SPACE_PIO, ACPI_PM_PORT, ACPI_PM_PORT_LEN, acpi_pm_io,
+			&v->acpi_pm, "acpi-pm"))
 		FAIL("ACPI power-off device at port 0x%x: already taken", ACPI_PM_PORT);
 	return 0;
 }
@@ -131,7 +131,7 @@ static int setup_acpi(struct vmm *v, uint64_t *rsdp, char *err, size_t errlen)
 		ac.apic_ids[i] = i;
 	struct acpi_mmio_dev mmio[VIRTIO_MAX_DEVICES];
 	ac.mmio = mmio;
-	ac.nmmio = virtio_acpi_devices(virtio_devs, mmio, VIRTIO_MAX_DEVICES);
+	ac.nmmio = virtio_acpi_devices(v->virtio, mmio, VIRTIO_MAX_DEVICES);
 	return acpi_build(&v->vm.mem, &ac, rsdp, err, errlen);
 }
 
@@ -165,14 +165,14 @@ int vmm_build(struct vmm *v, char *err, size_t errlen)
 	pmu_attach(v->pmu, &v->vm);
 	if (setup_devices(v, err, errlen))
 		return -MPVM_EXIT_CONFIG;
-	virtio_devs = virtio_setup_all(&v->vm, c, err, errlen);
-	if (!virtio_devs)
+	v->virtio = virtio_setup_all(&v->vm, c, err, errlen);
+	if (!v->virtio)
 		return -MPVM_EXIT_CONFIG;
 	uint64_t rsdp = 0;
 	if (setup_acpi(v, &rsdp, err, errlen))
 		return -MPVM_EXIT_ERROR;
 	/* Devices are also on the command line, for kernels without ACPI. */
-	char *cmdline = virtio_cmdline(virtio_devs, c->boot.boot_args ? c->boot.boot_args : DEFAULT_CMDLINE);
+	char *cmdline = virtio_cmdline(v->virtio, c->boot.boot_args ? c->boot.boot_args : DEFAULT_CMDLINE);
 	if (!cmdline)
 		FAIL("kernel command line: out of memory");
 	struct boot_params_in bp = {
@@ -222,8 +222,8 @@ void vmm_free(struct vmm *v)
 	if (v->serial)
 		serial_free(v->serial);
 	/* Device I/O threads write guest memory: stop them before it goes. */
-	virtio_free_all(virtio_devs);
-	virtio_devs = NULL;
+	virtio_free_all(v->virtio);
+	v->virtio = NULL;
 	if (v->vm_created)
 		vm_destroy(&v->vm);
 	if (v->pmu)

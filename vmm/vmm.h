@@ -13,6 +13,7 @@
 #include <stdbool.h>
 
 #include "config/config.h"
+#include "devices/acpi_pm.h"
 #include "event_loop.h"
 #include "vm.h"
 
@@ -21,6 +22,7 @@ struct i8042;
 struct pmu;
 struct pmu_host;
 struct api_server;
+struct virtio_set;
 
 struct vmm {
 	struct vm_config cfg;
@@ -31,6 +33,8 @@ struct vmm {
 	struct ev_loop *loop;
 	struct serial *serial;
 	struct i8042 *i8042;
+	struct acpi_pm acpi_pm;
+	struct virtio_set *virtio; /* block, net, entropy devices */
 	struct pmu *pmu;
 	struct pmu_host *pmu_host; /* the host probe, kept for GET /pmu/host */
 	struct api_server *api;

@@ -173,8 +173,12 @@ static void rx_process(struct virtio_net *n)
 	struct virtq *q = &d->vq[VIRTIO_NET_RXQ];
 	struct virtq_elem *e = &n->elem;
 	bool pushed = false;
-	if (n->rx.throttled || !q->enabled)
+	if (n->rx.throttled || !q->enabled || virtio_should_yield(d)) {
+		/* The tap stays readable: stop watching it or the worker spins.
+		 * The timer, a reset or the next activation turn it back on. */
+		poll_tap(n, false);
 		return;
+	}
 	while (!virtio_should_yield(d)) {
 		uint64_t wait;
 		if (!rl_unlimited(&n->rx.rl) && !rl_consume(&n->rx.rl, 0, rl_now_ns(), &wait)) {
@@ -230,6 +234,8 @@ static void rx_process(struct virtio_net *n)
 		count(d, &d->stats.requests, 1);
 		pushed = true;
 	}
+	if (virtio_should_yield(d))
+		poll_tap(n, false);
 	if (pushed)
 		virtio_notify(d, VIRTIO_NET_RXQ);
 }

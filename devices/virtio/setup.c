@@ -29,13 +29,14 @@ const char *virtio_kind_name(enum virtio_kind k)
 }
 
 static int add(struct virtio_set *s, struct vm *vm, enum virtio_kind kind, const char *id,
-	       struct virtio_dev *d, char *err, size_t errlen)
+	       const struct cfg_drive *drive, struct virtio_dev *d, char *err, size_t errlen)
 {
 	if (!d)
 		return -1;
 	struct virtio_slot *sl = &s->slot[s->n];
 	sl->kind = kind;
 	sl->id = id;
+	sl->drive = drive;
 	sl->dev = d;
 	sl->base = VIRTIO_MMIO_BASE + (uint64_t)s->n * VIRTIO_MMIO_WINDOW;
 	sl->gsi = gsis[s->n];
@@ -62,19 +63,19 @@ struct virtio_set *virtio_setup_all(struct vm *vm, const struct vm_config *cfg,
 			const struct cfg_drive *dr = &cfg->drives[i];
 			if (dr->is_root_device != (pass == 0))
 				continue;
-			if (add(s, vm, VIRTIO_KIND_BLOCK, dr->drive_id,
+			if (add(s, vm, VIRTIO_KIND_BLOCK, dr->drive_id, dr,
 				virtio_blk_create(dr, &vm->mem, err, errlen), err, errlen))
 				goto fail;
 		}
 	}
 	for (uint32_t i = 0; i < cfg->nnets; i++) {
 		const struct cfg_net *n = &cfg->nets[i];
-		if (add(s, vm, VIRTIO_KIND_NET, n->iface_id, virtio_net_create(n, &vm->mem, err, errlen),
+		if (add(s, vm, VIRTIO_KIND_NET, n->iface_id, NULL, virtio_net_create(n, &vm->mem, err, errlen),
 			err, errlen))
 			goto fail;
 	}
 	if (cfg->entropy.enabled &&
-	    add(s, vm, VIRTIO_KIND_RNG, "entropy", virtio_rng_create(&cfg->entropy, &vm->mem, err, errlen),
+	    add(s, vm, VIRTIO_KIND_RNG, "entropy", NULL, virtio_rng_create(&cfg->entropy, &vm->mem, err, errlen),
 		err, errlen))
 		goto fail;
 	return s;
@@ -97,11 +98,20 @@ unsigned virtio_acpi_devices(const struct virtio_set *s, struct acpi_mmio_dev *o
 
 char *virtio_cmdline(const struct virtio_set *s, const char *base)
 {
-	size_t len = strlen(base) + 1 + s->n * 64;
+	size_t len = strlen(base) + 1 + s->n * 64 + 128;
 	char *out = malloc(len);
 	if (!out)
 		return NULL;
 	size_t pos = (size_t)snprintf(out, len, "%s", base);
+	/* The root drive is slot 0 when there is one (virtio_setup_all). */
+	const struct cfg_drive *root = s->n && s->slot[0].drive && s->slot[0].drive->is_root_device ?
+				       s->slot[0].drive : NULL;
+	if (root && root->partuuid)
+		pos += (size_t)snprintf(out + pos, len - pos, "%sroot=PARTUUID=%.64s %s", pos ? " " : "",
+					root->partuuid, root->is_read_only ? "ro" : "rw");
+	else if (root)
+		pos += (size_t)snprintf(out + pos, len - pos, "%sroot=/dev/vda %s", pos ? " " : "",
+					root->is_read_only ? "ro" : "rw");
 	for (unsigned i = 0; i < s->n; i++)
 		pos += (size_t)snprintf(out + pos, len - pos, "%svirtio_mmio.device=%uK@0x%llx:%u",
 					pos ? " " : "", VIRTIO_MMIO_WINDOW >> 10,

@@ -13,6 +13,8 @@
  *    `virtio_mmio.device=4K@0xd0000000:10` per device, for kernels built
  *    without ACPI. A kernel that sees both finds each device once: the second
  *    probe of a window fails (-EBUSY) because the first claimed its region.
+ *    As Firecracker does, a root drive also adds `root=/dev/vda` (or
+ *    `root=PARTUUID=<partuuid>`) and `rw`/`ro` to the command line.
  * virtio_free_all() stops the I/O threads and closes everything; call it
  * after the vCPUs stopped and before guest memory is unmapped.
  */
@@ -34,6 +36,7 @@ enum virtio_kind { VIRTIO_KIND_BLOCK, VIRTIO_KIND_NET, VIRTIO_KIND_RNG };
 struct virtio_slot {
 	enum virtio_kind kind;
 	const char *id;          /* drive_id / iface_id / "entropy" (the config's string) */
+	const struct cfg_drive *drive; /* block devices: their configuration */
 	struct virtio_dev *dev;
 	uint64_t base;
 	uint32_t gsi;

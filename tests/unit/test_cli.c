@@ -184,6 +184,19 @@ START_TEST(serial_pmu_logging_and_api_flags)
 }
 END_TEST
 
+/* Names (any case) or a bitmask of CPUID leaf 0xA EBX bits; the last flag
+ * wins, over the file too. */
+START_TEST(pmu_unavailable_events_flag)
+{
+	ck_assert_msg(run("--pmu-unavailable-events", "branches,LLC_MISSES", NULL) == 0, "%s", err);
+	ck_assert_uint_eq(cfg.pmu.unavailable_events,
+			  (1u << CFG_PMU_EV_BRANCHES) | (1u << CFG_PMU_EV_LLC_MISSES));
+	ck_assert_msg(run("--pmu-unavailable-events", "core_cycles", "--pmu-unavailable-events",
+			  "0x5", NULL) == 0, "%s", err);
+	ck_assert_uint_eq(cfg.pmu.unavailable_events, 5);
+}
+END_TEST
+
 /* Each bad command line and the exact message the user sees. */
 static const struct {
 	const char *args[5];
@@ -224,6 +237,16 @@ static const struct {
 	 "c0 or 2e:4f), got \"c0:100\""},
 	{{"--pmu-filter-allow", "c0", "--pmu-filter-deny", "c0"},
 	 "--pmu-filter-deny: conflicts with --pmu-filter-allow: a filter has one action"},
+	{{"--pmu-unavailable-events", "instructions,bogus"}, "--pmu-unavailable-events: unknown "
+	 "architectural event \"bogus\" (expected \"core_cycles\", \"instructions\", "
+	 "\"reference_cycles\", \"llc_references\", \"llc_misses\", \"branches\", "
+	 "\"branch_misses\", or a hex bitmask like 0x12)"},
+	{{"--pmu-unavailable-events", "0x80"}, "--pmu-unavailable-events: bitmask 0x80 has bits "
+	 "beyond the 7 architectural events (0x7f)"},
+	{{"--pmu-unavailable-events", ""}, "--pmu-unavailable-events: unknown architectural event "
+	 "\"\" (expected \"core_cycles\", \"instructions\", \"reference_cycles\", "
+	 "\"llc_references\", \"llc_misses\", \"branches\", \"branch_misses\", or a hex bitmask "
+	 "like 0x12)"},
 	{{"--api-sock", "/s", "--no-api"}, "--no-api: conflicts with --api-sock"},
 	{{"--cpu", "2"}, "unknown option \"--cpu\" (did you mean --cpus?)"},
 	{{"--mem=2G"}, "unknown option \"--mem\" (did you mean --memory?)"},
@@ -334,6 +357,7 @@ int main(void)
 	tcase_add_test(tc, repeated_drive_and_net);
 	tcase_add_test(tc, memory_suffixes);
 	tcase_add_test(tc, serial_pmu_logging_and_api_flags);
+	tcase_add_test(tc, pmu_unavailable_events_flag);
 	tcase_add_loop_test(tc, bad_flags_name_the_flag_and_change_nothing, 0,
 			    (int)(sizeof(bad) / sizeof(bad[0])));
 	tcase_add_test(tc, too_many_drives);

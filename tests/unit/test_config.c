@@ -247,6 +247,15 @@ static const struct {
 	{"{\"pmu\": {\"filter\": {\"action\": \"deny\", \"events\": [{\"event_select\": 1, "
 	 "\"mask\": 255}]}}}",
 	 "pmu.filter.events[0].mask: only valid with \"masked_events\": true"},
+	{"{\"pmu\": {\"unavailable_events\": [\"instructions\", \"cache_misses\"]}}",
+	 "pmu.unavailable_events[1]: expected one of \"core_cycles\", \"instructions\", "
+	 "\"reference_cycles\", \"llc_references\", \"llc_misses\", \"branches\", "
+	 "\"branch_misses\", got \"cache_misses\""},
+	{"{\"pmu\": {\"unavailable_events\": 128}}", "pmu.unavailable_events: expected an integer "
+	 "in 0..127 or a hex string like \"0xc0\", got 128"},
+	{"{\"pmu\": {\"unavailable_events\": [1]}}", "pmu.unavailable_events[0]: expected one of "
+	 "\"core_cycles\", \"instructions\", \"reference_cycles\", \"llc_references\", "
+	 "\"llc_misses\", \"branches\", \"branch_misses\", got 1"},
 	{"{\n  \"machine-config\": {\n    \"vcpu_count\": 2,\n    \"mem_size_mib\" 256\n  }\n}",
 	 "invalid JSON at line 4, column 20 near '256'"},
 	{"{} x", "invalid JSON at line 1, column 4 near 'x'"},
@@ -295,6 +304,38 @@ START_TEST(filter_event_limit_is_300)
 	ck_assert_uint_eq(cfg.pmu.filter.nevents, 300);
 	free(ok);
 	free(over);
+}
+END_TEST
+
+/* Events the guest must see as unavailable: names (any case) or a bitmask
+ * of leaf 0xA EBX bits; written back as names. */
+START_TEST(unavailable_events_by_name_or_mask)
+{
+	struct vm_config back;
+	char *text;
+
+	ck_assert_uint_eq(cfg.pmu.unavailable_events, 0);
+	load_ok(&cfg, "{\"pmu\": {\"mode\": \"soft\", \"unavailable_events\": "
+		      "[\"Core_Cycles\", \"llc_misses\", \"llc_misses\"]}}");
+	ck_assert_uint_eq(cfg.pmu.unavailable_events, (1u << CFG_PMU_EV_CORE_CYCLES) |
+							 (1u << CFG_PMU_EV_LLC_MISSES));
+	text = dump(&cfg);
+	ck_assert_ptr_nonnull(strstr(text, "\"unavailable_events\":\t[\"core_cycles\", \"llc_misses\"]"));
+	vm_config_init(&back);
+	load_ok(&back, text);
+	ck_assert_uint_eq(back.pmu.unavailable_events, 0x11);
+	vm_config_free(&back);
+	free(text);
+
+	load_ok(&cfg, "{\"pmu\": {\"unavailable_events\": \"0x24\"}}");
+	ck_assert_uint_eq(cfg.pmu.unavailable_events, 0x24);
+	load_ok(&cfg, "{\"pmu\": {\"unavailable_events\": 2}}");
+	ck_assert_uint_eq(cfg.pmu.unavailable_events, 2);
+	/* PUT semantics: a pmu section without the key resets it. */
+	load_ok(&cfg, "{\"pmu\": {\"mode\": \"off\"}}");
+	ck_assert_uint_eq(cfg.pmu.unavailable_events, 0);
+	ck_assert_str_eq(cfg_pmu_arch_event_name(CFG_PMU_EV_BRANCH_MISSES), "branch_misses");
+	ck_assert_ptr_null(cfg_pmu_arch_event_name(CFG_PMU_NUM_ARCH_EVENTS));
 }
 END_TEST
 
@@ -604,6 +645,7 @@ int main(void)
 	tcase_add_test(tc, full_config_parses_into_every_field);
 	tcase_add_loop_test(tc, bad_input_names_the_path, 0, (int)(sizeof(bad) / sizeof(bad[0])));
 	tcase_add_test(tc, filter_event_limit_is_300);
+	tcase_add_test(tc, unavailable_events_by_name_or_mask);
 	tcase_add_test(tc, to_json_round_trips);
 	tcase_add_test(tc, to_json_round_trips_defaults_and_masked_filter);
 	tcase_add_test(tc, put_drive_replaces_by_id_or_appends);

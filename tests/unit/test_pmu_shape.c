@@ -255,6 +255,48 @@ START_TEST(soft_limits_are_config_errors)
 }
 END_TEST
 
+/* unavailable_events can only hide: ORed into leaf 0xA EBX on top of what
+ * the soft model or the host cannot count; AMD has nowhere to put it. */
+START_TEST(unavailable_events_are_ored_into_leaf_a_ebx)
+{
+	struct cfg_pmu c = cfg_mode(CFG_PMU_SOFT);
+	uint32_t a[4];
+
+	fh_no_pmu(&fh);
+	fh_probe(&fh, &h);
+	c.unavailable_events = 1u << CFG_PMU_EV_CORE_CYCLES | 1u << CFG_PMU_EV_LLC_MISSES;
+	ck_assert_int_eq(shape(PMU_MODE_SOFT, c), 0);
+	pmu_shape_leaf_a(&s, a);
+	ck_assert_uint_eq(a[1], SOFT_UNAVAIL | 1u); /* llc_misses was unavailable already */
+	ck_assert_uint_eq(a[0] >> 24, SOFT_EBX_LEN);
+	fh_cleanup(&fh);
+
+	/* Intel host whose KVM offers every architectural event. */
+	fh_intel(&fh, 5, 8, 48, 3, 48, "Y", 0);
+	fh_probe(&fh, &h);
+	c = cfg_mode(CFG_PMU_MEDIATED);
+	ck_assert_int_eq(shape(PMU_MODE_MEDIATED, c), 0);
+	ck_assert_uint_eq(s.unavail, 0);
+	c.unavailable_events = 1u << CFG_PMU_EV_INSTRUCTIONS | 1u << CFG_PMU_EV_BRANCH_MISSES;
+	ck_assert_int_eq(shape(PMU_MODE_MEDIATED, c), 0);
+	struct kvm_cpuid2 *t = table();
+	ck_assert_uint_eq(pmu_shape_apply(&s, t), 0);
+	ck_assert_uint_eq(leaf(t, 0xa)->ebx, 0x42);
+	ck_assert(s.globals_direct); /* hiding events costs no pass-through */
+	free(t);
+	fh_cleanup(&fh);
+
+	fh_amd_zen4(&fh, "Y", 0);
+	fh_probe(&fh, &h);
+	c = cfg_mode(CFG_PMU_MEDIATED);
+	c.unavailable_events = 2;
+	ck_assert_int_eq(shape(PMU_MODE_MEDIATED, c), -1);
+	ck_assert_ptr_nonnull(strstr(err, "pmu.unavailable_events: AMD CPUs have no architectural event vector"));
+	/* Off has nothing to hide and nothing to refuse. */
+	ck_assert_int_eq(shape(PMU_MODE_OFF, c), 0);
+}
+END_TEST
+
 START_TEST(missing_leaves_are_reported_not_invented)
 {
 	fh_no_pmu(&fh);
@@ -286,6 +328,7 @@ int main(void)
 	tcase_add_test(t, no_pmu_host_soft_defaults_mark_all_but_cycles_unavailable);
 	tcase_add_test(t, soft_limits_are_config_errors);
 	tcase_add_test(t, missing_leaves_are_reported_not_invented);
+	tcase_add_test(t, unavailable_events_are_ored_into_leaf_a_ebx);
 	suite_add_tcase(su, t);
 	SRunner *sr = srunner_create(su);
 	srunner_run_all(sr, CK_NORMAL);

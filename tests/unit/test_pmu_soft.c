@@ -216,6 +216,31 @@ START_TEST(only_cycles_count_and_fixed_0_never_does)
 }
 END_TEST
 
+/* Events the config marked unavailable in leaf 0xA EBX do not count on GP
+ * counters; the fixed counters are enumerated apart and still count. */
+START_TEST(events_hidden_in_leaf_a_do_not_count_on_gp_counters)
+{
+	struct pmu_shape sh = { .mode = PMU_MODE_SOFT, .flavour = PMU_VENDOR_INTEL, .version = 2,
+				.gp = 2, .gp_width = 48, .fixed = 3, .fixed_width = 48,
+				.unavail = SOFT_UNAVAIL | 1u /* core cycles hidden */ };
+	soft_pmu_init(&s, &sh);
+	ck_assert_int_eq(soft_wrmsr(&s, MSR_IA32_PERFEVTSEL0, CYCLES_EVT), 0);
+	ck_assert_int_eq(soft_wrmsr(&s, MSR_IA32_PERFEVTSEL0 + 1, REF_EVT), 0);
+	ck_assert_int_eq(soft_wrmsr(&s, MSR_CORE_PERF_FIXED_CTR_CTRL, 0x030), 0);
+	ck_assert_int_eq(soft_counter_event(&s, 0), SOFT_EV_NONE);
+	ck_assert_int_eq(soft_counter_event(&s, 1), SOFT_EV_REF_CYCLES);
+	soft_advance(&s, 1000, NULL, NULL);
+	ck_assert_uint_eq(rd(MSR_IA32_PMC0), 0);
+	ck_assert_uint_eq(rd(MSR_IA32_PMC0 + 1), 1000);
+	ck_assert_uint_eq(rd(MSR_CORE_PERF_FIXED_CTR0 + 1), 1000);
+	/* Hiding reference cycles too stops PMC1. */
+	sh.unavail |= 4;
+	soft_pmu_init(&s, &sh);
+	ck_assert_int_eq(soft_wrmsr(&s, MSR_IA32_PERFEVTSEL0 + 1, REF_EVT), 0);
+	ck_assert_int_eq(soft_counter_event(&s, 1), SOFT_EV_NONE);
+}
+END_TEST
+
 START_TEST(global_ctrl_gates_counting)
 {
 	v2();
@@ -318,6 +343,7 @@ int main(void)
 	tcase_add_test(t, huge_advance_wraps_modulo_the_width);
 	tcase_add_test(t, ovf_ctrl_clears_only_the_bits_written);
 	tcase_add_test(t, only_cycles_count_and_fixed_0_never_does);
+	tcase_add_test(t, events_hidden_in_leaf_a_do_not_count_on_gp_counters);
 	tcase_add_test(t, global_ctrl_gates_counting);
 	tcase_add_test(t, writes_to_a_running_counter_take_effect_from_then_on);
 	tcase_add_test(t, denied_counters_keep_their_value_and_do_not_count);

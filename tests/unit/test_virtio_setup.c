@@ -83,13 +83,13 @@ START_TEST(root_drive_comes_first_and_every_device_gets_its_window_and_pin)
 
 	char *cmd = virtio_cmdline(s, "console=ttyS0");
 	char want[256];
-	snprintf(want, sizeof(want), "console=ttyS0 virtio_mmio.device=4K@0xd0000000:%u "
+	snprintf(want, sizeof(want), "console=ttyS0 root=/dev/vda rw virtio_mmio.device=4K@0xd0000000:%u "
 		 "virtio_mmio.device=4K@0xd0001000:%u virtio_mmio.device=4K@0xd0002000:%u",
 		 s->slot[0].gsi, s->slot[1].gsi, s->slot[2].gsi);
 	ck_assert_str_eq(cmd, want);
 	free(cmd);
 	cmd = virtio_cmdline(s, "");
-	ck_assert(!strncmp(cmd, "virtio_mmio.device=4K@0xd0000000:", 33));
+	ck_assert(!strncmp(cmd, "root=/dev/vda rw virtio_mmio.device=4K@0xd0000000:", 50));
 	free(cmd);
 
 	ck_assert_ptr_eq(virtio_find_drive(s, "data"), s->slot[1].dev);
@@ -101,6 +101,31 @@ START_TEST(root_drive_comes_first_and_every_device_gets_its_window_and_pin)
 	ck_assert_ptr_nonnull(cJSON_GetObjectItem(root, "block_data"));
 	ck_assert_ptr_nonnull(cJSON_GetObjectItem(cJSON_GetObjectItem(root, "entropy"), "requests"));
 	cJSON_Delete(root);
+	virtio_free_all(s);
+	teardown();
+}
+END_TEST
+
+START_TEST(root_device_by_partuuid_and_read_only_as_firecracker_does)
+{
+	setup();
+	cfg.drives[1].partuuid = "0eaa91a0-01";
+	cfg.drives[1].is_read_only = true;
+	struct virtio_set *s = virtio_setup_all(&vm, &cfg, err, sizeof(err));
+	ck_assert_msg(s != NULL, "%s", err);
+	char *cmd = virtio_cmdline(s, "quiet");
+	ck_assert(!strncmp(cmd, "quiet root=PARTUUID=0eaa91a0-01 ro virtio_mmio.device=", 54));
+	free(cmd);
+	virtio_free_all(s);
+	/* No root drive: no root= at all (a new VM, so a new bus). */
+	io_bus_free(vm.bus);
+	vm.bus = io_bus_new();
+	cfg.drives[1].is_root_device = false;
+	s = virtio_setup_all(&vm, &cfg, err, sizeof(err));
+	ck_assert_msg(s != NULL, "%s", err);
+	cmd = virtio_cmdline(s, "quiet");
+	ck_assert_ptr_null(strstr(cmd, "root="));
+	free(cmd);
 	virtio_free_all(s);
 	teardown();
 }
@@ -138,6 +163,7 @@ int main(void)
 	Suite *su = suite_create("virtio_setup");
 	TCase *tc = tcase_create("setup");
 	tcase_add_test(tc, root_drive_comes_first_and_every_device_gets_its_window_and_pin);
+	tcase_add_test(tc, root_device_by_partuuid_and_read_only_as_firecracker_does);
 	tcase_add_test(tc, no_devices_is_an_empty_set_and_an_unchanged_cmdline);
 	tcase_add_test(tc, a_bad_drive_fails_the_whole_setup_with_its_name);
 	suite_add_tcase(su, tc);

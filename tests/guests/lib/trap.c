@@ -84,7 +84,9 @@ __attribute__((used)) void trap_dispatch(struct trap_frame *f);
 void trap_dispatch(struct trap_frame *f)
 {
 	f->vector &= 0xff; /* the stubs push it as a sign-extended byte */
-	if (f->vector < 32 && extable_fixup(f))
+	/* An NMI is not a fault of the instruction at eip: it may arrive just
+	 * before a *_safe helper's rdmsr without that rdmsr having faulted. */
+	if (f->vector < 32 && f->vector != 2 && extable_fixup(f))
 		return;
 	if (handlers[f->vector] && handlers[f->vector](f))
 		return;
