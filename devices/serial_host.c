@@ -40,7 +40,7 @@ static void arm_locked(struct serial *s)
 		return;
 	}
 	log_warn("serial: cannot watch input fd %d: %s; guest input disabled", s->in_fd,
-		 strerror(-rc));
+		 s->loop ? strerror(-rc) : "no event loop and not a regular file");
 	s->in_eof = true;
 }
 

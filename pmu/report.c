@@ -362,8 +362,7 @@ static int cmp_key(const void *a, const void *b)
 void pmu_summary(struct pmu *p, char *buf, size_t len)
 {
 	struct pmu_metrics m;
-	static struct pmu_counts by_msr, by_event; /* ~4 KiB each: off the stack */
-	static pthread_mutex_t copy_lock = PTHREAD_MUTEX_INITIALIZER;
+	struct pmu_counts by_msr, by_event; /* copies: sorted outside stats_lock */
 	size_t o = 0;
 
 #define PUT(...) do { if (o < len) o += (size_t)snprintf(buf + o, len - o, __VA_ARGS__); } while (0)
@@ -373,7 +372,6 @@ void pmu_summary(struct pmu *p, char *buf, size_t len)
 	    (unsigned long long)m.msr_exits_gp, (unsigned long long)m.pmis_injected,
 	    (unsigned long long)m.pmis_masked, (unsigned long long)atomic_load(&p->pmis_dropped),
 	    (unsigned long long)m.denied_programs);
-	pthread_mutex_lock(&copy_lock);
 	pthread_mutex_lock(&p->stats_lock);
 	by_msr = p->by_msr;
 	by_event = p->by_event;
@@ -404,6 +402,5 @@ void pmu_summary(struct pmu *p, char *buf, size_t len)
 		if (c->denied)
 			PUT("(%llu denied)", (unsigned long long)c->denied);
 	}
-	pthread_mutex_unlock(&copy_lock);
 #undef PUT
 }

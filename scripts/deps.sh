@@ -4,7 +4,7 @@
 set -euo pipefail
 PKGS=(build-essential cmake pkg-config gcc-multilib clang libclang-rt-14-dev
       libcjson-dev liburing-dev check libmicrohttpd-dev libseccomp-dev
-      qemu-system-x86 curl iproute2 busybox-static cpio)
+      qemu-system-x86 curl iproute2 busybox-static cpio python3)
 missing=()
 for p in "${PKGS[@]}"; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -251,33 +251,22 @@ static void patch_device(struct api_ctx *a, const struct req *q, struct api_repl
 
 /* ---- logger and metrics: any time ---- */
 
-static void apply_logger(const struct cfg_logger *l)
-{
-	log_set_level((enum log_level)l->level);
-	log_set_format(l->show_level, l->show_log_origin);
-}
-
 static void put_logger(struct api_ctx *a, const struct req *q, struct api_reply *r)
 {
 	char err[CFG_ERR_LEN];
 	struct vm_config tmp;
 	if (refuse_empty(q, "logger", r))
 		return;
-	/* Parse into a scratch config, open the file, and only then commit:
-	 * a log_path that cannot be opened leaves the old logger in place. */
+	/* Parse into a scratch config, apply, and only then commit: a log_path
+	 * that cannot be opened leaves the old logger in place. */
 	vm_config_init(&tmp);
-	if (cfg_parse_logger(&tmp, q->body, err, sizeof(err))) {
+	if (cfg_parse_logger(&tmp, q->body, err, sizeof(err)) ||
+	    a->ops->set_logger(a->vmm, &tmp.logger, err, sizeof(err))) {
 		fault(r, 400, "%s", err);
-	} else if (tmp.logger.log_path && log_set_path(tmp.logger.log_path)) {
-		fault(r, 400, "logger.log_path: cannot open %s: %s", tmp.logger.log_path,
-		      strerror(errno));
 	} else {
-		if (!tmp.logger.log_path && a->vmm->cfg.logger.log_path)
-			log_set_path(NULL);
 		struct cfg_logger old = a->vmm->cfg.logger;
 		a->vmm->cfg.logger = tmp.logger;
 		tmp.logger = old; /* freed with tmp */
-		apply_logger(&a->vmm->cfg.logger);
 		no_content(r);
 	}
 	vm_config_free(&tmp);
@@ -294,7 +283,7 @@ static void put_metrics(struct api_ctx *a, const struct req *q, struct api_reply
 		fault(r, 400, "%s", err);
 	} else if (!tmp.metrics.metrics_path) {
 		fault(r, 400, "metrics.metrics_path: required");
-	} else if (metrics_open(a->vmm, tmp.metrics.metrics_path, err, sizeof(err))) {
+	} else if (a->ops->set_metrics(a->vmm, tmp.metrics.metrics_path, err, sizeof(err))) {
 		fault(r, 400, "%s", err);
 	} else {
 		struct cfg_metrics old = a->vmm->cfg.metrics;

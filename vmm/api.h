@@ -13,7 +13,8 @@
  *    ({"action_type"}, {"state"}). A refused request changes nothing.
  *  - api_route() is the whole request path without a socket (method, path,
  *    body -> status, JSON body), so unit tests and fuzzers call it directly;
- *    what it does to the VM goes through `struct api_ops`, which tests fake.
+ *    every effect beyond v->cfg (the VM, log and metrics files) goes through
+ *    `struct api_ops`, which tests and fuzzers fake.
  *  - The VMM can be stopped over the API: PUT /actions
  *    {"action_type": "StopVmm"}; mpvm then exits with status 0 once the 204
  *    has been sent.
@@ -26,6 +27,7 @@
 
 struct vmm;
 struct ev_loop;
+struct cfg_logger;
 
 #define API_MAX_BODY 51200      /* Firecracker's default payload limit */
 #define API_MAX_CONNECTIONS 64
@@ -44,6 +46,9 @@ struct api_ops {
 	int (*pause)(struct vmm *v, char *err, size_t errlen);
 	int (*resume)(struct vmm *v, char *err, size_t errlen);
 	int (*ctrl_alt_del)(struct vmm *v, char *err, size_t errlen);
+	/* PUT /logger, PUT /metrics: open the file and take the settings. */
+	int (*set_logger)(struct vmm *v, const struct cfg_logger *l, char *err, size_t errlen);
+	int (*set_metrics)(struct vmm *v, const char *path, char *err, size_t errlen);
 	/* Runtime PMU event filter; the filter is already validated. */
 	int (*set_pmu_filter)(struct vmm *v, const void *cfg_pmu_filter, char *err, size_t errlen);
 	/* End the VMM (status 0); called after the reply was sent. */

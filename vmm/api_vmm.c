@@ -12,6 +12,7 @@
 #include "api_int.h"
 #include "devices/i8042.h"
 #include "log.h"
+#include "metrics.h"
 #include "pmu/pmu.h"
 #include "pmu/probe.h"
 #include "vmm.h"
@@ -65,6 +66,23 @@ static int ctrl_alt_del(struct vmm *v, char *err, size_t errlen)
 	return 0;
 }
 
+static int set_logger(struct vmm *v, const struct cfg_logger *l, char *err, size_t errlen)
+{
+	int rc = log_set_path(l->log_path);
+	if (rc) {
+		snprintf(err, errlen, "logger.log_path: cannot open %s: %s", l->log_path, strerror(-rc));
+		return -1;
+	}
+	log_set_level((enum log_level)l->level);
+	log_set_format(l->show_level, l->show_log_origin);
+	return 0;
+}
+
+static int set_metrics(struct vmm *v, const char *path, char *err, size_t errlen)
+{
+	return metrics_open(v, path, err, errlen);
+}
+
 static int set_pmu_filter(struct vmm *v, const void *filter, char *err, size_t errlen)
 {
 	if (!v->pmu) {
@@ -89,6 +107,8 @@ const struct api_ops api_vmm_ops = {
 	.pause = pause_vm,
 	.resume = resume_vm,
 	.ctrl_alt_del = ctrl_alt_del,
+	.set_logger = set_logger,
+	.set_metrics = set_metrics,
 	.set_pmu_filter = set_pmu_filter,
 	.stop = stop,
 };
@@ -112,7 +132,11 @@ char *api_vcpus_json(struct vmm *v)
 		if (!o || !cJSON_AddItemToArray(arr, o))
 			break;
 		cJSON_AddNumberToObject(o, "id", c->id);
-		cJSON_AddNumberToObject(o, "thread_id", atomic_load(&c->tid));
+		int tid = atomic_load(&c->tid);
+		if (tid > 0) /* null until the thread has started */
+			cJSON_AddNumberToObject(o, "thread_id", tid);
+		else
+			cJSON_AddNullToObject(o, "thread_id");
 		cJSON_AddStringToObject(o, "state", vcpu_state(&v->vm, c));
 		cJSON *ex = cJSON_AddObjectToObject(o, "exits");
 		for (int s = 0; ex && s < VSTAT_COUNT; s++)

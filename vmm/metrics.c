@@ -134,6 +134,7 @@ int metrics_flush(char *err, size_t errlen)
 		snprintf(err, errlen, "metrics are not configured: PUT /metrics {\"metrics_path\": ...} first");
 		return -1;
 	}
+	M.flushes++; /* counts the line being written */
 	char *line = metrics_json();
 	if (!line) {
 		snprintf(err, errlen, "metrics: out of memory");
@@ -141,7 +142,6 @@ int metrics_flush(char *err, size_t errlen)
 	}
 	size_t len = strlen(line);
 	line[len] = '\n'; /* overwrite the NUL: one write, one line */
-	M.flushes++;
 	ssize_t w = write(M.fd, line, len + 1);
 	int e = errno;
 	free(line);

@@ -10,6 +10,11 @@
 # Guest exit codes: tests/guests/pmu_guest.h (mpvm status = code * 2 + 1).
 . "$(dirname "$0")/lib.sh"
 
+if ! command -v python3 >/dev/null; then
+	echo "skipped: python3 is needed to read mpvm's JSON"
+	exit 77
+fi
+
 PMU_ELF="$GUESTS/pmu.elf"
 SOFT_LEAF="version=2 gp=4 width=48 fixed=3 fixed_width=48 ebx=0x7a"
 

@@ -209,6 +209,34 @@ START_TEST(standin_kernel_soft_gp_on_reserved_bits_and_foreign_msrs)
 }
 END_TEST
 
+/* The line logged at VM exit: what was trapped, by MSR in index order, and
+ * which events were programmed, in the form the integration test compares
+ * with the guest's own count. */
+START_TEST(standin_kernel_soft_summary_lists_trapped_accesses_by_msr)
+{
+	char line[2048];
+
+	boot_default();
+	k.lvtpc = 0xf0;
+	wr(0, MSR_CORE_PERF_GLOBAL_CTRL, 0);
+	wr(0, MSR_IA32_PERFEVTSEL0, CYCLES);
+	wr(0, MSR_CORE_PERF_FIXED_CTR_CTRL, 0x30);
+	rd(0, MSR_IA32_PMC0);
+	rd(1, MSR_IA32_PMC0);
+	uint64_t v = 1;
+	ck_assert_int_eq(si_guest_msr(&sv, 0, MSR_CORE_PERF_GLOBAL_STATUS, true, &v), -1);
+	pmu_summary(p, line, sizeof(line));
+	ck_assert_msg(strstr(line, "mode soft (configured: soft); 6 PMU MSR exits to mpvm (1 answered #GP); "
+				   "PMIs injected 0, masked 0, dropped 0; denied programs 0; "
+				   "by MSR: 0xc1:r2w0 0x186:r0w1 0x38d:r0w1 0x38e:r0w1 0x38f:r0w1; "
+				   "events programmed: 0x3c:00(core_cycles)=1 fixed1=1"), "%s", line);
+	/* Truncates, never overflows. */
+	char small[16];
+	pmu_summary(p, small, sizeof(small));
+	ck_assert_uint_eq(strlen(small), sizeof(small) - 1);
+}
+END_TEST
+
 START_TEST(standin_kernel_soft_denied_event_does_not_count_and_filter_is_replaceable)
 {
 	struct cfg_pmu c = cfg_mode(CFG_PMU_SOFT);
@@ -318,6 +346,7 @@ int main(void)
 	tcase_add_test(t, standin_kernel_soft_pmi_goes_to_the_lvtpc_fixed_vector);
 	tcase_add_test(t, standin_kernel_soft_pmi_by_nmi_and_not_when_masked);
 	tcase_add_test(t, standin_kernel_soft_gp_on_reserved_bits_and_foreign_msrs);
+	tcase_add_test(t, standin_kernel_soft_summary_lists_trapped_accesses_by_msr);
 	tcase_add_test(t, standin_kernel_soft_denied_event_does_not_count_and_filter_is_replaceable);
 	tcase_add_test(t, standin_kernel_soft_overflow_timer_kicks_the_vcpu);
 	tcase_add_test(t, standin_kernel_soft_timer_rearms_while_the_guest_does_not_run);

@@ -1,0 +1,201 @@
+#!/usr/bin/env bash
+# Firecracker's getting-started flow, with curl --unix-socket against a real
+# mpvm and a real VM: configure over the API, InstanceStart, pause (the
+# guest's counter stops), resume (it moves again), inspect, stop. Then the
+# other ways in: --config-file with --api-sock, mpvm ctl, the socket file's
+# life (mode, removal, stale, live).
+. "$(dirname "$0")/lib.sh"
+
+command -v curl >/dev/null || { echo "curl is not installed: skipping"; exit 0; }
+COUNTER="$GUESTS/counter.elf"
+
+# api METHOD PATH [BODY]: one request; sets CODE and BODY.
+api() {
+	local args=(-s --max-time 10 --unix-socket "$SOCK" -X "$1" -o "$T_TMP/body" -w '%{http_code}')
+	[ $# -ge 3 ] && args+=(-H 'Content-Type: application/json' --data-binary "$3")
+	CODE=$(curl "${args[@]}" "http://localhost$2")
+	BODY=$(cat "$T_TMP/body" 2>/dev/null)
+}
+
+# expect_api NAME CODE [PATTERN]: checks the last answer.
+expect_api() {
+	if [ "$CODE" = "$2" ] && { [ -z "${3:-}" ] || grep -qE -- "$3" <<<"$BODY"; }; then
+		pass "$1: $2${3:+ /$3/}"
+	else
+		fail "$1: got $CODE, want $2${3:+ /$3/}" "body: $BODY"
+	fi
+}
+
+# start_mpvm NAME ARGS...: mpvm run in the background; waits (10 s) for $SOCK.
+start_mpvm() {
+	local name=$1
+	shift
+	# No `timeout` wrapper: signals in this test must reach mpvm itself.
+	# Every wait below is bounded and the EXIT trap kills what is left.
+	"$MPVM" run "$@" </dev/null >"$T_TMP/$name.out" 2>"$T_TMP/$name.err" &
+	MPID=$!
+	T_PIDS+=("$MPID")
+	for _ in $(seq 100); do
+		[ -S "$SOCK" ] && curl -s --max-time 2 --unix-socket "$SOCK" -o /dev/null http://localhost/ && return 0
+		kill -0 "$MPID" 2>/dev/null || break
+		sleep 0.1
+	done
+	fail "$name: API socket $SOCK not ready" "$(cat "$T_TMP/$name.err")"
+	return 1
+}
+
+# wait_exit NAME SECONDS: waits for $MPID; sets STATUS (255 on timeout).
+wait_exit() {
+	for _ in $(seq $(($2 * 10))); do
+		kill -0 "$MPID" 2>/dev/null || break
+		sleep 0.1
+	done
+	if kill -0 "$MPID" 2>/dev/null; then
+		kill -KILL "$MPID"
+		STATUS=255
+	else
+		wait "$MPID"
+		STATUS=$?
+	fi
+}
+
+lines() { wc -l <"$1" 2>/dev/null || echo 0; }
+
+# wait_lines FILE N: until FILE has more than N lines (10 s).
+wait_lines() {
+	for _ in $(seq 100); do
+		[ "$(lines "$1")" -gt "$2" ] && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
+# ---- the Firecracker flow: only --api-sock, everything else over the API ----
+SOCK="$T_TMP/fc.sock"
+SERIAL="$T_TMP/fc.serial"
+start_mpvm fc --api-sock "$SOCK" --id demo-vm || finish
+mode=$(stat -c %a "$SOCK")
+[ "$mode" = 600 ] && pass "socket mode 0600" || fail "socket mode is $mode"
+
+api GET /
+expect_api "GET / before start" 200 '"state":"Not started"'
+expect_api "GET / names the instance" 200 '"id":"demo-vm"'
+api GET /version
+expect_api "GET /version" 200 'firecracker_version'
+api PUT /logger "{\"log_path\": \"$T_TMP/fc.log\", \"level\": \"Info\", \"show_level\": true, \"show_log_origin\": true}"
+expect_api "PUT /logger" 204
+api PUT /metrics "{\"metrics_path\": \"$T_TMP/fc.metrics\"}"
+expect_api "PUT /metrics" 204
+api PUT /boot-source "{\"kernel_image_path\": \"$COUNTER\", \"boot_args\": \"period_ms=20\"}"
+expect_api "PUT /boot-source" 204
+api PUT /machine-config '{"vcpu_count": 1, "mem_size_mib": 32}'
+expect_api "PUT /machine-config" 204
+api PUT /serial "{\"mode\": \"file\", \"path\": \"$SERIAL\"}"
+expect_api "PUT /serial (mpvm)" 204
+api GET /vm/config
+expect_api "GET /vm/config shows the PUTs" 200 'counter.elf'
+api PATCH /vm '{"state": "Paused"}'
+expect_api "pause before start is refused" 400 'before starting'
+api GET /vcpus
+expect_api "GET /vcpus before start is refused" 400 'before starting'
+
+api PUT /actions '{"action_type": "InstanceStart"}'
+expect_api "InstanceStart" 204
+api GET /
+expect_api "GET / after start" 200 '"state":"Running"'
+api PUT /actions '{"action_type": "InstanceStart"}'
+expect_api "second InstanceStart is refused" 400 'after starting'
+api PUT /boot-source '{"kernel_image_path": "/elsewhere"}'
+expect_api "boot-source after start is refused" 400 'after starting'
+api GET /vm/config
+expect_api "... and changed nothing" 200 'counter.elf'
+
+if wait_lines "$SERIAL" 5; then pass "the guest counts"; else
+	fail "the guest does not count" "$(tail -3 "$SERIAL" 2>/dev/null) $(cat "$T_TMP/fc.err")"; fi
+
+api PATCH /vm '{"state": "Paused"}'
+expect_api "PATCH /vm Paused" 204
+sleep 0.3 # output already in flight lands in the file
+a=$(lines "$SERIAL")
+api GET /
+expect_api "GET / while paused" 200 '"state":"Paused"'
+api GET /vcpus
+expect_api "GET /vcpus while paused" 200 '"state":"paused"'
+sleep 1.5
+b=$(lines "$SERIAL")
+[ "$a" -eq "$b" ] && pass "paused: the counter stays at $a lines for 1.5 s" ||
+	fail "paused: the counter moved from $a to $b lines"
+api PATCH /vm '{"state": "Paused"}'
+expect_api "pausing twice is fine" 204
+
+api PATCH /vm '{"state": "Resumed"}'
+expect_api "PATCH /vm Resumed" 204
+if wait_lines "$SERIAL" "$b"; then pass "resumed: the counter moves on from $b lines"; else
+	fail "resumed: the counter is stuck at $b lines"; fi
+api GET /vcpus
+expect_api "GET /vcpus while running" 200 '"thread_id":[1-9][0-9]*,"state":"running","exits":\{"io":[1-9]'
+
+api PUT /actions '{"action_type": "FlushMetrics"}'
+expect_api "FlushMetrics" 204
+if grep -qE '"PATCH /vm":\{[^}]*"204":[1-9]' "$T_TMP/fc.metrics" &&
+	grep -q '"io":[1-9]' "$T_TMP/fc.metrics"; then
+	pass "metrics line has API requests and vCPU exits"
+else fail "metrics line lacks API requests or exits" "$(cat "$T_TMP/fc.metrics")"; fi
+grep -q 'INFO\].*paused' "$T_TMP/fc.log" && pass "PUT /logger: Info lines go to log_path" ||
+	fail "no Info line about the pause in log_path" "$(cat "$T_TMP/fc.log")"
+
+# mpvm ctl on the same VM: JSON on stdout, HTTP status in the exit status.
+out=$("$MPVM" ctl --api-sock "$SOCK" info)
+[ $? -eq 0 ] && grep -q '"state":"Running"' <<<"$out" && pass "mpvm ctl info" || fail "mpvm ctl info" "$out"
+"$MPVM" ctl --api-sock "$SOCK" pause && pass "mpvm ctl pause" || fail "mpvm ctl pause"
+"$MPVM" ctl --api-sock "$SOCK" resume && pass "mpvm ctl resume" || fail "mpvm ctl resume"
+out=$("$MPVM" ctl --api-sock "$SOCK" start 2>&1)
+[ $? -eq 1 ] && grep -q 'fault_message' <<<"$out" && pass "mpvm ctl start twice: exit 1 with the fault" ||
+	fail "mpvm ctl start twice" "$out"
+"$MPVM" ctl --api-sock "$SOCK" vcpus >/dev/null && pass "mpvm ctl vcpus" || fail "mpvm ctl vcpus"
+"$MPVM" ctl --api-sock "$SOCK" host >/dev/null && pass "mpvm ctl host" || fail "mpvm ctl host"
+"$MPVM" ctl --api-sock "$T_TMP/nobody.sock" info 2>/dev/null
+[ $? -eq 69 ] && pass "mpvm ctl without a server: exit 69" || fail "mpvm ctl without a server"
+
+"$MPVM" ctl --api-sock "$SOCK" stop && pass "mpvm ctl stop" || fail "mpvm ctl stop"
+wait_exit fc 10
+[ "$STATUS" -eq 0 ] && pass "StopVmm: mpvm exits with 0" || fail "StopVmm: exit status $STATUS" "$(cat "$T_TMP/fc.err")"
+[ ! -e "$SOCK" ] && pass "socket removed on exit" || fail "socket left behind"
+
+# ---- --config-file with --api-sock: boots at once, the API serves it ----
+SOCK="$T_TMP/cf.sock"
+cat >"$T_TMP/vm.json" <<EOF
+{ "boot-source": { "kernel_image_path": "$COUNTER" },
+  "machine-config": { "vcpu_count": 1, "mem_size_mib": 32 },
+  "serial": { "mode": "file", "path": "$T_TMP/cf.serial" } }
+EOF
+start_mpvm cf --config-file "$T_TMP/vm.json" --api-sock "$SOCK" || finish
+api GET /
+expect_api "--config-file: running at once" 200 '"state":"Running"'
+api PUT /machine-config '{"vcpu_count": 2, "mem_size_mib": 32}'
+expect_api "--config-file: machine-config is locked" 400 'after starting'
+kill -TERM "$MPID"
+wait_exit cf 10
+[ "$STATUS" -eq 143 ] && pass "SIGTERM: exit status 143" || fail "SIGTERM: exit status $STATUS"
+[ ! -e "$SOCK" ] && pass "SIGTERM: socket removed" || fail "SIGTERM: socket left behind"
+
+# ---- a stale socket (its mpvm was killed) is replaced; a live one is not ----
+SOCK="$T_TMP/stale.sock"
+start_mpvm stale1 --api-sock "$SOCK" || finish
+{ kill -KILL "$MPID" && wait "$MPID"; } 2>/dev/null
+[ -S "$SOCK" ] && pass "SIGKILL leaves the socket file" || fail "no stale socket to test with"
+start_mpvm stale2 --api-sock "$SOCK" && pass "stale socket replaced"
+first=$MPID
+run live 10 -- run --api-sock "$SOCK"
+expect_status live 70
+expect_err live "another process"
+api GET /
+expect_api "the first server still answers" 200 'Not started'
+MPID=$first
+kill -TERM "$MPID"
+wait_exit stale2 10
+[ "$STATUS" -eq 143 ] && pass "stale2: SIGTERM ends it" || fail "stale2: exit status $STATUS" "$(cat "$T_TMP/stale2.err")"
+run conflict 10 -- run --api-sock "$T_TMP/x.sock" --no-api
+expect_status conflict 64
+
+finish
