@@ -22,16 +22,17 @@ fi
 
 SAN="-fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer"
 echo "== fuzz: building mpvm_core with $CC, coverage and sanitizers ($B)"
+mkdir -p "$B"
 cmake -S . -B "$B" -DCMAKE_C_COMPILER="$CC" -DCMAKE_BUILD_TYPE=Debug \
-	-DCMAKE_C_FLAGS="-fsanitize=fuzzer-no-link $SAN" >"$B.cmake.log" 2>&1 ||
-	{ cat "$B.cmake.log"; exit 1; }
+	-DCMAKE_C_FLAGS="-fsanitize=fuzzer-no-link $SAN" >"$B/cmake.log" 2>&1 ||
+	{ cat "$B/cmake.log"; exit 1; }
 cmake --build "$B" --target mpvm_core -j2 >/dev/null
 
-# shellcheck disable=SC2046
 LIBS=$(pkg-config --libs libcjson libmicrohttpd liburing libseccomp)
 targets=()
 for src in tests/fuzz/fuzz_*.c; do
 	name=$(basename "$src" .c)
+	# shellcheck disable=SC2086 # $SAN and $LIBS are word lists
 	"$CC" -std=gnu11 -g -O1 -D_GNU_SOURCE -I. -Ivmm -fsanitize=fuzzer $SAN \
 		"$src" "$B/libmpvm_core.a" $LIBS -lpthread -o "$B/$name"
 	targets+=("$name")

@@ -475,7 +475,7 @@ static void put_pmu_filter(struct api_ctx *a, const struct req *q, struct api_re
 	} else if (cfg_parse_pmu_filter(f, q->body, err, sizeof(err))) {
 		fault(r, 400, "%s", err);
 	} else if (a->vmm->started && a->ops->set_pmu_filter(a->vmm, f, err, sizeof(err))) {
-		fault(r, 400, "pmu.filter: %s", err);
+		fault(r, 400, "%s", err);
 	} else {
 		a->vmm->cfg.pmu.filter = *f;
 		no_content(r);

@@ -49,6 +49,7 @@ struct api_server {
 struct upload {
 	char *buf;
 	size_t len;
+	bool answered;   /* refused early (oversize): ignore the rest */
 	bool stop_after;
 };
 
@@ -182,8 +183,14 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 		const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
 							     MHD_HTTP_HEADER_CONTENT_LENGTH);
 		unsigned long long n = cl ? strtoull(cl, NULL, 10) : 0;
-		if (n > API_MAX_BODY)
+		if (n > API_MAX_BODY) {
+			u->answered = true;
 			return too_large(c, n);
+		}
+		return MHD_YES;
+	}
+	if (u->answered) {
+		*data_size = 0;
 		return MHD_YES;
 	}
 	if (*data_size) {

@@ -152,8 +152,11 @@ int api_pmu_json(struct vmm *v, enum api_pmu_report which, char **json, char *er
 		 size_t errlen)
 {
 	*json = NULL;
-	if (which == API_PMU_HOST) {
-		/* Probed afresh: module parameters may change while mpvm runs. */
+	if (which == API_PMU_HOST && v->pmu_host) {
+		/* The probe the PMU mode was decided on. */
+		*json = pmu_host_json(v->pmu_host);
+	} else if (which == API_PMU_HOST) {
+		/* Before InstanceStart: what the VM would get if started now. */
 		struct pmu_host *h = malloc(sizeof(*h));
 		if (h) {
 			pmu_probe(h, NULL);

@@ -73,7 +73,8 @@ wait_lines() {
 # ---- the Firecracker flow: only --api-sock, everything else over the API ----
 SOCK="$T_TMP/fc.sock"
 SERIAL="$T_TMP/fc.serial"
-start_mpvm fc --api-sock "$SOCK" --id demo-vm || finish
+# A 1 s metrics period (instead of 60 s) to see the periodic flush.
+MPVM_METRICS_PERIOD_S=1 start_mpvm fc --api-sock "$SOCK" --id demo-vm || finish
 mode=$(stat -c %a "$SOCK")
 [ "$mode" = 600 ] && pass "socket mode 0600" || fail "socket mode is $mode"
 
@@ -135,8 +136,14 @@ if wait_lines "$SERIAL" "$b"; then pass "resumed: the counter moves on from $b l
 api GET /vcpus
 expect_api "GET /vcpus while running" 200 '"thread_id":[1-9][0-9]*,"state":"running","exits":\{"io":[1-9]'
 
+for _ in $(seq 50); do [ "$(lines "$T_TMP/fc.metrics")" -ge 2 ] && break; sleep 0.1; done
+[ "$(lines "$T_TMP/fc.metrics")" -ge 2 ] && pass "metrics flushed periodically" ||
+	fail "no periodic metrics lines" "$(cat "$T_TMP/fc.metrics")"
+n=$(lines "$T_TMP/fc.metrics")
 api PUT /actions '{"action_type": "FlushMetrics"}'
 expect_api "FlushMetrics" 204
+[ "$(lines "$T_TMP/fc.metrics")" -gt "$n" ] && pass "FlushMetrics adds a line" ||
+	fail "FlushMetrics added no line"
 if grep -qE '"PATCH /vm":\{[^}]*"204":[1-9]' "$T_TMP/fc.metrics" &&
 	grep -q '"io":[1-9]' "$T_TMP/fc.metrics"; then
 	pass "metrics line has API requests and vCPU exits"
@@ -178,6 +185,12 @@ kill -TERM "$MPID"
 wait_exit cf 10
 [ "$STATUS" -eq 143 ] && pass "SIGTERM: exit status 143" || fail "SIGTERM: exit status $STATUS"
 [ ! -e "$SOCK" ] && pass "SIGTERM: socket removed" || fail "SIGTERM: socket left behind"
+
+# ---- the guest ending ends mpvm, which removes its socket ----
+SOCK="$T_TMP/hello.sock"
+run hello 30 -- run --kernel "$GUESTS/hello.elf" --exit-port --serial none --api-sock "$SOCK"
+expect_status hello 1
+[ ! -e "$SOCK" ] && pass "guest exit: socket removed" || fail "guest exit: socket left behind"
 
 # ---- a stale socket (its mpvm was killed) is replaced; a live one is not ----
 SOCK="$T_TMP/stale.sock"
