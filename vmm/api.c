@@ -342,19 +342,12 @@ static void instance_start(struct api_ctx *a, struct api_reply *r)
 	char err[CFG_ERR_LEN];
 	if (refuse_after_start(a, r))
 		return;
-	if (a->broken[0]) {
-		fault(r, 400, "%s", a->broken);
-		return;
-	}
+	/* A failed build undoes itself (vmm.h), so the caller may fix the
+	 * configuration and start again. */
 	if (!a->ops->instance_start(a->vmm, err, sizeof(err))) {
 		no_content(r);
 		return;
 	}
-	/* vmm_build() does not undo a VM it already created; such a VMM cannot
-	 * be started again, and saying so beats a second, stranger failure. */
-	if (a->vmm->vm_created && !a->vmm->started)
-		snprintf(a->broken, sizeof(a->broken),
-			 "InstanceStart failed after the VM was created (%.160s); restart mpvm", err);
 	fault(r, 400, "InstanceStart: %s", err);
 }
 

@@ -135,7 +135,33 @@ static int setup_acpi(struct vmm *v, uint64_t *rsdp, char *err, size_t errlen)
 	return acpi_build(&v->vm.mem, &ac, rsdp, err, errlen);
 }
 
-int vmm_build(struct vmm *v, char *err, size_t errlen)
+/* Everything vmm_build() creates, undone: after a failed build the vmm is
+ * as vmm_init() left it (config kept), so InstanceStart can be retried. */
+static void vmm_teardown(struct vmm *v)
+{
+	if (v->serial)
+		serial_free(v->serial);
+	v->serial = NULL;
+	/* Device I/O threads write guest memory: stop them before it goes. */
+	virtio_free_all(v->virtio);
+	v->virtio = NULL;
+	if (v->i8042)
+		i8042_free(v->i8042);
+	v->i8042 = NULL;
+	if (v->vm_created)
+		vm_destroy(&v->vm);
+	v->vm_created = false;
+	if (v->pmu)
+		pmu_free(v->pmu);
+	v->pmu = NULL;
+	free(v->pmu_host);
+	v->pmu_host = NULL;
+	if (v->kvm_fd >= 0)
+		close(v->kvm_fd);
+	v->kvm_fd = -1;
+}
+
+static int build(struct vmm *v, char *err, size_t errlen)
 {
 	struct vm_config *c = &v->cfg;
 	vmm_apply_logger(&c->logger);
@@ -158,9 +184,10 @@ int vmm_build(struct vmm *v, char *err, size_t errlen)
 	v->pmu = pmu_new(&c->pmu, v->pmu_host, err, errlen);
 	if (!v->pmu)
 		return -MPVM_EXIT_CONFIG;
+	/* vm_create() leaves a partly built VM that vm_destroy() can undo. */
+	v->vm_created = true;
 	if (vm_create(&v->vm, v->kvm_fd, &p, err, errlen))
 		return -MPVM_EXIT_ERROR;
-	v->vm_created = true;
 	/* After the irqchip, before the first vCPU (pmu.h). */
 	pmu_attach(v->pmu, &v->vm);
 	if (setup_devices(v, err, errlen))
@@ -188,6 +215,14 @@ int vmm_build(struct vmm *v, char *err, size_t errlen)
 	if (vm_setup_vcpus(&v->vm, err, errlen))
 		return -MPVM_EXIT_ERROR;
 	return 0;
+}
+
+int vmm_build(struct vmm *v, char *err, size_t errlen)
+{
+	int rc = build(v, err, errlen);
+	if (rc)
+		vmm_teardown(v);
+	return rc;
 }
 
 int vmm_start(struct vmm *v, char *err, size_t errlen)
@@ -219,18 +254,7 @@ int vmm_run_loop(struct vmm *v)
 void vmm_free(struct vmm *v)
 {
 	term_restore();
-	if (v->serial)
-		serial_free(v->serial);
-	/* Device I/O threads write guest memory: stop them before it goes. */
-	virtio_free_all(v->virtio);
-	v->virtio = NULL;
-	if (v->vm_created)
-		vm_destroy(&v->vm);
-	if (v->pmu)
-		pmu_free(v->pmu);
-	free(v->pmu_host);
-	if (v->kvm_fd >= 0)
-		close(v->kvm_fd);
+	vmm_teardown(v);
 	if (v->signal_fd >= 0)
 		close(v->signal_fd);
 	ev_free(v->loop);

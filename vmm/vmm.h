@@ -4,7 +4,8 @@
  * validated configuration, the only thing the CLI and the API edit before
  * start. vmm_build() turns it into a VM ready to run (memory, irqchip, PMU,
  * devices, ACPI, kernel, vCPUs); vmm_start() starts the vCPUs. The event
- * loop runs on the main thread until the VM exits (vmm_run_loop()).
+ * loop runs on the main thread until the VM exits (vmm_run_loop()). A
+ * failed vmm_build() undoes itself (config kept), so it may be retried.
  * vmm_free() tears everything down and restores the terminal.
  */
 #ifndef MPVM_VMM_H

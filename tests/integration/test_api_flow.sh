@@ -100,6 +100,18 @@ expect_api "pause before start is refused" 400 'before starting'
 api GET /vcpus
 expect_api "GET /vcpus before start is refused" 400 'before starting'
 
+# A start that fails (the kernel is not a kernel) undoes itself: the
+# orchestrator fixes the boot source and starts again in the same process.
+printf 'not a kernel' >"$T_TMP/bogus.elf"
+api PUT /boot-source "{\"kernel_image_path\": \"$T_TMP/bogus.elf\"}"
+expect_api "PUT /boot-source (bad image)" 204
+api PUT /actions '{"action_type": "InstanceStart"}'
+expect_api "InstanceStart with a bad image fails" 400 'bogus.elf'
+api GET /
+expect_api "still not started after the failed start" 200 '"state":"Not started"'
+api PUT /boot-source "{\"kernel_image_path\": \"$COUNTER\", \"boot_args\": \"period_ms=20\"}"
+expect_api "PUT /boot-source (fixed)" 204
+
 api PUT /actions '{"action_type": "InstanceStart"}'
 expect_api "InstanceStart" 204
 api GET /
