@@ -13,6 +13,7 @@ static void usage(FILE *f)
 		"commands:\n"
 		"  run       boot a microVM (mpvm run --help)\n"
 		"  pmu       guest PMU tools (mpvm pmu probe [--json])\n"
+		"  ctl       talk to a running mpvm's API socket (mpvm ctl --help)\n"
 		"  version   print the version\n");
 }
 
