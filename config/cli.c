@@ -15,7 +15,7 @@ enum {
 	OPT_SERIAL, OPT_EXIT_PORT, OPT_NO_EXIT_PORT, OPT_BOOT_MARKER, OPT_NO_BOOT_MARKER,
 	OPT_PMU, OPT_PMU_GP, OPT_PMU_FIXED, OPT_PMU_VERSION, OPT_PMU_GP_WIDTH,
 	OPT_PMU_FIXED_WIDTH, OPT_PMU_TRAP, OPT_PMU_ALLOW, OPT_PMU_DENY, OPT_PMU_UNAVAIL, OPT_DRIVE, OPT_NET,
-	OPT_ENTROPY, OPT_LOG_LEVEL, OPT_LOG_PATH, OPT_METRICS_PATH, OPT_API_SOCK, OPT_NO_API,
+	OPT_ENTROPY, OPT_LOG_LEVEL, OPT_LOG_PATH, OPT_METRICS_PATH, OPT_API_SOCK, OPT_NO_API, OPT_NO_SECCOMP,
 	OPT_ID,
 };
 
@@ -51,6 +51,7 @@ static const struct option long_opts[] = {
 	{"metrics-path", required_argument, NULL, OPT_METRICS_PATH},
 	{"api-sock", required_argument, NULL, OPT_API_SOCK},
 	{"no-api", no_argument, NULL, OPT_NO_API},
+	{"no-seccomp", no_argument, NULL, OPT_NO_SECCOMP},
 	{"id", required_argument, NULL, OPT_ID},
 	{"help", no_argument, NULL, 'h'},
 	{NULL, 0, NULL, 0},
@@ -91,6 +92,7 @@ void cfg_print_run_usage(FILE *f)
 	      "  --metrics-path P          metrics file (newline-delimited JSON)\n"
 	      "  --api-sock PATH           serve the API on this UNIX socket\n"
 	      "  --no-api                  no API socket\n"
+	      "  --no-seccomp              do not confine mpvm with its seccomp filter (debugging)\n"
 	      "  --id ID                   instance id reported by GET /\n"
 	      "  -h, --help                this text\n",
 	      f);
@@ -488,6 +490,7 @@ static int apply_one(struct apply_ctx *x, const struct parsed *p, struct jerr *e
 	case OPT_METRICS_PATH: return set_str(&t->metrics.metrics_path, v, f, e);
 	case OPT_API_SOCK: return set_str(&x->o->api_sock, v, f, e);
 	case OPT_NO_API: x->o->no_api = true; return 0;
+	case OPT_NO_SECCOMP: x->o->no_seccomp = true; return 0;
 	case OPT_ID:
 		if (!cfg_valid_id(v))
 			return fail(e, f, "expected 1..64 characters of A-Z a-z 0-9 _ -, got \"%s\"",

@@ -232,6 +232,7 @@ struct run_opts {
 	char *config_file; /* --config-file, NULL if none */
 	char *api_sock;    /* --api-sock, NULL if none */
 	bool no_api;       /* --no-api */
+	bool no_seccomp;   /* --no-seccomp */
 	char *id;          /* --id (instance id for GET /), NULL: default */
 	bool help;         /* -h/--help: usage printed, nothing else applied */
 };

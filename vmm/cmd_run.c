@@ -28,6 +28,7 @@ int cmd_run(int argc, char **argv)
 		fprintf(stderr, "mpvm: %s\n", err);
 		return rc == -1 ? MPVM_EXIT_USAGE : MPVM_EXIT_CONFIG;
 	}
+	v.no_seccomp = opts.no_seccomp;
 	/* The API (and metrics) before the VM: the socket is ready as early as
 	 * possible and is created before any vCPU thread exists (umask). */
 	if (opts.api_sock) {

@@ -19,6 +19,7 @@
 #include "kvm.h"
 #include "log.h"
 #include "pmu/pmu.h"
+#include "sandbox.h"
 
 #define FAIL(...) do { snprintf(err, errlen, __VA_ARGS__); return -1; } while (0)
 
@@ -229,6 +230,10 @@ int vmm_start(struct vmm *v, char *err, size_t errlen)
 {
 	if (ev_add(v->loop, v->vm.exit_evfd, EPOLLIN, on_vm_exit, v))
 		FAIL("event loop: cannot watch the VM exit");
+	/* Confine mpvm before the guest runs a single instruction (the API's
+	 * InstanceStart comes through here too). */
+	if (!v->no_seccomp && sandbox_apply(err, errlen))
+		return -1;
 	if (vm_start(&v->vm, err, errlen))
 		return -1;
 	v->started = true;

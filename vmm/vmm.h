@@ -30,6 +30,7 @@ struct vmm {
 	struct vm vm;
 	bool vm_created;
 	bool started;
+	bool no_seccomp; /* --no-seccomp: skip sandbox_apply() at start */
 	int kvm_fd;
 	struct ev_loop *loop;
 	struct serial *serial;

@@ -13,6 +13,13 @@
  * model never completes a request into rings the driver has taken back.
  * Guest faults are counted and logged (rate-limited) and never stop the VMM:
  * a bad request is failed; a corrupt ring sets DEVICE_NEEDS_RESET.
+ * Pause (virtio_dev_pause(), for PATCH /vm Paused, after the vCPUs parked):
+ * the worker stops taking requests, lets in-flight host I/O finish and
+ * publishes it to the used ring (ops->quiesce), then waits on its control
+ * fd only. From then until resume the device writes nothing to guest memory
+ * and raises no interrupt (one raised meanwhile is held back): kicks, tap
+ * frames and rate-limiter timers stay pending on their (level-triggered)
+ * fds. Resume delivers a held-back interrupt and services every queue.
  */
 #ifndef MPVM_VIRTIO_H
 #define MPVM_VIRTIO_H
@@ -73,6 +80,11 @@ struct virtio_dev_ops {
 	/* Driver reset: finish or cancel in-flight work before returning (the
 	 * rings are forgotten right after). Optional. */
 	void (*reset)(struct virtio_dev *d);
+	/* Pause: complete in-flight host I/O and push it to the used ring
+	 * before returning; start nothing new. 0, or -1 if some request could
+	 * not be completed (logged). Optional: models that do their I/O
+	 * synchronously have nothing in flight between callbacks. */
+	int (*quiesce)(struct virtio_dev *d);
 	/* Device-specific configuration space (vCPU thread, `lock` held). Bytes
 	 * past the model's config read as 0; writes are ignored unless given. */
 	void (*config_read)(struct virtio_dev *d, uint32_t off, uint8_t *buf, uint32_t len);
@@ -125,7 +137,11 @@ struct virtio_dev {
 	void (*call_fn)(struct virtio_dev *d, void *arg); /* virtio_dev_call() */
 	void *call_arg;
 	bool active;                   /* worker side: DRIVER_OK seen, not broken */
-	_Atomic bool abort_batch;      /* a reset is waiting: leave long loops */
+	_Atomic bool abort_batch;      /* a reset or pause is waiting: leave long loops */
+	bool pause_wanted;             /* virtio_dev_pause()/resume() asked (under lock) */
+	int pause_result;              /* ops->quiesce() of the last pause (under lock) */
+	_Atomic bool paused;           /* written by the worker (or inline without one) */
+	_Atomic bool irq_deferred;     /* an interrupt raised while paused */
 
 	struct virtio_counters stats;
 	_Atomic uint32_t nwarned;
@@ -150,6 +166,20 @@ void virtio_dev_stop(struct virtio_dev *d);
 void virtio_dev_call(struct virtio_dev *d, void (*fn)(struct virtio_dev *d, void *arg), void *arg);
 /* Stop, destroy the model, close everything. */
 void virtio_dev_destroy(struct virtio_dev *d);
+/* Pause the device (see the top of this file) and wait until it is parked:
+ * in-flight requests are completed and in the used ring when it returns.
+ * -1 if the model could not complete some of them (it is parked anyway).
+ * Idempotent. Resume undoes it (a no-op on a running device). Not from the
+ * worker itself. _begin/_end are the two halves, so that several devices
+ * drain in parallel. */
+int virtio_dev_pause(struct virtio_dev *d);
+void virtio_dev_pause_begin(struct virtio_dev *d);
+int virtio_dev_pause_end(struct virtio_dev *d);
+void virtio_dev_resume(struct virtio_dev *d);
+static inline bool virtio_paused(struct virtio_dev *d)
+{
+	return atomic_load(&d->paused);
+}
 
 /* --- for models, on the worker ------------------------------------------ */
 static inline bool virtio_has(const struct virtio_dev *d, unsigned bit)
