@@ -97,8 +97,8 @@ static void rx_push(struct serial *s, uint8_t b)
 static void move_host_bytes(struct serial *s)
 {
 	/* In loopback the receiver hears only the transmitter; host bytes
-	 * wait in the buffer until loopback ends. */
-	while (!(s->mcr & MCR_LOOP) && s->host_count && s->rx_count < SERIAL_RX_FIFO) {
+	 * wait in the buffer until loopback ends (or the pause does). */
+	while (!s->paused && !(s->mcr & MCR_LOOP) && s->host_count && s->rx_count < SERIAL_RX_FIFO) {
 		rx_push(s, s->host[s->host_head]);
 		s->host_head = (s->host_head + 1) % SERIAL_HOST_BUF;
 		s->host_count--;
@@ -113,6 +113,23 @@ void serial_refill_locked(struct serial *s)
 	serial_host_drained_locked(s);
 	move_host_bytes(s);
 	serial_update_irq_locked(s);
+}
+
+void serial_pause(struct serial *s)
+{
+	pthread_mutex_lock(&s->lock);
+	s->paused = true;
+	pthread_mutex_unlock(&s->lock);
+}
+
+void serial_resume(struct serial *s)
+{
+	pthread_mutex_lock(&s->lock);
+	if (s->paused) {
+		s->paused = false;
+		serial_refill_locked(s);
+	}
+	pthread_mutex_unlock(&s->lock);
 }
 
 /* Modem status lines as the guest sees them; a change sets the delta bits

@@ -25,6 +25,11 @@
  *    second client is turned away; output while nobody is connected is
  *    dropped; a stale socket file is replaced), "none" (no COM1 at all:
  *    serial_setup_from_config() returns NULL without an error).
+ *  - Pause (serial_pause(), with the VM's vCPUs parked): host input no
+ *    longer reaches the receive FIFO, so the guest-visible state and the IRQ
+ *    line do not change. It is still read into the 4 KiB host buffer (the
+ *    Ctrl-A escape keeps working), then left in the fd's kernel buffer.
+ *    serial_resume() delivers what waited, in order. Both idempotent.
  *  - Escape (only when stdin is a raw terminal): Ctrl-A x quits mpvm with
  *    status 130 (as SIGINT would), Ctrl-A Ctrl-A sends one Ctrl-A, Ctrl-A h
  *    prints help; any other byte after Ctrl-A is dropped, as QEMU does.
@@ -63,6 +68,8 @@ void serial_free(struct serial *s);
  * vm_request_exit): unit tests capture IRQ levels and exit requests. */
 void serial_set_hooks(struct serial *s, int (*irq_line)(struct vm *, uint32_t, int),
 		      void (*request_exit)(struct vm *, int, const char *, ...));
+void serial_pause(struct serial *s);
+void serial_resume(struct serial *s);
 /* Ctrl-A escape handling on the input (on for a raw terminal). */
 void serial_set_escape(struct serial *s, bool on);
 

@@ -39,6 +39,7 @@ struct serial {
 	bool escape, esc_pending;
 	uint8_t host[SERIAL_HOST_BUF];
 	unsigned host_head, host_count;
+	bool paused;    /* serial_pause(): host bytes stay in `host` */
 
 	/* Host output. */
 	pthread_mutex_t out_lock;

@@ -28,6 +28,9 @@ static int state_error(int rc, char *err, size_t errlen)
 {
 	if (rc == -ESHUTDOWN)
 		snprintf(err, errlen, "the microVM is shutting down");
+	else if (rc == -EIO)
+		snprintf(err, errlen, "a device could not complete its in-flight I/O (see the log); "
+				      "the microVM keeps running");
 	else
 		snprintf(err, errlen, "the microVM is not running (%s)", strerror(-rc));
 	return -1;
@@ -35,7 +38,7 @@ static int state_error(int rc, char *err, size_t errlen)
 
 static int pause_vm(struct vmm *v, char *err, size_t errlen)
 {
-	int rc = vm_pause(&v->vm);
+	int rc = vmm_pause(v);
 	if (rc)
 		return state_error(rc, err, errlen);
 	log_info("paused (API)");
@@ -44,7 +47,7 @@ static int pause_vm(struct vmm *v, char *err, size_t errlen)
 
 static int resume_vm(struct vmm *v, char *err, size_t errlen)
 {
-	int rc = vm_resume(&v->vm);
+	int rc = vmm_resume(v);
 	if (rc)
 		return state_error(rc, err, errlen);
 	log_info("resumed (API)");

@@ -61,6 +61,29 @@ static void on_poweroff(void *opaque)
 	vm_request_exit(&v->vm, MPVM_EXIT_POWEROFF, "guest powered off (ACPI S5)");
 }
 
+/* A crash must not leave the user's terminal in raw mode: restore it, put
+ * back whatever handled the signal before (default, or ASan's reporter),
+ * and let the fault happen again (synchronous faults re-execute; abort()
+ * raises again). */
+static const int crash_signals[] = { SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT };
+static struct sigaction crash_old[sizeof(crash_signals) / sizeof(crash_signals[0])];
+
+static void on_crash(int sig)
+{
+	term_restore();
+	for (size_t i = 0; i < sizeof(crash_signals) / sizeof(crash_signals[0]); i++)
+		if (crash_signals[i] == sig)
+			sigaction(sig, &crash_old[i], NULL);
+}
+
+static void install_crash_handlers(void)
+{
+	struct sigaction sa = { .sa_handler = on_crash };
+	sigemptyset(&sa.sa_mask);
+	for (size_t i = 0; i < sizeof(crash_signals) / sizeof(crash_signals[0]); i++)
+		sigaction(crash_signals[i], &sa, &crash_old[i]);
+}
+
 int vmm_init(struct vmm *v, char *err, size_t errlen)
 {
 	memset(v, 0, sizeof(*v));
@@ -79,6 +102,7 @@ int vmm_init(struct vmm *v, char *err, size_t errlen)
 	sigaddset(&set, SIGHUP);
 	sigprocmask(SIG_BLOCK, &set, NULL);
 	signal(SIGPIPE, SIG_IGN); /* a closed serial/API peer is an error code, not death */
+	install_crash_handlers();
 	v->signal_fd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
 	if (v->signal_fd < 0 || ev_add(v->loop, v->signal_fd, EPOLLIN, on_signal, v))
 		FAIL("signalfd: %s", strerror(errno));
@@ -264,4 +288,32 @@ void vmm_free(struct vmm *v)
 		close(v->signal_fd);
 	ev_free(v->loop);
 	vm_config_free(&v->cfg);
+}
+
+int vmm_pause(struct vmm *v)
+{
+	/* vCPUs first: once they are parked no new kick, MMIO or UART access
+	 * arrives while the devices settle. */
+	int rc = vm_pause(&v->vm);
+	if (rc)
+		return rc;
+	if (v->serial)
+		serial_pause(v->serial);
+	if (virtio_pause_all(v->virtio)) {
+		/* A device lost track of in-flight I/O: do not claim a pause
+		 * whose guest memory may still change; run on instead. */
+		vmm_resume(v);
+		return -EIO;
+	}
+	return 0;
+}
+
+int vmm_resume(struct vmm *v)
+{
+	/* Devices first: what waited (kicks, input, interrupts) is delivered
+	 * before the vCPUs look. */
+	virtio_resume_all(v->virtio);
+	if (v->serial)
+		serial_resume(v->serial);
+	return vm_resume(&v->vm);
 }

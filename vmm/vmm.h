@@ -49,6 +49,13 @@ int vmm_start(struct vmm *v, char *err, size_t errlen);
 /* Runs the event loop until the VM exits; returns the exit status. */
 int vmm_run_loop(struct vmm *v);
 void vmm_free(struct vmm *v);
+/* PATCH /vm: pause parks every vCPU (vm_pause()), then quiesces the devices:
+ * virtio devices complete their in-flight requests and then leave guest
+ * memory alone, the UART holds host input back (no interrupt). Resume
+ * releases the devices, then the vCPUs. Idempotent. 0 or -errno (vm_pause's,
+ * or -EIO when a device could not complete its I/O: the VM keeps running). */
+int vmm_pause(struct vmm *v);
+int vmm_resume(struct vmm *v);
 /* Apply the logger section (level, format, path) to vmm/log.h. */
 void vmm_apply_logger(const struct cfg_logger *l);
 

@@ -266,6 +266,14 @@ static void blk_reset(struct virtio_dev *d)
 	reset_slots(b);
 }
 
+/* Pause. Sync requests finish inside blk_process(), so only the Async
+ * engine can have any in flight here. Whatever is still queued in the ring
+ * is picked up when resume services the queue. */
+static int blk_quiesce(struct virtio_dev *d)
+{
+	return blk_io_quiesce(to_blk(d));
+}
+
 static void blk_config_read(struct virtio_dev *d, uint32_t off, uint8_t *buf, uint32_t len)
 {
 	struct virtio_blk *b = to_blk(d);
@@ -289,6 +297,7 @@ static void blk_destroy(struct virtio_dev *d)
 static const struct virtio_dev_ops blk_ops = {
 	.queue_notify = blk_queue_notify,
 	.reset = blk_reset,
+	.quiesce = blk_quiesce,
 	.config_read = blk_config_read,
 	.destroy = blk_destroy,
 };
@@ -395,8 +404,9 @@ static void apply_update(struct virtio_dev *d, void *arg)
 	pthread_mutex_unlock(&d->lock);
 	if (changed)
 		virtio_config_changed(d);
-	/* The throttle timer or a stall may be pending; retry what is queued. */
-	if (d->active)
+	/* The throttle timer or a stall may be pending; retry what is queued
+	 * (when paused, resume does: no request may start before). */
+	if (d->active && !virtio_paused(d))
 		blk_process(b);
 }
 

@@ -51,8 +51,9 @@ struct virtio_blk {
 int blk_io_init(struct virtio_blk *b, char *err, size_t errlen);
 void blk_io_submit(struct virtio_blk *b, struct blk_req *r);
 void blk_io_kick(struct virtio_blk *b);
-/* Complete every in-flight request normally (before a backing-file swap). */
-void blk_io_quiesce(struct virtio_blk *b);
+/* Complete every in-flight request normally and notify the driver (before
+ * a backing-file swap, on pause). -1 if the ring failed with some left. */
+int blk_io_quiesce(struct virtio_blk *b);
 /* Wait for every in-flight request; results are discarded (driver reset). */
 void blk_io_drain(struct virtio_blk *b);
 void blk_io_exit(struct virtio_blk *b);

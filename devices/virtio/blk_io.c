@@ -170,24 +170,30 @@ void blk_io_kick(struct virtio_blk *b)
 		b->unsubmitted = 0;
 }
 
-void blk_io_quiesce(struct virtio_blk *b)
+int blk_io_quiesce(struct virtio_blk *b)
 {
 	if (!b->ring_ok)
-		return;
+		return 0;
 	blk_io_kick(b);
+	int rc = 0;
 	while (b->inflight) {
 		struct io_uring_cqe *cqe;
 		int r = io_uring_wait_cqe(&b->ring, &cqe);
 		if (r == -EINTR)
 			continue;
-		if (r < 0)
+		if (r < 0) {
+			log_err("drive %s: io_uring_wait_cqe: %s (%u requests still in flight)", b->drive_id,
+				strerror(-r), b->inflight);
+			rc = -1;
 			break;
+		}
 		reap(b);
 	}
 	if (b->pushed) {
 		b->pushed = false;
 		virtio_notify(&b->dev, 0);
 	}
+	return rc;
 }
 
 void blk_io_drain(struct virtio_blk *b)

@@ -1,6 +1,7 @@
 #include "virtio.h"
 
 #include <errno.h>
+#include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -30,7 +31,24 @@ static void drain_fd(int fd)
 static inline bool serving(struct virtio_dev *d)
 {
 	uint32_t s = atomic_load(&d->status);
-	return d->active && !(s & (VIRTIO_STATUS_NEEDS_RESET | VIRTIO_STATUS_FAILED));
+	return d->active && !virtio_paused(d) && !(s & (VIRTIO_STATUS_NEEDS_RESET | VIRTIO_STATUS_FAILED));
+}
+
+/* Work may be waiting without a kick of its own: buffers made available
+ * before DRIVER_OK, or left when a pause cut a batch short (with guest
+ * notifications still disabled). queue_notify() on an idle queue is a
+ * no-op, so asking is always safe. */
+static void service_queues(struct virtio_dev *d)
+{
+	for (unsigned q = 0; q < d->nqueues && serving(d); q++)
+		if (d->vq[q].enabled)
+			d->ops->queue_notify(d, q);
+}
+
+static void deliver_deferred_irq(struct virtio_dev *d)
+{
+	if (atomic_exchange(&d->irq_deferred, false))
+		signal_fd(d->irq_fd);
 }
 
 /* ---- worker ------------------------------------------------------------- */
@@ -71,6 +89,25 @@ static void on_ctl(struct virtio_dev *d, int fd, uint32_t events, void *opaque)
 		d->call_fn = NULL;
 		pthread_cond_broadcast(&d->cond);
 	}
+	if (d->pause_wanted && !virtio_paused(d)) {
+		pthread_mutex_unlock(&d->lock);
+		/* Requests this worker started finish now, so that nothing
+		 * reaches guest memory once the pause is acknowledged. */
+		int r = d->ops->quiesce ? d->ops->quiesce(d) : 0;
+		pthread_mutex_lock(&d->lock);
+		d->pause_result = r;
+		atomic_store(&d->paused, true);
+		if (!d->reset_pending)
+			atomic_store(&d->abort_batch, false);
+		pthread_cond_broadcast(&d->cond);
+	} else if (!d->pause_wanted && virtio_paused(d)) {
+		atomic_store(&d->paused, false);
+		pthread_cond_broadcast(&d->cond);
+		pthread_mutex_unlock(&d->lock);
+		deliver_deferred_irq(d);
+		service_queues(d);
+		pthread_mutex_lock(&d->lock);
+	}
 	if (d->activate_pending) {
 		pthread_mutex_unlock(&d->lock);
 		bool live = do_activate(d);
@@ -78,10 +115,9 @@ static void on_ctl(struct virtio_dev *d, int fd, uint32_t events, void *opaque)
 		d->activate_pending = false;
 		pthread_cond_broadcast(&d->cond);
 		pthread_mutex_unlock(&d->lock);
-		/* Buffers made available before DRIVER_OK had no kick of their own. */
-		for (unsigned q = 0; live && q < d->nqueues && serving(d); q++)
-			if (d->vq[q].enabled)
-				d->ops->queue_notify(d, q);
+		/* While paused, resume does this. */
+		if (live)
+			service_queues(d);
 		return;
 	}
 	pthread_mutex_unlock(&d->lock);
@@ -90,16 +126,46 @@ static void on_ctl(struct virtio_dev *d, int fd, uint32_t events, void *opaque)
 static void on_kick(struct virtio_dev *d, int fd, uint32_t events, void *opaque)
 {
 	unsigned q = (unsigned)(uintptr_t)opaque;
+	if (virtio_paused(d))
+		return; /* stays readable: served after resume */
 	drain_fd(fd);
 	atomic_fetch_add_explicit(&d->stats.kicks, 1, memory_order_relaxed);
 	if (serving(d) && d->vq[q].enabled)
 		d->ops->queue_notify(d, q);
 }
 
+static bool stop_requested(struct virtio_dev *d)
+{
+	pthread_mutex_lock(&d->lock);
+	bool stop = d->stop;
+	pthread_mutex_unlock(&d->lock);
+	return stop;
+}
+
+/* Paused: only the control fd is watched (resume, stop, virtio_dev_call(),
+ * a reset). Everything else keeps its readiness in the kernel until the
+ * main epoll is polled again. */
+static void park(struct virtio_dev *d)
+{
+	while (virtio_paused(d) && !stop_requested(d)) {
+		struct pollfd p = { .fd = d->ctl_fd, .events = POLLIN };
+		if (poll(&p, 1, -1) < 0 && errno != EINTR) {
+			log_err("%s: poll: %s (retrying in 10 ms)", d->name, strerror(errno));
+			usleep(10000);
+			continue;
+		}
+		on_ctl(d, d->ctl_fd, 0, NULL);
+	}
+}
+
 static void *worker_main(void *arg)
 {
 	struct virtio_dev *d = arg;
-	for (;;) {
+	while (!stop_requested(d)) {
+		if (virtio_paused(d)) {
+			park(d);
+			continue;
+		}
 		struct epoll_event ev[8];
 		int n = epoll_wait(d->epoll_fd, ev, 8, -1);
 		if (n < 0) {
@@ -108,15 +174,11 @@ static void *worker_main(void *arg)
 			log_err("%s: epoll_wait: %s (device stopped)", d->name, strerror(errno));
 			break;
 		}
-		for (int i = 0; i < n; i++) {
+		/* After a pause in this batch, the rest waits (level-triggered). */
+		for (int i = 0; i < n && !virtio_paused(d); i++) {
 			struct virtio_watch *w = ev[i].data.ptr;
 			w->fn(d, w->fd, ev[i].events, w->opaque);
 		}
-		pthread_mutex_lock(&d->lock);
-		bool stop = d->stop;
-		pthread_mutex_unlock(&d->lock);
-		if (stop)
-			break;
 	}
 	return NULL;
 }
@@ -217,6 +279,60 @@ void virtio_dev_call(struct virtio_dev *d, void (*fn)(struct virtio_dev *d, void
 	pthread_mutex_unlock(&d->lock);
 }
 
+void virtio_dev_pause_begin(struct virtio_dev *d)
+{
+	pthread_mutex_lock(&d->lock);
+	d->pause_wanted = true;
+	if (virtio_paused(d)) {
+		pthread_mutex_unlock(&d->lock);
+		return;
+	}
+	if (!d->worker_started) {
+		pthread_mutex_unlock(&d->lock);
+		int r = d->ops->quiesce ? d->ops->quiesce(d) : 0;
+		pthread_mutex_lock(&d->lock);
+		d->pause_result = r;
+		atomic_store(&d->paused, true);
+	} else {
+		atomic_store(&d->abort_batch, true); /* cut a long batch short */
+		signal_fd(d->ctl_fd);
+	}
+	pthread_mutex_unlock(&d->lock);
+}
+
+int virtio_dev_pause_end(struct virtio_dev *d)
+{
+	pthread_mutex_lock(&d->lock);
+	while (d->pause_wanted && !virtio_paused(d) && d->worker_started)
+		pthread_cond_wait(&d->cond, &d->lock);
+	int r = virtio_paused(d) ? d->pause_result : 0;
+	pthread_mutex_unlock(&d->lock);
+	if (r)
+		log_err("%s: paused, but some in-flight requests did not complete", d->name);
+	return r;
+}
+
+int virtio_dev_pause(struct virtio_dev *d)
+{
+	virtio_dev_pause_begin(d);
+	return virtio_dev_pause_end(d);
+}
+
+void virtio_dev_resume(struct virtio_dev *d)
+{
+	pthread_mutex_lock(&d->lock);
+	d->pause_wanted = false;
+	if (d->worker_started) {
+		signal_fd(d->ctl_fd);
+		while (virtio_paused(d))
+			pthread_cond_wait(&d->cond, &d->lock);
+	} else if (virtio_paused(d)) {
+		atomic_store(&d->paused, false);
+		deliver_deferred_irq(d);
+	}
+	pthread_mutex_unlock(&d->lock);
+}
+
 void virtio_dev_stop(struct virtio_dev *d)
 {
 	if (!d->worker_started)
@@ -249,6 +365,15 @@ static void raise_irq(struct virtio_dev *d, uint32_t why)
 {
 	atomic_fetch_or(&d->isr, why);
 	atomic_fetch_add_explicit(&d->stats.interrupts, 1, memory_order_relaxed);
+	if (virtio_paused(d)) {
+		/* Held back for resume. Paired with resume's store of `paused`
+		 * then exchange of `irq_deferred` (all seq_cst): either resume
+		 * sees the flag, or we see the device running again and
+		 * deliver it ourselves; never both, never neither. */
+		atomic_store(&d->irq_deferred, true);
+		if (virtio_paused(d) || !atomic_exchange(&d->irq_deferred, false))
+			return;
+	}
 	signal_fd(d->irq_fd);
 }
 

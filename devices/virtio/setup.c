@@ -128,6 +128,23 @@ void virtio_free_all(struct virtio_set *s)
 	free(s);
 }
 
+int virtio_pause_all(struct virtio_set *s)
+{
+	int rc = 0;
+	for (unsigned i = 0; s && i < s->n; i++)
+		virtio_dev_pause_begin(s->slot[i].dev);
+	for (unsigned i = 0; s && i < s->n; i++)
+		if (virtio_dev_pause_end(s->slot[i].dev))
+			rc = -1;
+	return rc;
+}
+
+void virtio_resume_all(struct virtio_set *s)
+{
+	for (unsigned i = 0; s && i < s->n; i++)
+		virtio_dev_resume(s->slot[i].dev);
+}
+
 struct virtio_dev *virtio_find_drive(const struct virtio_set *s, const char *drive_id)
 {
 	for (unsigned i = 0; s && i < s->n; i++)

@@ -59,6 +59,13 @@ unsigned virtio_acpi_devices(const struct virtio_set *s, struct acpi_mmio_dev *o
  * of memory). */
 char *virtio_cmdline(const struct virtio_set *s, const char *base);
 void virtio_free_all(struct virtio_set *s);
+/* PATCH /vm Paused, after the vCPUs are parked: every device stops taking
+ * requests, completes what is in flight (all devices drain in parallel) and
+ * then leaves guest memory alone until virtio_resume_all() (virtio.h).
+ * 0, or -1 if some device could not complete its in-flight requests (every
+ * device is paused anyway; logged). Both accept NULL and are idempotent. */
+int virtio_pause_all(struct virtio_set *s);
+void virtio_resume_all(struct virtio_set *s);
 
 const char *virtio_kind_name(enum virtio_kind k); /* "block", "net", "rng" */
 /* The drive with this drive_id (PATCH /drives/{id}); NULL if none. */

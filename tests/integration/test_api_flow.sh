@@ -198,6 +198,49 @@ wait_exit cf 10
 [ "$STATUS" -eq 143 ] && pass "SIGTERM: exit status 143" || fail "SIGTERM: exit status $STATUS"
 [ ! -e "$SOCK" ] && pass "SIGTERM: socket removed" || fail "SIGTERM: socket left behind"
 
+# ---- pause quiesces the devices, not only the vCPUs ----
+# The block guest submits 16 writes at once; a rate limiter (one request per
+# 100 ms) keeps most of them queued in the device. Paused mid-way, the
+# device must complete none of them: the image does not change while paused
+# (were only the vCPUs parked, the limiter's timer would let them through).
+# Resumed, the guest finishes its checks.
+SOCK="$T_TMP/blk.sock"
+DISK="$T_TMP/disk.img"
+truncate -s 8M "$DISK"
+cat >"$T_TMP/blk.json" <<EOF
+{ "boot-source": { "kernel_image_path": "$GUESTS/virtio_blk.elf", "boot_args": "serial=rootdisk seed=0x1234" },
+  "machine-config": { "vcpu_count": 1, "mem_size_mib": 64 },
+  "drives": [ { "drive_id": "rootdisk", "path_on_host": "$DISK", "is_root_device": true,
+                "is_read_only": false, "io_engine": "Async", "cache_type": "Writeback",
+                "rate_limiter": { "ops": { "size": 1, "refill_time": 100 } } } ],
+  "serial": { "mode": "file", "path": "$T_TMP/blk.serial" },
+  "debug": { "exit_port": true } }
+EOF
+disk_blank() { cmp -s -n $((8 << 20)) "$DISK" /dev/zero; }
+# The last of the 16 blocks (sector 16376) is the last write to land.
+last_blank() { cmp -s -i $((16376 * 512)):0 -n 4096 "$DISK" /dev/zero; }
+start_mpvm blk --config-file "$T_TMP/blk.json" --api-sock "$SOCK" || finish
+for _ in $(seq 500); do disk_blank || break; sleep 0.02; done
+api PATCH /vm '{"state": "Paused"}'
+expect_api "blk guest: paused while its writes are throttled" 204
+if disk_blank || ! last_blank; then
+	fail "blk guest: not paused mid-way through its writes" "$(cat "$T_TMP/blk.err")"
+else
+	h1=$(md5sum <"$DISK")
+	sleep 1
+	h2=$(md5sum <"$DISK")
+	[ "$h1" = "$h2" ] && pass "paused: the device completes no queued write for 1 s" ||
+		fail "paused: the image changed while paused"
+fi
+api PATCH /vm '{"state": "Resumed"}'
+expect_api "blk guest: resumed" 204
+wait_exit blk 60
+if [ "$STATUS" -eq 1 ] && grep -q "blk: PASS" "$T_TMP/blk.serial" && ! last_blank; then
+	pass "resumed: the guest's writes and checks complete"
+else
+	fail "blk guest after resume: exit status $STATUS" "$(tail -3 "$T_TMP/blk.serial") $(cat "$T_TMP/blk.err")"
+fi
+
 # ---- the guest ending ends mpvm, which removes its socket ----
 SOCK="$T_TMP/hello.sock"
 run hello 30 -- run --kernel "$GUESTS/hello.elf" --exit-port --serial none --api-sock "$SOCK"

@@ -364,6 +364,57 @@ START_TEST(slow_guest_loses_no_input)
 }
 END_TEST
 
+/* PATCH /vm Paused: input typed meanwhile is not delivered (no data, no
+ * interrupt) but kept host-side, and arrives in order at resume. */
+START_TEST(input_while_paused_waits_for_resume)
+{
+	enum { N = 6000 }; /* more than the 4 KiB host buffer */
+	static uint8_t sent[N], got[N];
+	for (int i = 0; i < N; i++)
+		sent[i] = (uint8_t)(i * 11 + 3);
+	struct loop_thread lt;
+	loop_start(&lt);
+	int p[2];
+	ck_assert_int_eq(pipe(p), 0);
+	struct serial *s = uart(-1, p[0], lt.loop);
+	loop_run(&lt);
+	serial_write(s, IER, 0x01);
+	serial_pause(s);
+	serial_pause(s); /* idempotent */
+	ck_assert_int_eq(write(p[1], sent, N), N);
+	usleep(200000);
+	ck_assert_uint_eq(serial_read(s, LSR) & 0x01, 0);
+	ck_assert_uint_eq(serial_read(s, IIR), 0x01);
+	ck_assert_int_eq(irq_level, -1); /* never raised */
+	/* Held by the host side: 4 KiB in the UART's buffer, the rest in the pipe. */
+	int left = 0;
+	ck_assert_int_eq(ioctl(p[0], FIONREAD, &left), 0);
+	ck_assert_int_eq(left, N - 4096);
+
+	serial_resume(s);
+	ck_assert_int_eq(irq_level, 1);
+	int n = 0;
+	uint64_t end = now_ms() + 10000;
+	while (n < N && now_ms() < end) {
+		if (serial_read(s, LSR) & 0x01)
+			got[n++] = serial_read(s, RBR);
+		else
+			usleep(100);
+	}
+	ck_assert_int_eq(n, N);
+	ck_assert_mem_eq(got, sent, N);
+	serial_resume(s); /* resuming a running UART changes nothing */
+	ck_assert_int_eq(write(p[1], "z", 1), 1);
+	ck_assert(wait_rx(s, 5000));
+	ck_assert_uint_eq(serial_read(s, RBR), 'z');
+	loop_stop(&lt);
+	serial_free(s);
+	ev_free(lt.loop);
+	close(p[0]);
+	close(p[1]);
+}
+END_TEST
+
 START_TEST(ctrl_a_escapes)
 {
 	struct loop_thread lt;
@@ -601,6 +652,7 @@ int main(void)
 	tcase_add_test(host, host_input_raises_rx_interrupt_and_lsr_dr);
 	tcase_add_test(host, fifo_below_trigger_level_reports_character_timeout);
 	tcase_add_test(host, slow_guest_loses_no_input);
+	tcase_add_test(host, input_while_paused_waits_for_resume);
 	tcase_add_test(host, ctrl_a_escapes);
 	tcase_add_test(host, regular_file_input_is_read_on_demand);
 	tcase_add_test(host, config_file_mode_appends);

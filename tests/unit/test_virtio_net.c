@@ -412,6 +412,49 @@ START_TEST(tx_rate_limiter_paces_frames)
 }
 END_TEST
 
+/* PATCH /vm Paused: a frame arriving on the tap stays in the tap's kernel
+ * queue and a frame the driver queued is not sent, until resume. */
+START_TEST(nothing_moves_while_paused)
+{
+	if (!need_root())
+		return;
+	start(~0ull, NULL);
+	post_rx_buffers(4);
+	int sk = packet_socket();
+	ck_assert_int_eq(virtio_dev_pause(s.dev), 0);
+	sim_irq_fired(&s, 0);
+
+	uint8_t in[128], out[128], got[256];
+	size_t nin = test_frame(in, guest_mac, tap_mac, "sent while paused");
+	ck_assert_int_eq(send(sk, in, nin, 0), (ssize_t)nin);
+	static const uint8_t bcast[6] = { 0xff, 0xff, 0xff, 0xff, 0xff, 0xff };
+	size_t nout = test_frame(out, bcast, guest_mac, "queued while paused");
+	struct virtio_net_hdr_v1 h = { 0 };
+	gm_write(&s.mem, TXBUF, &h, sizeof(h));
+	gm_write(&s.mem, TXBUF + 64, out, nout);
+	struct sim_buf b[2] = { { TXBUF, sizeof(h), false }, { TXBUF + 64, (uint32_t)nout, false } };
+	uint16_t head = sim_chain(&s, VIRTIO_NET_TXQ, b, 2);
+	sim_kick(&s, VIRTIO_NET_TXQ);
+
+	ck_assert_int_eq(host_recv(sk, got, sizeof(got), 200), -1);
+	ck_assert_uint_eq(sim_used_idx(&s, VIRTIO_NET_RXQ), 0);
+	ck_assert_uint_eq(sim_used_idx(&s, VIRTIO_NET_TXQ), 0);
+	ck_assert(!sim_irq_fired(&s, 0));
+	ck_assert_uint_eq(atomic_load(&s.dev->stats.read_bytes), 0);
+
+	virtio_dev_resume(s.dev);
+	expect_rx(in, nin);
+	uint32_t id;
+	ck_assert(sim_wait_used(&s, VIRTIO_NET_TXQ, 5000, &id, NULL));
+	ck_assert_uint_eq(id, head);
+	ck_assert_int_eq(host_recv(sk, got, sizeof(got), 2000), (ssize_t)nout);
+	ck_assert_int_eq(memcmp(got, out, nout), 0);
+	ck_assert(sim_irq_fired(&s, 1000));
+	close(sk);
+	stop();
+}
+END_TEST
+
 START_TEST(missing_permission_or_bad_name_is_a_clear_error)
 {
 	struct guest_mem m;
@@ -437,6 +480,7 @@ int main(void)
 	tcase_add_loop_test(tc, rx_checksum_flags_follow_guest_csum, 0, 2);
 	tcase_add_test(tc, bad_tx_chain_is_dropped_and_tx_continues);
 	tcase_add_test(tc, tx_rate_limiter_paces_frames);
+	tcase_add_test(tc, nothing_moves_while_paused);
 	tcase_add_test(tc, missing_permission_or_bad_name_is_a_clear_error);
 	suite_add_tcase(su, tc);
 	SRunner *sr = srunner_create(su);

@@ -147,6 +147,27 @@ START_TEST(no_devices_is_an_empty_set_and_an_unchanged_cmdline)
 }
 END_TEST
 
+START_TEST(pause_all_parks_every_device_and_resume_all_releases_them)
+{
+	setup();
+	struct virtio_set *s = virtio_setup_all(&vm, &cfg, err, sizeof(err));
+	ck_assert_msg(s != NULL, "%s", err);
+	ck_assert_int_eq(virtio_pause_all(s), 0);
+	ck_assert_int_eq(virtio_pause_all(s), 0);
+	for (unsigned i = 0; i < s->n; i++)
+		ck_assert_msg(virtio_paused(s->slot[i].dev), "%s not paused", s->slot[i].dev->name);
+	virtio_resume_all(s);
+	for (unsigned i = 0; i < s->n; i++)
+		ck_assert(!virtio_paused(s->slot[i].dev));
+	/* A paused set can be torn down (the VM stopped while paused). */
+	ck_assert_int_eq(virtio_pause_all(s), 0);
+	virtio_free_all(s);
+	ck_assert_int_eq(virtio_pause_all(NULL), 0);
+	virtio_resume_all(NULL);
+	teardown();
+}
+END_TEST
+
 START_TEST(a_bad_drive_fails_the_whole_setup_with_its_name)
 {
 	setup();
@@ -165,6 +186,7 @@ int main(void)
 	tcase_add_test(tc, root_drive_comes_first_and_every_device_gets_its_window_and_pin);
 	tcase_add_test(tc, root_device_by_partuuid_and_read_only_as_firecracker_does);
 	tcase_add_test(tc, no_devices_is_an_empty_set_and_an_unchanged_cmdline);
+	tcase_add_test(tc, pause_all_parks_every_device_and_resume_all_releases_them);
 	tcase_add_test(tc, a_bad_drive_fails_the_whole_setup_with_its_name);
 	suite_add_tcase(su, tc);
 	SRunner *sr = srunner_create(su);
