@@ -157,10 +157,11 @@ size_t serial_read_line(char *buf, size_t max)
 		return 0;
 	for (;;) {
 		int c = serial_getc();
-		if (c == '\n')
+		/* A line ends with \n (a pipe) or \r (Enter on a raw terminal);
+		 * the \n of a \r\n pair then reads as an empty line, which
+		 * callers that wait for one line never see. */
+		if (c == '\n' || c == '\r')
 			break;
-		if (c == '\r')
-			continue;
 		if (n + 1 < max)
 			buf[n++] = (char)c;
 		else
