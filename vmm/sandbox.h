@@ -7,7 +7,8 @@
  * namespaces, rebooting the host. Everything else stays allowed (a deny
  * list, not an allow list: device models, io_uring, the API and the PMU use
  * a wide and kernel-version-dependent set). Call it after the VM is built
- * and before the guest runs. Returns 0 or -1 with `err` set.
+ * and before the guest runs. Returns 0 or -1 with `err` set. ASan builds
+ * keep ptrace allowed: LeakSanitizer needs it at exit.
  */
 #ifndef MPVM_SANDBOX_H
 #define MPVM_SANDBOX_H
