@@ -14,6 +14,7 @@
 #include <cjson/cJSON.h>
 
 #include "api.h"
+#include "devices/virtio/setup.h"
 #include "event_loop.h"
 #include "log.h"
 #include "pmu/pmu.h"
@@ -117,6 +118,9 @@ char *metrics_json(void)
 		if (p)
 			cJSON_AddItemToObject(root, "pmu", p);
 	}
+	/* Device counters, Firecracker-style: "block_<id>", "net_<id>", "entropy". */
+	if (M.vmm && M.vmm->virtio)
+		virtio_metrics_add(M.vmm->virtio, root);
 	cJSON *self = cJSON_AddObjectToObject(root, "metrics");
 	if (self) {
 		cJSON_AddNumberToObject(self, "flushes", (double)M.flushes);

@@ -63,7 +63,7 @@ expect_out blk-config-file "blk: serial \"fromconfig\""
 expect_out blk-config-file "blk: PASS"
 
 run hostile 120 -- run --kernel "$GUESTS/virtio_hostile.elf" --exit-port \
-	--drive "id=victim,path=$disk,root,engine=async" --entropy
+	--drive "id=victim,path=$disk,root,engine=async" --entropy --metrics-path "$T_TMP/hostile.metrics"
 expect_status hostile 1
 expect_out hostile "descriptor pointing to itself -> request failed"
 expect_out hostile "absurd length .* -> request failed"
@@ -73,6 +73,15 @@ expect_out hostile "entropy device survived a loop"
 expect_out hostile "hostile: PASS"
 expect_err hostile "blk:victim: bad request .*loop"
 expect_err hostile "blk:victim: guest driver error: .*device needs reset"
+# The faults are counted in the device's metrics (the line written at exit).
+if python3 - "$T_TMP/hostile.metrics" <<'PY'
+import json, sys
+m = json.loads(open(sys.argv[1]).read().splitlines()[-1])
+b = m["block_victim"]
+sys.exit(0 if b["bad_requests"] > 0 and b["device_errors"] > 0 and b["kicks"] > 0 else 1)
+PY
+then pass "hostile: metrics count bad requests and device errors for block_victim"
+else fail "hostile: metrics lack the fault counts" "$(tail -1 "$T_TMP/hostile.metrics" 2>&1)"; fi
 
 run hostile-sync 120 -- run --kernel "$GUESTS/virtio_hostile.elf" --exit-port \
 	--drive "id=victim,path=$disk,root,engine=sync"
