@@ -96,10 +96,16 @@ static void on_ctl(struct virtio_dev *d, int fd, uint32_t events, void *opaque)
 		int r = d->ops->quiesce ? d->ops->quiesce(d) : 0;
 		pthread_mutex_lock(&d->lock);
 		d->pause_result = r;
-		atomic_store(&d->paused, true);
+		/* A resume may have come meanwhile (pause_begin() then resume). */
+		atomic_store(&d->paused, d->pause_wanted);
 		if (!d->reset_pending)
 			atomic_store(&d->abort_batch, false);
 		pthread_cond_broadcast(&d->cond);
+		if (!d->pause_wanted) {
+			pthread_mutex_unlock(&d->lock);
+			service_queues(d);
+			pthread_mutex_lock(&d->lock);
+		}
 	} else if (!d->pause_wanted && virtio_paused(d)) {
 		atomic_store(&d->paused, false);
 		pthread_cond_broadcast(&d->cond);

@@ -195,7 +195,7 @@ void virtio_config_changed(struct virtio_dev *d);
 void virtio_dev_fail(struct virtio_dev *d, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Log a guest fault: the first few per device, then every 1000th. */
 void virtio_dev_warn(struct virtio_dev *d, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-/* True when the worker should stop a long loop early (reset waiting). */
+/* True when the worker should stop a long loop early (reset or pause waiting). */
 static inline bool virtio_should_yield(struct virtio_dev *d)
 {
 	return atomic_load_explicit(&d->abort_batch, memory_order_relaxed) || !d->active ||

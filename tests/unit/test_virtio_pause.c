@@ -4,8 +4,9 @@
  * flight when the pause is asked for completes before the pause returns; a
  * rate-limiter timer that fires during the pause does not let a throttled
  * request through; an interrupt raised while paused (a drive PATCHed) is
- * held back until resume. Each blk test runs with the Sync and the Async
- * engine unless it is about io_uring. */
+ * held back until resume; a resume during the drain cancels the pause.
+ * Each blk test runs with the Sync and the Async engine unless it is about
+ * io_uring. */
 #include <check.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -213,6 +214,36 @@ START_TEST(pause_waits_for_in_flight_async_io_and_publishes_it)
 }
 END_TEST
 
+/* virtio_pause_all() asks every device first and waits after; a resume
+ * that comes before a device finished draining leaves it running. */
+START_TEST(resume_during_the_drain_leaves_the_device_running)
+{
+	start_disk(1);
+	int p[2];
+	ck_assert_int_eq(pipe(p), 0);
+	int fd = p[0];
+	virtio_dev_call(s.dev, swap_fd, &fd);
+	close(fd);
+	send_request(VIRTIO_BLK_T_IN, 0, 512);
+	for (int i = 0; i < 5000 && inflight() == 0; i++)
+		usleep(1000);
+	ck_assert_uint_eq(inflight(), 1);
+	virtio_dev_pause_begin(s.dev);
+	usleep(50000); /* the worker is now waiting for the read */
+	virtio_dev_resume(s.dev);
+	uint8_t sector[512];
+	fill(sector, sizeof(sector), 9);
+	for (int i = 0; i < 2; i++) /* this read and the next */
+		ck_assert_int_eq(write(p[1], sector, sizeof(sector)), (ssize_t)sizeof(sector));
+	ck_assert(sim_wait_used(&s, 0, 5000, NULL, NULL));
+	ck_assert_int_eq(virtio_dev_pause_end(s.dev), 0);
+	ck_assert(!virtio_paused(s.dev));
+	expect_completion(send_request(VIRTIO_BLK_T_IN, 0, 512));
+	close(p[1]);
+	stop_dev();
+}
+END_TEST
+
 START_TEST(drive_patched_while_paused_interrupts_at_resume)
 {
 	start_disk(_i);
@@ -292,6 +323,7 @@ int main(void)
 	tcase_set_timeout(tc, 30);
 	tcase_add_loop_test(tc, request_kicked_while_paused_waits_for_resume, 0, 2);
 	tcase_add_test(tc, pause_waits_for_in_flight_async_io_and_publishes_it);
+	tcase_add_test(tc, resume_during_the_drain_leaves_the_device_running);
 	tcase_add_loop_test(tc, drive_patched_while_paused_interrupts_at_resume, 0, 2);
 	tcase_add_test(tc, throttle_timer_firing_during_pause_lets_nothing_through);
 	tcase_add_loop_test(tc, pause_and_resume_without_a_worker_are_inline, 0, 2);
