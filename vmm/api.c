@@ -237,15 +237,50 @@ static void put_net(struct api_ctx *a, const struct req *q, struct api_reply *r)
 		no_content(r);
 }
 
-/* PATCH of a device of the running VM: Firecracker's semantics need the
- * device model to take the new backing file or limiter, which mpvm's block
- * and net devices do not offer yet; refuse honestly instead of editing a
- * config nobody reads any more. */
-static void patch_device(struct api_ctx *a, const struct req *q, struct api_reply *r)
+/* PATCH /drives/{id} after start (Firecracker: a new backing file and/or
+ * rate limiter for a running drive). The running block device takes the
+ * change first; the config is updated only when it did. */
+static void patch_drive(struct api_ctx *a, const struct req *q, struct api_reply *r)
+{
+	char err[CFG_ERR_LEN];
+	struct vm_config tmp;
+	if (refuse_before_start(a, r) || refuse_empty(q, "drive", r))
+		return;
+	if (vm_config_copy(&tmp, &a->vmm->cfg)) {
+		fault(r, 400, "drive: out of memory");
+		return;
+	}
+	const struct cfg_drive *d = NULL;
+	if (cfg_patch_drive(&tmp, q->body, q->id, err, sizeof(err)) == 0) {
+		for (uint32_t i = 0; i < tmp.ndrives; i++)
+			if (!strcmp(tmp.drives[i].drive_id, q->id))
+				d = &tmp.drives[i];
+		if (!d)
+			snprintf(err, sizeof(err), "drive: no drive \"%.64s\"", q->id);
+		else if (!a->ops->update_drive)
+			snprintf(err, sizeof(err), "drive: updates are not supported here");
+		else if (a->ops->update_drive(a->vmm, d, err, sizeof(err)))
+			d = NULL;
+	}
+	if (d) {
+		struct vm_config old = a->vmm->cfg;
+		a->vmm->cfg = tmp;
+		tmp = old; /* freed below */
+		no_content(r);
+	} else {
+		fault(r, 400, "%s", err);
+	}
+	vm_config_free(&tmp);
+}
+
+/* PATCH /network-interfaces/{id}: changing a running tap's rate limiters
+ * needs support in the net device that it does not have yet; refuse
+ * honestly instead of editing a config nobody reads any more. */
+static void patch_net(struct api_ctx *a, const struct req *q, struct api_reply *r)
 {
 	if (refuse_before_start(a, r))
 		return;
-	fault(r, 400, "%s %s: updating a device of a running microVM is not supported by mpvm yet",
+	fault(r, 400, "%s %s: updating a running network interface is not supported by mpvm yet",
 	      q->method, q->path);
 }
 
@@ -500,9 +535,9 @@ static const struct route routes[] = {
 	{ "PATCH", "/machine-config", false, patch_machine, "PATCH /machine-config" },
 	{ "PUT", "/boot-source", false, put_boot, "PUT /boot-source" },
 	{ "PUT", "/drives/", true, put_drive, "PUT /drives/{id}" },
-	{ "PATCH", "/drives/", true, patch_device, "PATCH /drives/{id}" },
+	{ "PATCH", "/drives/", true, patch_drive, "PATCH /drives/{id}" },
 	{ "PUT", "/network-interfaces/", true, put_net, "PUT /network-interfaces/{id}" },
-	{ "PATCH", "/network-interfaces/", true, patch_device, "PATCH /network-interfaces/{id}" },
+	{ "PATCH", "/network-interfaces/", true, patch_net, "PATCH /network-interfaces/{id}" },
 	{ "PUT", "/entropy", false, put_entropy, "PUT /entropy" },
 	{ "PUT", "/logger", false, put_logger, "PUT /logger" },
 	{ "PUT", "/metrics", false, put_metrics, "PUT /metrics" },

@@ -39,6 +39,8 @@ struct cfg_logger;
 
 /* What the API does to the VM. Each returns 0, or -1 with `err` set (the
  * fault_message); on -1 nothing must have changed. */
+struct cfg_drive;
+
 struct api_ops {
 	/* Build and start the VM from vmm->cfg (InstanceStart). */
 	int (*instance_start)(struct vmm *v, char *err, size_t errlen);
@@ -51,6 +53,9 @@ struct api_ops {
 	int (*set_metrics)(struct vmm *v, const char *path, char *err, size_t errlen);
 	/* Runtime PMU event filter; the filter is already validated. */
 	int (*set_pmu_filter)(struct vmm *v, const void *cfg_pmu_filter, char *err, size_t errlen);
+	/* PATCH /drives/{id} after start: give the running drive `d`'s
+	 * path_on_host and rate limiter. May be NULL (not supported). */
+	int (*update_drive)(struct vmm *v, const struct cfg_drive *d, char *err, size_t errlen);
 	/* End the VMM (status 0); called after the reply was sent. */
 	void (*stop)(struct vmm *v);
 };

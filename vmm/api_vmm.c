@@ -11,6 +11,8 @@
 #include "api.h"
 #include "api_int.h"
 #include "devices/i8042.h"
+#include "devices/virtio/blk.h"
+#include "devices/virtio/setup.h"
 #include "log.h"
 #include "metrics.h"
 #include "pmu/pmu.h"
@@ -105,6 +107,16 @@ static void stop(struct vmm *v)
 	}
 }
 
+static int update_drive(struct vmm *v, const struct cfg_drive *d, char *err, size_t errlen)
+{
+	struct virtio_dev *dev = virtio_find_drive(v->virtio, d->drive_id);
+	if (!dev) {
+		snprintf(err, errlen, "drive %s: no such block device in the running VM", d->drive_id);
+		return -1;
+	}
+	return virtio_blk_update(dev, d->path_on_host, &d->rate_limiter, err, errlen);
+}
+
 const struct api_ops api_vmm_ops = {
 	.instance_start = instance_start,
 	.pause = pause_vm,
@@ -113,6 +125,7 @@ const struct api_ops api_vmm_ops = {
 	.set_logger = set_logger,
 	.set_metrics = set_metrics,
 	.set_pmu_filter = set_pmu_filter,
+	.update_drive = update_drive,
 	.stop = stop,
 };
 

@@ -142,7 +142,24 @@ kill -TERM "$MPID"
 
 # ---- after InstanceStart ----
 SOCK="$T_TMP/run.sock"
-start_mpvm run --api-sock "$SOCK" --kernel "$GUESTS/counter.elf" --serial "file:$T_TMP/run.serial"
+truncate -s 1M "$T_TMP/disk-a.img" "$T_TMP/disk-b.img"
+start_mpvm run --api-sock "$SOCK" --kernel "$GUESTS/counter.elf" --serial "file:$T_TMP/run.serial" \
+	--drive "id=data,path=$T_TMP/disk-a.img"
+# PATCH /drives/{id} is the one device change allowed on a running VM: a new
+# backing file and/or rate limiter. Bad ones are refused and change nothing.
+api PATCH /drives/data "{\"drive_id\": \"data\", \"path_on_host\": \"$T_TMP/absent.img\"}"
+expect_api "PATCH /drives to a missing file" 400 'absent.img'
+api PATCH /drives/data '{"drive_id": "data", "is_read_only": true}'
+expect_api "PATCH /drives of a field that cannot change" 400 'is_read_only'
+api PATCH /drives/nope '{"drive_id": "nope", "path_on_host": "/x"}'
+expect_api "PATCH /drives of an unknown drive" 400 'nope'
+api GET /vm/config
+expect_api "refused PATCHes kept the old file" 200 'disk-a.img'
+api PATCH /drives/data "{\"drive_id\": \"data\", \"path_on_host\": \"$T_TMP/disk-b.img\", \"rate_limiter\": {\"ops\": {\"size\": 100, \"refill_time\": 1000}}}"
+expect_api "PATCH /drives path and limiter" 204
+api GET /vm/config
+expect_api "the config shows the new file" 200 'disk-b.img'
+expect_api "the config shows the new limiter" 200 '"size":[[:space:]]*100'
 api GET /vm/config
 before=$BODY
 for r in "/boot-source {\"kernel_image_path\":\"/k\"}" \

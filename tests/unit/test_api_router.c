@@ -51,6 +51,18 @@ static int fake_filter(struct vmm *v, const void *f, char *err, size_t errlen)
 }
 static void fake_stop(struct vmm *v) {}
 
+/* The running drive takes the update unless its new file is "/refused". */
+static int drive_updates;
+static int fake_update_drive(struct vmm *v, const struct cfg_drive *d, char *err, size_t errlen)
+{
+	if (!strcmp(d->path_on_host, "/refused")) {
+		snprintf(err, errlen, "drive %s: cannot open /refused", d->drive_id);
+		return -1;
+	}
+	drive_updates++;
+	return 0;
+}
+
 static int logger_calls;
 static int fake_logger(struct vmm *v, const struct cfg_logger *l, char *err, size_t errlen)
 {
@@ -72,6 +84,7 @@ static const struct api_ops fake_ops = {
 	.set_logger = fake_logger,
 	.set_metrics = real_metrics,
 	.set_pmu_filter = fake_filter,
+	.update_drive = fake_update_drive,
 	.stop = fake_stop,
 };
 
@@ -208,6 +221,30 @@ START_TEST(drives_and_nets_take_their_id_from_the_path)
 }
 END_TEST
 
+START_TEST(patch_drive_after_start_goes_to_the_device_first)
+{
+	drive_updates = 0;
+	EXPECT(204, "PUT", "/drives/data",
+	       "{\"drive_id\": \"data\", \"path_on_host\": \"/a.img\", \"is_root_device\": false}", "");
+	start_vm();
+	/* The device refuses: a 400 naming why, and the config keeps /a.img. */
+	EXPECT(400, "PATCH", "/drives/data", "{\"drive_id\": \"data\", \"path_on_host\": \"/refused\"}",
+	       "cannot open /refused");
+	ck_assert_str_eq(V.cfg.drives[0].path_on_host, "/a.img");
+	/* Only path_on_host and rate_limiter may change. */
+	EXPECT(400, "PATCH", "/drives/data", "{\"drive_id\": \"data\", \"is_root_device\": true}",
+	       "is_root_device");
+	EXPECT(400, "PATCH", "/drives/ghost", "{\"drive_id\": \"ghost\", \"path_on_host\": \"/b.img\"}",
+	       "ghost");
+	ck_assert_int_eq(drive_updates, 0);
+	EXPECT(204, "PATCH", "/drives/data", "{\"drive_id\": \"data\", \"path_on_host\": \"/b.img\"}", "");
+	ck_assert_int_eq(drive_updates, 1);
+	ck_assert_str_eq(V.cfg.drives[0].path_on_host, "/b.img");
+	/* Network interfaces cannot be updated while running (yet): said so. */
+	EXPECT(400, "PATCH", "/network-interfaces/eth0", "{\"iface_id\": \"eth0\"}", "not supported");
+}
+END_TEST
+
 START_TEST(instance_start_once)
 {
 	EXPECT(400, "PATCH", "/vm", "{\"state\": \"Paused\"}", "before starting");
@@ -336,6 +373,7 @@ int main(void)
 	tcase_add_test(tc, oversize_and_nul_bodies_are_refused);
 	tcase_add_test(tc, unknown_path_404_wrong_method_405);
 	tcase_add_test(tc, drives_and_nets_take_their_id_from_the_path);
+	tcase_add_test(tc, patch_drive_after_start_goes_to_the_device_first);
 	tcase_add_test(tc, instance_start_once);
 	tcase_add_test(tc, failed_start_is_a_400_and_leaves_the_vm_unstarted);
 	tcase_add_test(tc, pause_and_resume);
