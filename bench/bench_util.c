@@ -143,3 +143,27 @@ struct stats bench_stats(double *v, int n)
 	s.p90 = v[(n - 1) * 9 / 10];
 	return s;
 }
+
+double bench_median(const double *v, int n)
+{
+	double tmp[1024];
+	if (n <= 0)
+		return 0;
+	if (n > 1024)
+		n = 1024;
+	memcpy(tmp, v, sizeof(double) * (size_t)n);
+	return bench_stats(tmp, n).median;
+}
+
+bool bench_cpl0_emulated(void)
+{
+	FILE *f = fopen("/proc/cpuinfo", "re");
+	char line[4096];
+	bool hw = false;
+	while (f && fgets(line, sizeof(line), f))
+		if (!strncmp(line, "flags", 5) && (strstr(line, " vmx") || strstr(line, " svm")))
+			hw = true;
+	if (f)
+		fclose(f);
+	return !hw;
+}

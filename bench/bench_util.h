@@ -3,6 +3,7 @@
 #ifndef MPVM_BENCH_UTIL_H
 #define MPVM_BENCH_UTIL_H
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <sys/types.h>
@@ -29,6 +30,12 @@ uint64_t bench_wait_exit(struct proc *p, int timeout_ms, int *status);
 long bench_rss_outside_guest_kib(pid_t pid, uint64_t guest_bytes);
 
 struct stats { double median, min, max, p10, p90; };
+/* Sorts v in place. */
 struct stats bench_stats(double *v, int n);
+/* Median of v[0..n) without reordering v (n <= 1024). */
+double bench_median(const double *v, int n);
+/* True when the CPU has no VMX/SVM flag: KVM is software-nested here and
+ * guest CPL0 code is emulated, so guest-side numbers are not a real host's. */
+bool bench_cpl0_emulated(void);
 
 #endif

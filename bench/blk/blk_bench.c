@@ -116,23 +116,9 @@ static void one_run(struct config *c, const char *guest)
 
 static double median(struct config *c, int k)
 {
-	double tmp[MAX_RUNS];
-	memcpy(tmp, c->v[k], sizeof(double) * (size_t)c->n);
-	return bench_stats(tmp, c->n).median;
+	return bench_median(c->v[k], c->n);
 }
 
-static bool cpl0_emulated(void)
-{
-	FILE *f = fopen("/proc/cpuinfo", "r");
-	char line[4096];
-	bool hw = false;
-	while (f && fgets(line, sizeof(line), f))
-		if (!strncmp(line, "flags", 5) && (strstr(line, " vmx") || strstr(line, " svm")))
-			hw = true;
-	if (f)
-		fclose(f);
-	return !hw;
-}
 
 static int make_image(void)
 {
@@ -198,7 +184,7 @@ int main(int argc, char **argv)
 					cfg[i].unavailable = true;
 			}
 
-	bool emu = cpl0_emulated();
+	bool emu = bench_cpl0_emulated();
 	printf("virtio-blk, guest-side: %u MiB sequential in %u-byte requests (qd %u), %u random 4 KiB reads\n\n",
 	       mib, bs, qd, nrand);
 	printf("| VMM | runs | seq write MB/s | seq read MB/s | 4K rand read IOPS qd1 | 4K rand read IOPS qd%u | flush ms |\n", qd);

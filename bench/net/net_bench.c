@@ -175,23 +175,9 @@ static void one_run(struct config *c, const char *guest)
 
 static double median(struct config *c, int k)
 {
-	double tmp[MAX_RUNS];
-	memcpy(tmp, c->v[k], sizeof(double) * (size_t)c->n);
-	return bench_stats(tmp, c->n).median;
+	return bench_median(c->v[k], c->n);
 }
 
-static bool cpl0_emulated(void)
-{
-	FILE *f = fopen("/proc/cpuinfo", "r");
-	char line[4096];
-	bool hw = false;
-	while (f && fgets(line, sizeof(line), f))
-		if (!strncmp(line, "flags", 5) && (strstr(line, " vmx") || strstr(line, " svm")))
-			hw = true;
-	if (f)
-		fclose(f);
-	return !hw;
-}
 
 int main(int argc, char **argv)
 {
@@ -244,7 +230,7 @@ int main(int argc, char **argv)
 		for (int i = 0; i < ncfg; i++)
 			one_run(&cfg[i], guest);
 
-	bool emu = cpl0_emulated();
+	bool emu = bench_cpl0_emulated();
 	printf("virtio-net, guest-side: tx %u frames of %u bytes (qd %u); rx for %u ms while the host floods the tap\n\n",
 	       nframes, fsize, qd, window_ms);
 	printf("| VMM | runs | tx Mbit/s | tx kpps | rx Mbit/s | rx kpps |\n|---|---|---|---|---|---|\n");
