@@ -5,4 +5,4 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/deps.sh
 scripts/build.sh
-exec build/mpvm run --kernel build/tests/guests/hello.elf --exit-port --cmdline "hello from the README" "$@"
+exec build/mpvm run --kernel build/tests/guests/hello.elf --cmdline "poweroff" "$@"
