@@ -47,7 +47,7 @@ static uint64_t real_cpu_time_ns(void *ctx, struct vcpu *v)
 	 * pthread_create() has stored v->thread. */
 	if (atomic_load(&v->tid) == (int)syscall(SYS_gettid))
 		return clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts) ? 0 : ts_ns(&ts);
-	if (!atomic_load(&v->started) || pthread_getcpuclockid(v->thread, &cid))
+	if (!vcpu_cpu_clock(v, &cid))
 		return 0; /* not running (yet or any more): no time to add */
 	return clock_gettime(cid, &ts) ? 0 : ts_ns(&ts);
 }

@@ -93,8 +93,6 @@ static struct kvm_segment segment(const struct vm *vm, int slot)
 		.l = (e >> 53) & 1,
 		.g = (e >> 55) & 1,
 	};
-	if (slot == GDT_TSS)
-		s.limit = 0xfffff; /* byte granular view KVM expects for TR */
 	return s;
 }
 
@@ -150,9 +148,12 @@ static int set_boot_msrs(struct vcpu *v, char *err, size_t errlen)
 		uint8_t bytes[sizeof(struct kvm_msrs) + sizeof(boot)];
 	} m = { .hdr.nmsrs = 3 };
 	memcpy(m.hdr.entries, boot, sizeof(boot));
+	/* KVM_SET_MSRS returns how many it set: it stops at the first refusal. */
 	int n = ioctl(v->fd, KVM_SET_MSRS, &m);
 	if (n < 0)
 		FAIL("KVM_SET_MSRS boot MSRs vCPU %d: %s", v->id, strerror(errno));
+	if (n < 3)
+		FAIL("KVM_SET_MSRS vCPU %d: KVM refused MSR 0x%x", v->id, boot[n].index);
 	return 0;
 }
 

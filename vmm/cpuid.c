@@ -49,8 +49,18 @@ static void set_topology_leaf(struct kvm_cpuid_entry2 *e, uint32_t id, uint32_t 
 	e->edx = id;
 }
 
+/* EAX[25:14] of leaves 4 (Intel) and 0x8000001D (AMD): how many logical
+ * CPUs share this cache, minus one. L1/L2 are private to a core; L3 is
+ * shared by the whole package. */
+static uint32_t cache_sharing(uint32_t eax, uint32_t ncpus)
+{
+	uint32_t level = (eax >> 5) & 7;
+	uint32_t sharing = level >= 3 ? ncpus - 1 : 0;
+	return (eax & ~(0xfffu << 14)) | (sharing << 14);
+}
+
 struct kvm_cpuid2 *cpuid_for_vcpu(const struct kvm_cpuid2 *supported, uint32_t id,
-				  uint32_t ncpus)
+				  uint32_t ncpus, bool tsc_deadline)
 {
 	size_t sz = sizeof(*supported) + supported->nent * sizeof(struct kvm_cpuid_entry2);
 	struct kvm_cpuid2 *c = malloc(sz);
@@ -71,15 +81,20 @@ struct kvm_cpuid2 *cpuid_for_vcpu(const struct kvm_cpuid2 *supported, uint32_t i
 			else
 				e->edx &= ~(1u << 28);
 			e->ecx |= 1u << 31;
+			/* KVM emulates the TSC-deadline timer but KVM_GET_SUPPORTED_CPUID
+			 * leaves the bit to the VMM (KVM_CAP_TSC_DEADLINE_TIMER). */
+			if (tsc_deadline)
+				e->ecx |= 1u << 24;
+			else
+				e->ecx &= ~(1u << 24);
 			break;
-		case 4: {
-			/* EAX[31:26] cores per package - 1; [25:14] threads sharing
-			 * this cache - 1 (L1/L2 private to a core, L3 shared). */
-			uint32_t level = (e->eax >> 5) & 7;
-			uint32_t sharing = level >= 3 ? ncpus - 1 : 0;
-			e->eax = (e->eax & 0x3fff) | ((ncpus - 1) << 26) | (sharing << 14);
+		case 4:
+			/* EAX[31:26] cores per package - 1. */
+			e->eax = (cache_sharing(e->eax, ncpus) & 0x03ffffff) | ((ncpus - 1) << 26);
 			break;
-		}
+		case 0x8000001d:
+			e->eax = cache_sharing(e->eax, ncpus);
+			break;
 		case 0xb:
 		case 0x1f:
 			set_topology_leaf(e, id, ncpus);

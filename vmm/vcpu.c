@@ -24,10 +24,22 @@ static void kick_handler(int sig)
 		current_vcpu->run->immediate_exit = 1;
 }
 
+/* thread_lock keeps a kick (or a clock lookup) from touching a pthread_t
+ * that vm_join() is about to free. */
 void vcpu_kick(struct vcpu *vcpu)
 {
+	pthread_mutex_lock(&vcpu->vm->thread_lock);
 	if (atomic_load(&vcpu->started))
 		pthread_kill(vcpu->thread, KICK_SIGNAL);
+	pthread_mutex_unlock(&vcpu->vm->thread_lock);
+}
+
+bool vcpu_cpu_clock(struct vcpu *vcpu, clockid_t *clock)
+{
+	pthread_mutex_lock(&vcpu->vm->thread_lock);
+	bool ok = atomic_load(&vcpu->started) && !pthread_getcpuclockid(vcpu->thread, clock);
+	pthread_mutex_unlock(&vcpu->vm->thread_lock);
+	return ok;
 }
 
 static void stat_inc(struct vcpu *v, enum vcpu_stat s)
@@ -197,34 +209,51 @@ int vm_start(struct vm *vm, char *err, size_t errlen)
 		installed = true;
 	}
 	/* vCPU threads inherit a mask with the kick blocked and unblock it
-	 * themselves, so no kick reaches a thread before current_vcpu is set. */
+	 * themselves, so no kick reaches a thread before current_vcpu is set.
+	 * Synchronous fault signals stay unblocked: blocked, the kernel would
+	 * kill the process without running the crash handlers (terminal
+	 * restore, ASan's report), and device handlers run on these threads. */
 	sigset_t set, old;
 	sigfillset(&set);
+	static const int faults[] = { SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT, SIGTRAP, SIGSYS };
+	for (size_t i = 0; i < sizeof(faults) / sizeof(faults[0]); i++)
+		sigdelset(&set, faults[i]);
 	pthread_sigmask(SIG_BLOCK, &set, &old);
 	atomic_store(&vm->state, VM_RUNNING);
 	int rc = 0;
 	for (uint32_t i = 0; i < vm->nvcpus; i++) {
 		struct vcpu *v = &vm->vcpus[i];
+		pthread_mutex_lock(&vm->thread_lock);
 		rc = pthread_create(&v->thread, NULL, vcpu_thread, v);
+		if (!rc)
+			atomic_store(&v->started, true);
+		pthread_mutex_unlock(&vm->thread_lock);
 		if (rc) {
 			snprintf(err, errlen, "creating vCPU %u thread: %s", i, strerror(rc));
-			vm_request_exit(vm, MPVM_EXIT_ERROR, "%s", err);
 			break;
 		}
-		atomic_store(&v->started, true);
 	}
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
-	return rc ? -1 : 0;
+	if (rc) {
+		/* Nothing may outlive a failed start: stop and join what runs. */
+		vm_request_exit(vm, MPVM_EXIT_ERROR, "%s", err);
+		vm_join(vm);
+		return -1;
+	}
+	return 0;
 }
 
 int vm_join(struct vm *vm)
 {
 	for (uint32_t i = 0; i < vm->nvcpus; i++) {
 		struct vcpu *v = &vm->vcpus[i];
-		if (atomic_load(&v->started)) {
+		/* The exit was requested (and every vCPU kicked) before anyone
+		 * joins, so no further kick is needed: forget the thread first. */
+		pthread_mutex_lock(&vm->thread_lock);
+		bool was = atomic_exchange(&v->started, false);
+		pthread_mutex_unlock(&vm->thread_lock);
+		if (was)
 			pthread_join(v->thread, NULL);
-			atomic_store(&v->started, false);
-		}
 	}
 	return vm->exit_status;
 }

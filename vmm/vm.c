@@ -69,6 +69,7 @@ int vm_create(struct vm *vm, int kvm_fd, const struct vm_params *p, char *err, s
 	vm->kvm_fd = kvm_fd;
 	vm->params = *p;
 	pthread_mutex_init(&vm->lock, NULL);
+	pthread_mutex_init(&vm->thread_lock, NULL);
 	pthread_cond_init(&vm->cond, NULL);
 
 	vm->fd = ioctl(kvm_fd, KVM_CREATE_VM, 0);
@@ -135,7 +136,8 @@ static int create_vcpu(struct vm *vm, int id, char *err, size_t errlen)
 
 static int init_vcpu(struct vm *vm, struct vcpu *v, char *err, size_t errlen)
 {
-	struct kvm_cpuid2 *c = cpuid_for_vcpu(vm->supported_cpuid, v->id, vm->nvcpus);
+	struct kvm_cpuid2 *c = cpuid_for_vcpu(vm->supported_cpuid, v->id, vm->nvcpus,
+					      kvm_check_cap(vm->kvm_fd, KVM_CAP_TSC_DEADLINE_TIMER) > 0);
 	if (!c)
 		FAIL("vCPU %d: out of memory for CPUID", v->id);
 	if (vm->hooks.shape_cpuid)
@@ -264,6 +266,7 @@ void vm_destroy(struct vm *vm)
 	io_bus_free(vm->bus);
 	vm->bus = NULL;
 	pthread_mutex_destroy(&vm->lock);
+	pthread_mutex_destroy(&vm->thread_lock);
 	pthread_cond_destroy(&vm->cond);
 	vm->fd = vm->exit_evfd = -1;
 }

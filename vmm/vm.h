@@ -23,6 +23,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
+#include <time.h>
 #include <linux/kvm.h>
 
 #include "boot.h"
@@ -117,6 +118,7 @@ struct vm {
 	int exit_evfd;           /* readable once exit is requested */
 
 	pthread_mutex_t lock;    /* pause/resume/exit bookkeeping */
+	pthread_mutex_t thread_lock; /* vcpu->thread/started vs kicks and joins */
 	pthread_cond_t cond;
 	bool pause_requested;
 	uint32_t nparked;
@@ -141,8 +143,12 @@ void vm_destroy(struct vm *vm);
 int vm_pause(struct vm *vm);
 int vm_resume(struct vm *vm);
 
-/* Make a vCPU leave KVM_RUN soon (signal + immediate_exit). */
+/* Make a vCPU leave KVM_RUN soon (signal + immediate_exit). Safe from any
+ * thread at any time: a vCPU whose thread is gone or not yet started is
+ * left alone. */
 void vcpu_kick(struct vcpu *vcpu);
+/* The CPU-time clock of a running vCPU's thread; false if it has none. */
+bool vcpu_cpu_clock(struct vcpu *vcpu, clockid_t *clock);
 
 /* Interrupt lines of the in-kernel irqchip. */
 int vm_irq_line(struct vm *vm, uint32_t gsi, int level);

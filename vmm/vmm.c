@@ -256,10 +256,13 @@ int vmm_start(struct vmm *v, char *err, size_t errlen)
 		FAIL("event loop: cannot watch the VM exit");
 	/* Confine mpvm before the guest runs a single instruction (the API's
 	 * InstanceStart comes through here too). */
-	if (!v->no_seccomp && sandbox_apply(err, errlen))
+	if ((!v->no_seccomp && sandbox_apply(err, errlen)) || vm_start(&v->vm, err, errlen)) {
+		/* vm_start() joined whatever it had started: undo the build too,
+		 * so nothing half-started lingers and a retry starts clean. */
+		ev_del(v->loop, v->vm.exit_evfd);
+		vmm_teardown(v);
 		return -1;
-	if (vm_start(&v->vm, err, errlen))
-		return -1;
+	}
 	v->started = true;
 	log_info("started %u vCPU(s), %llu MiB", v->vm.nvcpus,
 		 (unsigned long long)v->cfg.machine.mem_size_mib);
