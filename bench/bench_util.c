@@ -167,3 +167,47 @@ bool bench_cpl0_emulated(void)
 		fclose(f);
 	return !hw;
 }
+
+bool bench_common_opt(struct bench_opts *o, int ch, char *arg)
+{
+	switch (ch) {
+	case 'n': o->runs = atoi(arg); return true;
+	case 'm': o->mpvm_bin = arg; return true;
+	case 'q': o->qemu_bin = arg; return true;
+	case 'g': o->guest_dir = arg; return true;
+	case 'j': o->json = arg; return true;
+	case 'Q': o->with_qemu = false; return true;
+	default: return false;
+	}
+}
+
+void bench_collect(struct bench_config *c, struct proc *p, bench_parse_fn *parse, int nmetric)
+{
+	int status = -1;
+	bench_wait_exit(p, 10000, &status);
+	double m[BENCH_MAX_METRICS];
+	if (status != 1 || !parse(p->buf, m)) {
+		c->failures++;
+		snprintf(c->last_error, sizeof(c->last_error), "status %d: %.200s", status, p->buf);
+		return;
+	}
+	for (int k = 0; k < nmetric; k++)
+		c->v[k][c->n] = m[k];
+	c->n++;
+	for (int k = 0; k < nmetric; k++)
+		c->median[k] = bench_median(c->v[k], c->n);
+}
+
+void bench_json_results(FILE *f, const struct bench_config *cfg, int ncfg,
+			const char *const *metric_name, int nmetric)
+{
+	fprintf(f, "  \"results\": {\n");
+	for (int i = 0; i < ncfg; i++) {
+		const struct bench_config *c = &cfg[i];
+		fprintf(f, "    \"%s\": {\"runs\": %d, \"failures\": %d", c->name, c->n, c->failures);
+		for (int k = 0; k < nmetric && c->n; k++)
+			fprintf(f, ", \"%s\": %.2f", metric_name[k], c->median[k]);
+		fprintf(f, "}%s\n", i + 1 < ncfg ? "," : "");
+	}
+	fprintf(f, "  }\n");
+}

@@ -23,39 +23,28 @@
 
 #include "bench_util.h"
 
-#define MAX_RUNS 50
 enum { SEQW, FLUSH, SEQR, RAND1, RANDN, NMETRIC };
+_Static_assert(NMETRIC <= BENCH_MAX_METRICS, "struct bench_config holds the metrics");
 static const char *const metric_name[NMETRIC] = {
 	"seqwrite_MBps", "flush_ms", "seqread_MBps", "randread4k_qd1_IOPS", "randread4k_qdN_IOPS" };
 
-struct config {
-	const char *name, *label;
-	bool qemu;
-	const char *mode; /* mpvm engine or QEMU aio */
-	double v[NMETRIC][MAX_RUNS];
-	int n, failures;
-	bool unavailable;
-	char last_error[256];
-};
-
-static char *mpvm_bin = "build/mpvm", *qemu_bin = "qemu-system-x86_64";
-static char *guest_dir = "build/tests/guests";
+static struct bench_opts opt = BENCH_OPTS_DEFAULT(5, "bench/results/blk.json");
 static char image[256] = "/tmp/mpvm-bench-blk.img";
 static unsigned mib = 8, bs = 65536, qd = 8, nrand = 1000;
 
-static void build_argv(const struct config *c, char **a, char *s1, char *params, const char *guest)
+static void build_argv(const struct bench_config *c, char **a, char *s1, char *params, const char *guest)
 {
 	int i = 0;
 	snprintf(params, 128, "mib=%u bs=%u qd=%u n=%u", mib, bs, qd, nrand);
 	if (!c->qemu) {
 		snprintf(s1, 512, "id=bench,path=%s,root,engine=%s,cache=writeback", image, c->mode);
-		char *v[] = { mpvm_bin, "run", "--kernel", (char *)guest, "--exit-port", "--memory", "128",
+		char *v[] = { opt.mpvm_bin, "run", "--kernel", (char *)guest, "--exit-port", "--memory", "128",
 			      "--serial", "stdio", "--drive", s1, "--cmdline", params, NULL };
 		for (; v[i]; i++)
 			a[i] = v[i];
 	} else {
 		snprintf(s1, 512, "file=%s,if=none,id=d0,format=raw,cache=writeback,aio=%s", image, c->mode);
-		char *v[] = { qemu_bin, "-M", "microvm", "-accel", "kvm", "-m", "128", "-smp", "1",
+		char *v[] = { opt.qemu_bin, "-M", "microvm", "-accel", "kvm", "-m", "128", "-smp", "1",
 			      "-nodefaults", "-no-user-config", "-nographic", "-no-reboot", "-serial", "stdio",
 			      "-device", "isa-debug-exit,iobase=0xf4,iosize=0x04",
 			      "-global", "virtio-mmio.force-legacy=false",
@@ -68,7 +57,7 @@ static void build_argv(const struct config *c, char **a, char *s1, char *params,
 }
 
 /* "bench: <phase> qd=Q ops=N bytes=B us=T" -> the metrics of one run. */
-static bool parse(const char *out, double m[NMETRIC])
+static bool parse(const char *out, double *m)
 {
 	int seen = 0;
 	for (const char *p = out; (p = strstr(p, "bench: ")); p++) {
@@ -91,7 +80,7 @@ static bool parse(const char *out, double m[NMETRIC])
 	return seen == (1 << NMETRIC) - 1;
 }
 
-static void one_run(struct config *c, const char *guest)
+static void one_run(struct bench_config *c, const char *guest)
 {
 	char *a[40], s1[512], params[128];
 	build_argv(c, a, s1, params, guest);
@@ -101,24 +90,8 @@ static void one_run(struct config *c, const char *guest)
 		return;
 	}
 	bench_wait_text(&p, "bench: done", 120000);
-	int status = -1;
-	bench_wait_exit(&p, 10000, &status);
-	double m[NMETRIC];
-	if (status != 1 || !parse(p.buf, m)) {
-		c->failures++;
-		snprintf(c->last_error, sizeof(c->last_error), "status %d: %.200s", status, p.buf);
-		return;
-	}
-	for (int k = 0; k < NMETRIC; k++)
-		c->v[k][c->n] = m[k];
-	c->n++;
+	bench_collect(c, &p, parse, NMETRIC);
 }
-
-static double median(struct config *c, int k)
-{
-	return bench_median(c->v[k], c->n);
-}
-
 
 static int make_image(void)
 {
@@ -133,49 +106,41 @@ static int make_image(void)
 
 int main(int argc, char **argv)
 {
-	int runs = 5;
-	const char *json = "bench/results/blk.json";
-	bool with_qemu = true;
 	static const struct option opts[] = {
-		{ "runs", 1, 0, 'n' }, { "mpvm", 1, 0, 'm' }, { "qemu", 1, 0, 'q' }, { "guests", 1, 0, 'g' },
-		{ "json", 1, 0, 'j' }, { "no-qemu", 0, 0, 'Q' }, { "image", 1, 0, 'i' }, { "mib", 1, 0, 'M' },
-		{ "bs", 1, 0, 'b' }, { "qd", 1, 0, 'd' }, { "rand-ops", 1, 0, 'r' }, { 0 } };
+		BENCH_OPTIONS, { "image", 1, 0, 'i' }, { "mib", 1, 0, 'M' }, { "bs", 1, 0, 'b' },
+		{ "qd", 1, 0, 'd' }, { "rand-ops", 1, 0, 'r' }, { 0 } };
 	int ch;
 	while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		if (bench_common_opt(&opt, ch, optarg))
+			continue;
 		switch (ch) {
-		case 'n': runs = atoi(optarg); break;
-		case 'm': mpvm_bin = optarg; break;
-		case 'q': qemu_bin = optarg; break;
-		case 'g': guest_dir = optarg; break;
-		case 'j': json = optarg; break;
-		case 'Q': with_qemu = false; break;
 		case 'i': snprintf(image, sizeof(image), "%s", optarg); break;
 		case 'M': mib = (unsigned)atoi(optarg); break;
 		case 'b': bs = (unsigned)atoi(optarg); break;
 		case 'd': qd = (unsigned)atoi(optarg); break;
 		case 'r': nrand = (unsigned)atoi(optarg); break;
 		default:
-			fprintf(stderr, "usage: mpvm-bench-blk [--runs N] [--mpvm BIN] [--qemu BIN] [--guests DIR] "
-				"[--json FILE] [--no-qemu] [--image PATH] [--mib N] [--bs BYTES] [--qd N] [--rand-ops N]\n");
+			fprintf(stderr, "usage: mpvm-bench-blk " BENCH_USAGE " [--image PATH] [--mib N] [--bs BYTES] "
+				"[--qd N] [--rand-ops N]\n");
 			return 2;
 		}
 	}
-	if (runs < 1 || runs > MAX_RUNS)
-		runs = 5;
+	if (opt.runs < 1 || opt.runs > BENCH_MAX_RUNS)
+		opt.runs = 5;
 	if (make_image()) {
 		perror(image);
 		return 1;
 	}
 	char guest[512];
-	snprintf(guest, sizeof(guest), "%s/virtio_blk_bench.elf", guest_dir);
-	static struct config cfg[] = {
+	snprintf(guest, sizeof(guest), "%s/virtio_blk_bench.elf", opt.guest_dir);
+	static struct bench_config cfg[] = {
 		{ .name = "mpvm_sync", .label = "mpvm Sync", .mode = "sync" },
 		{ .name = "mpvm_async", .label = "mpvm Async (io_uring)", .mode = "async" },
 		{ .name = "qemu_threads", .label = "QEMU microvm aio=threads", .qemu = true, .mode = "threads" },
 		{ .name = "qemu_io_uring", .label = "QEMU microvm aio=io_uring", .qemu = true, .mode = "io_uring" },
 	};
-	const int ncfg = with_qemu ? 4 : 2;
-	for (int r = 0; r < runs; r++)
+	const int ncfg = opt.with_qemu ? 4 : 2;
+	for (int r = 0; r < opt.runs; r++)
 		for (int i = 0; i < ncfg; i++)
 			if (!cfg[i].unavailable) {
 				one_run(&cfg[i], guest);
@@ -190,46 +155,40 @@ int main(int argc, char **argv)
 	printf("| VMM | runs | seq write MB/s | seq read MB/s | 4K rand read IOPS qd1 | 4K rand read IOPS qd%u | flush ms |\n", qd);
 	printf("|---|---|---|---|---|---|---|\n");
 	for (int i = 0; i < ncfg; i++) {
-		struct config *c = &cfg[i];
+		const struct bench_config *c = &cfg[i];
 		if (!c->n) {
 			printf("| %s | 0 | unavailable: %.80s |||||\n", c->label, c->last_error);
 			continue;
 		}
-		printf("| %s | %d | %.0f | %.0f | %.0f | %.0f | %.2f |\n", c->label, c->n, median(c, SEQW),
-		       median(c, SEQR), median(c, RAND1), median(c, RANDN), median(c, FLUSH));
+		printf("| %s | %d | %.0f | %.0f | %.0f | %.0f | %.2f |\n", c->label, c->n, c->median[SEQW],
+		       c->median[SEQR], c->median[RAND1], c->median[RANDN], c->median[FLUSH]);
 	}
 	static const int pairs[2][2] = { { 0, 2 }, { 1, 3 } };
-	for (int p = 0; p < 2 && with_qemu; p++) {
-		struct config *m = &cfg[pairs[p][0]], *q = &cfg[pairs[p][1]];
+	for (int p = 0; p < 2 && opt.with_qemu; p++) {
+		const struct bench_config *m = &cfg[pairs[p][0]], *q = &cfg[pairs[p][1]];
 		if (!m->n || !q->n)
 			continue;
 		printf("| %s / %s | | %.2fx | %.2fx | %.2fx | %.2fx | %.2fx |\n", m->label, q->label,
-		       median(m, SEQW) / median(q, SEQW), median(m, SEQR) / median(q, SEQR),
-		       median(m, RAND1) / median(q, RAND1), median(m, RANDN) / median(q, RANDN),
-		       median(m, FLUSH) / median(q, FLUSH));
+		       m->median[SEQW] / q->median[SEQW], m->median[SEQR] / q->median[SEQR],
+		       m->median[RAND1] / q->median[RAND1], m->median[RANDN] / q->median[RANDN],
+		       m->median[FLUSH] / q->median[FLUSH]);
 	}
 	printf("\nRatios above 1 favour mpvm, except flush (time: below 1 favours mpvm). Image in the page cache.\n");
 	if (emu)
 		printf("This host has no VT-x/AMD-V: guest CPL0 code is emulated (~4M instr/s), so each request's\n"
 		       "guest-side cost dominates and the VMMs' differences are compressed.\n");
 
-	FILE *f = fopen(json, "w");
+	FILE *f = fopen(opt.json, "w");
 	if (!f) {
-		perror(json);
+		perror(opt.json);
 		return 1;
 	}
 	fprintf(f, "{\n  \"benchmark\": \"blk\", \"guest\": \"virtio_blk_bench.elf\",\n"
 		"  \"params\": {\"mib\": %u, \"bs\": %u, \"qd\": %u, \"rand_ops\": %u, \"runs\": %d},\n"
-		"  \"guest_cpl0_emulated\": %s, \"image_in_page_cache\": true,\n  \"results\": {\n",
-		mib, bs, qd, nrand, runs, emu ? "true" : "false");
-	for (int i = 0; i < ncfg; i++) {
-		struct config *c = &cfg[i];
-		fprintf(f, "    \"%s\": {\"runs\": %d, \"failures\": %d", c->name, c->n, c->failures);
-		for (int k = 0; k < NMETRIC && c->n; k++)
-			fprintf(f, ", \"%s\": %.2f", metric_name[k], median(c, k));
-		fprintf(f, "}%s\n", i + 1 < ncfg ? "," : "");
-	}
-	fprintf(f, "  }\n}\n");
+		"  \"guest_cpl0_emulated\": %s, \"image_in_page_cache\": true,\n",
+		mib, bs, qd, nrand, opt.runs, emu ? "true" : "false");
+	bench_json_results(f, cfg, ncfg, metric_name, NMETRIC);
+	fprintf(f, "}\n");
 	fclose(f);
 	return cfg[0].n && cfg[1].n ? 0 : 1;
 }

@@ -25,13 +25,12 @@ struct result {
 	long rss_kib;
 };
 
-static char *mpvm_bin = "build/mpvm", *qemu_bin = "qemu-system-x86_64";
-static char *guest_dir = "build/tests/guests";
+static struct bench_opts opt = BENCH_OPTS_DEFAULT(20, "bench/results/boot.json");
 
 static void mpvm_argv(char **a, const char *guest, bool info)
 {
 	int i = 0;
-	a[i++] = mpvm_bin;
+	a[i++] = opt.mpvm_bin;
 	a[i++] = "run";
 	a[i++] = "--kernel";
 	a[i++] = (char *)guest;
@@ -52,7 +51,7 @@ static void qemu_argv(char **a, const char *guest)
 	/* What scripts/qemu-guest.sh runs, minus the shell. */
 	/* No -cpu host: QEMU aborts with it where KVM refuses some MSRs (the
 	 * software-nested development hosts). */
-	char *v[] = { qemu_bin, "-accel", "kvm", "-M", "microvm", "-m", "128M", "-display", "none",
+	char *v[] = { opt.qemu_bin, "-accel", "kvm", "-M", "microvm", "-m", "128M", "-display", "none",
 		      "-serial", "stdio", "-monitor", "none", "-no-reboot",
 		      "-device", "isa-debug-exit,iobase=0xf4,iosize=0x04", "-device", "i8042",
 		      "-kernel", (char *)guest, NULL };
@@ -116,45 +115,32 @@ static void print_json(FILE *f, struct result *r, int last)
 
 int main(int argc, char **argv)
 {
-	int runs = 20;
-	const char *json = "bench/results/boot.json";
-	bool with_qemu = true;
-	static const struct option opts[] = {
-		{ "runs", 1, 0, 'n' }, { "mpvm", 1, 0, 'm' }, { "qemu", 1, 0, 'q' },
-		{ "guests", 1, 0, 'g' }, { "json", 1, 0, 'j' }, { "no-qemu", 0, 0, 'Q' }, { 0 } };
+	static const struct option opts[] = { BENCH_OPTIONS, { 0 } };
 	int c;
-	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-		switch (c) {
-		case 'n': runs = atoi(optarg); break;
-		case 'm': mpvm_bin = optarg; break;
-		case 'q': qemu_bin = optarg; break;
-		case 'g': guest_dir = optarg; break;
-		case 'j': json = optarg; break;
-		case 'Q': with_qemu = false; break;
-		default:
-			fprintf(stderr, "usage: mpvm-bench-boot [--runs N] [--mpvm BIN] [--qemu BIN] [--guests DIR] [--json FILE] [--no-qemu]\n");
+	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1)
+		if (!bench_common_opt(&opt, c, optarg)) {
+			fprintf(stderr, "usage: mpvm-bench-boot " BENCH_USAGE "\n");
 			return 2;
 		}
-	}
-	if (runs < 1 || runs > MAX_RUNS)
-		runs = 20;
+	if (opt.runs < 1 || opt.runs > MAX_RUNS)
+		opt.runs = 20;
 	char hello[512], reset[512];
-	snprintf(hello, sizeof(hello), "%s/hello.elf", guest_dir);
-	snprintf(reset, sizeof(reset), "%s/reset.elf", guest_dir);
+	snprintf(hello, sizeof(hello), "%s/hello.elf", opt.guest_dir);
+	snprintf(reset, sizeof(reset), "%s/reset.elf", opt.guest_dir);
 
 	static struct result mp = { .name = "mpvm" }, qm = { .name = "qemu_microvm" };
 	char *a[32];
-	for (int i = 0; i < runs; i++) {
+	for (int i = 0; i < opt.runs; i++) {
 		mpvm_argv(a, hello, true);
 		one_run(&mp, a);
-		if (with_qemu) {
+		if (opt.with_qemu) {
 			qemu_argv(a, hello);
 			one_run(&qm, a);
 		}
 	}
 	mpvm_argv(a, reset, false);
 	measure_rss(&mp, a);
-	if (with_qemu) {
+	if (opt.with_qemu) {
 		qemu_argv(a, reset);
 		measure_rss(&qm, a);
 	}
@@ -166,7 +152,7 @@ int main(int argc, char **argv)
 	printf("|---|---|---|---|---|\n");
 	printf("| %-12s | %d | %.1f [%.1f-%.1f] | %.1f [%.1f-%.1f] | %ld KiB |\n", "mpvm", mp.n,
 	       mf.median, mf.p10, mf.p90, me.median, me.p10, me.p90, mp.rss_kib);
-	if (with_qemu) {
+	if (opt.with_qemu) {
 		printf("| %-12s | %d | %.1f [%.1f-%.1f] | %.1f [%.1f-%.1f] | %ld KiB |\n", "qemu microvm",
 		       qm.n, qf.median, qf.p10, qf.p90, qe.median, qe.p10, qe.p90, qm.rss_kib);
 		if (mf.median > 0 && me.median > 0 && mp.rss_kib > 0)
@@ -178,14 +164,14 @@ int main(int argc, char **argv)
 	if (mp.failures || qm.failures)
 		printf("failures: mpvm %d, qemu %d\n", mp.failures, qm.failures);
 
-	FILE *f = fopen(json, "w");
+	FILE *f = fopen(opt.json, "w");
 	if (!f) {
-		perror(json);
+		perror(opt.json);
 		return 1;
 	}
 	fprintf(f, "{\n  \"benchmark\": \"boot\", \"guest\": \"hello.elf\", \"memory_mib\": %d,\n", MEM_MIB);
-	print_json(f, &mp, !with_qemu);
-	if (with_qemu)
+	print_json(f, &mp, !opt.with_qemu);
+	if (opt.with_qemu)
 		print_json(f, &qm, 1);
 	fprintf(f, "}\n");
 	fclose(f);

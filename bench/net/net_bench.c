@@ -35,20 +35,11 @@
 
 #define TAP "mpvmbench0"
 #define GUEST_MAC "52:54:00:00:00:01"
-#define MAX_RUNS 50
 enum { TX_MBPS, TX_KPPS, RX_MBPS, RX_KPPS, NMETRIC };
+_Static_assert(NMETRIC <= BENCH_MAX_METRICS, "struct bench_config holds the metrics");
 static const char *const metric_name[NMETRIC] = { "tx_Mbps", "tx_kpps", "rx_Mbps", "rx_kpps" };
 
-struct config {
-	const char *name, *label;
-	bool qemu;
-	double v[NMETRIC][MAX_RUNS];
-	int n, failures;
-	char last_error[256];
-};
-
-static char *mpvm_bin = "build/mpvm", *qemu_bin = "qemu-system-x86_64";
-static char *guest_dir = "build/tests/guests";
+static struct bench_opts opt = BENCH_OPTS_DEFAULT(5, "bench/results/net.json");
 static unsigned nframes = 20000, fsize = 1514, qd = 64, window_ms = 1000;
 static atomic_bool flooding;
 
@@ -116,7 +107,7 @@ static void *flood(void *arg)
 	return NULL;
 }
 
-static bool parse(const char *out, double m[NMETRIC])
+static bool parse(const char *out, double *m)
 {
 	unsigned frames, bytes, us;
 	const char *t = strstr(out, "bench: tx frames="), *r = strstr(out, "bench: rx frames=");
@@ -131,14 +122,14 @@ static bool parse(const char *out, double m[NMETRIC])
 	return true;
 }
 
-static void one_run(struct config *c, const char *guest)
+static void one_run(struct bench_config *c, const char *guest)
 {
 	char params[128];
 	snprintf(params, sizeof(params), "n=%u size=%u qd=%u ms=%u", nframes, fsize, qd, window_ms);
-	char *mp[] = { mpvm_bin, "run", "--kernel", (char *)guest, "--exit-port", "--memory", "128",
+	char *mp[] = { opt.mpvm_bin, "run", "--kernel", (char *)guest, "--exit-port", "--memory", "128",
 		       "--serial", "stdio", "--net", "id=eth0,tap=" TAP ",mac=" GUEST_MAC,
 		       "--cmdline", params, NULL };
-	char *qm[] = { qemu_bin, "-M", "microvm", "-accel", "kvm", "-m", "128", "-smp", "1",
+	char *qm[] = { opt.qemu_bin, "-M", "microvm", "-accel", "kvm", "-m", "128", "-smp", "1",
 		       "-nodefaults", "-no-user-config", "-nographic", "-no-reboot", "-serial", "stdio",
 		       "-device", "isa-debug-exit,iobase=0xf4,iosize=0x04",
 		       "-global", "virtio-mmio.force-legacy=false",
@@ -160,73 +151,49 @@ static void one_run(struct config *c, const char *guest)
 	atomic_store(&flooding, false);
 	if (started)
 		pthread_join(th, NULL);
-	int status = -1;
-	bench_wait_exit(&p, 10000, &status);
-	double m[NMETRIC];
-	if (status != 1 || !parse(p.buf, m)) {
-		c->failures++;
-		snprintf(c->last_error, sizeof(c->last_error), "status %d: %.200s", status, p.buf);
-		return;
-	}
-	for (int k = 0; k < NMETRIC; k++)
-		c->v[k][c->n] = m[k];
-	c->n++;
+	bench_collect(c, &p, parse, NMETRIC);
 }
-
-static double median(struct config *c, int k)
-{
-	return bench_median(c->v[k], c->n);
-}
-
 
 int main(int argc, char **argv)
 {
-	int runs = 5;
-	const char *json = "bench/results/net.json";
-	bool with_qemu = true;
 	static const struct option opts[] = {
-		{ "runs", 1, 0, 'n' }, { "mpvm", 1, 0, 'm' }, { "qemu", 1, 0, 'q' }, { "guests", 1, 0, 'g' },
-		{ "json", 1, 0, 'j' }, { "no-qemu", 0, 0, 'Q' }, { "frames", 1, 0, 'f' }, { "size", 1, 0, 's' },
-		{ "qd", 1, 0, 'd' }, { "window-ms", 1, 0, 'w' }, { 0 } };
+		BENCH_OPTIONS, { "frames", 1, 0, 'f' }, { "size", 1, 0, 's' }, { "qd", 1, 0, 'd' },
+		{ "window-ms", 1, 0, 'w' }, { 0 } };
 	int ch;
 	while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		if (bench_common_opt(&opt, ch, optarg))
+			continue;
 		switch (ch) {
-		case 'n': runs = atoi(optarg); break;
-		case 'm': mpvm_bin = optarg; break;
-		case 'q': qemu_bin = optarg; break;
-		case 'g': guest_dir = optarg; break;
-		case 'j': json = optarg; break;
-		case 'Q': with_qemu = false; break;
 		case 'f': nframes = (unsigned)atoi(optarg); break;
 		case 's': fsize = (unsigned)atoi(optarg); break;
 		case 'd': qd = (unsigned)atoi(optarg); break;
 		case 'w': window_ms = (unsigned)atoi(optarg); break;
 		default:
-			fprintf(stderr, "usage: mpvm-bench-net [--runs N] [--mpvm BIN] [--qemu BIN] [--guests DIR] "
-				"[--json FILE] [--no-qemu] [--frames N] [--size BYTES] [--qd N] [--window-ms MS]\n");
+			fprintf(stderr, "usage: mpvm-bench-net " BENCH_USAGE " [--frames N] [--size BYTES] [--qd N] "
+				"[--window-ms MS]\n");
 			return 2;
 		}
 	}
-	if (runs < 1 || runs > MAX_RUNS)
-		runs = 5;
+	if (opt.runs < 1 || opt.runs > BENCH_MAX_RUNS)
+		opt.runs = 5;
 	if (fsize < 60 || fsize > 1514)
 		fsize = 1514;
 	/* JSON path is relative to where we started; open it before anything. */
-	FILE *f = fopen(json, "w");
+	FILE *f = fopen(opt.json, "w");
 	if (!f) {
-		perror(json);
+		perror(opt.json);
 		return 1;
 	}
 	if (setup_netns())
 		return 1;
 	char guest[512];
-	snprintf(guest, sizeof(guest), "%s/virtio_net_bench.elf", guest_dir);
-	static struct config cfg[] = {
+	snprintf(guest, sizeof(guest), "%s/virtio_net_bench.elf", opt.guest_dir);
+	static struct bench_config cfg[] = {
 		{ .name = "mpvm", .label = "mpvm" },
 		{ .name = "qemu_microvm", .label = "QEMU microvm (vhost=off)", .qemu = true },
 	};
-	const int ncfg = with_qemu ? 2 : 1;
-	for (int r = 0; r < runs; r++)
+	const int ncfg = opt.with_qemu ? 2 : 1;
+	for (int r = 0; r < opt.runs; r++)
 		for (int i = 0; i < ncfg; i++)
 			one_run(&cfg[i], guest);
 
@@ -235,36 +202,28 @@ int main(int argc, char **argv)
 	       nframes, fsize, qd, window_ms);
 	printf("| VMM | runs | tx Mbit/s | tx kpps | rx Mbit/s | rx kpps |\n|---|---|---|---|---|---|\n");
 	for (int i = 0; i < ncfg; i++) {
-		struct config *c = &cfg[i];
+		const struct bench_config *c = &cfg[i];
 		if (!c->n) {
 			printf("| %s | 0 | failed: %.80s ||||\n", c->label, c->last_error);
 			continue;
 		}
-		printf("| %s | %d | %.0f | %.1f | %.0f | %.1f |\n", c->label, c->n, median(c, TX_MBPS),
-		       median(c, TX_KPPS), median(c, RX_MBPS), median(c, RX_KPPS));
+		printf("| %s | %d | %.0f | %.1f | %.0f | %.1f |\n", c->label, c->n, c->median[TX_MBPS],
+		       c->median[TX_KPPS], c->median[RX_MBPS], c->median[RX_KPPS]);
 	}
-	if (with_qemu && cfg[0].n && cfg[1].n)
-		printf("| mpvm / QEMU | | %.2fx | %.2fx | %.2fx | %.2fx |\n",
-		       median(&cfg[0], TX_MBPS) / median(&cfg[1], TX_MBPS),
-		       median(&cfg[0], TX_KPPS) / median(&cfg[1], TX_KPPS),
-		       median(&cfg[0], RX_MBPS) / median(&cfg[1], RX_MBPS),
-		       median(&cfg[0], RX_KPPS) / median(&cfg[1], RX_KPPS));
+	const double *m = cfg[0].median, *q = cfg[1].median;
+	if (opt.with_qemu && cfg[0].n && cfg[1].n)
+		printf("| mpvm / QEMU | | %.2fx | %.2fx | %.2fx | %.2fx |\n", m[TX_MBPS] / q[TX_MBPS],
+		       m[TX_KPPS] / q[TX_KPPS], m[RX_MBPS] / q[RX_MBPS], m[RX_KPPS] / q[RX_KPPS]);
 	printf("\nRatios above 1 favour mpvm. The host's sender, the vCPU and the device threads share the CPUs.\n");
 	if (emu)
 		printf("This host has no VT-x/AMD-V: guest CPL0 code is emulated (~4M instr/s) and dominates.\n");
 
 	fprintf(f, "{\n  \"benchmark\": \"net\", \"guest\": \"virtio_net_bench.elf\",\n"
 		"  \"params\": {\"frames\": %u, \"size\": %u, \"qd\": %u, \"window_ms\": %u, \"runs\": %d},\n"
-		"  \"guest_cpl0_emulated\": %s,\n  \"results\": {\n",
-		nframes, fsize, qd, window_ms, runs, emu ? "true" : "false");
-	for (int i = 0; i < ncfg; i++) {
-		struct config *c = &cfg[i];
-		fprintf(f, "    \"%s\": {\"runs\": %d, \"failures\": %d", c->name, c->n, c->failures);
-		for (int k = 0; k < NMETRIC && c->n; k++)
-			fprintf(f, ", \"%s\": %.2f", metric_name[k], median(c, k));
-		fprintf(f, "}%s\n", i + 1 < ncfg ? "," : "");
-	}
-	fprintf(f, "  }\n}\n");
+		"  \"guest_cpl0_emulated\": %s,\n",
+		nframes, fsize, qd, window_ms, opt.runs, emu ? "true" : "false");
+	bench_json_results(f, cfg, ncfg, metric_name, NMETRIC);
+	fprintf(f, "}\n");
 	fclose(f);
 	return cfg[0].n ? 0 : 1;
 }

@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "api.h"
+#include "check_main.h"
 #include "event_loop.h"
 #include "vmm.h"
 
@@ -333,9 +334,5 @@ int main(void)
 	tcase_add_test(tc, stop_takes_effect_after_the_answer);
 	tcase_add_test(tc, garbage_is_answered_not_fatal);
 	suite_add_tcase(s, tc);
-	SRunner *sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? 1 : 0;
+	return run_suite(s);
 }

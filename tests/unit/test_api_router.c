@@ -9,7 +9,9 @@
 #include <unistd.h>
 
 #include "api.h"
+#include "check_main.h"
 #include "metrics.h"
+#include "test_util.h"
 #include "vmm.h"
 
 static struct vmm V;
@@ -317,9 +319,7 @@ END_TEST
 START_TEST(metrics_and_logger)
 {
 	char path[] = "/tmp/mpvm-test-metrics-XXXXXX";
-	int fd = mkstemp(path);
-	ck_assert_int_ge(fd, 0);
-	close(fd);
+	make_tmp_file(path, "", 0);
 	char body[128];
 	snprintf(body, sizeof(body), "{\"metrics_path\": \"%s\"}", path);
 	EXPECT(400, "PUT", "/metrics", "{\"metrics_path\": \"/nonexistent/dir/m\"}", "metrics_path");
@@ -381,9 +381,5 @@ int main(void)
 	tcase_add_test(tc, metrics_and_logger);
 	tcase_add_test(tc, vcpus_and_pmu);
 	suite_add_tcase(s, tc);
-	SRunner *sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? 1 : 0;
+	return run_suite(s);
 }

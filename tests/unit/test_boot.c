@@ -9,6 +9,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "check_main.h"
+#include "test_util.h"
 #include "vmm/boot.h"
 
 #define MEM_SIZE (64ULL << 20)
@@ -257,6 +259,21 @@ static void check_map(uint64_t at, size_t stride, int n)
 	}
 }
 
+/* What the 64-bit Linux boot protocol hands over in the zero page besides
+ * the header: the command line, the initrd at the top of RAM, the RSDP and
+ * the e820 map. */
+static void check_zero_page_handover(const char *cmdline)
+{
+	uint64_t zp = BOOT_ZERO_PAGE_ADDR;
+	ck_assert_uint_eq(g32(zp + 0x228), BOOT_CMDLINE_ADDR);
+	ck_assert_str_eq(gstr(BOOT_CMDLINE_ADDR), cmdline);
+	ck_assert_uint_eq(g32(zp + 0x218), INITRD_ADDR);
+	ck_assert_uint_eq(g32(zp + 0x21c), sizeof(initrd));
+	check_initrd_at(INITRD_ADDR);
+	ck_assert_uint_eq(g64(zp + 0x70), RSDP);
+	check_map(zp + 0x2d0, 20, g8(zp + 0x1e8));
+}
+
 /* ---- valid images ------------------------------------------------------ */
 
 START_TEST(elf64_pvh_boots_with_start_info)
@@ -356,13 +373,7 @@ START_TEST(vmlinux_boots_linux64_with_synthesised_zero_page)
 	ck_assert_uint_eq(g16(zp + 0x206), 0x20c);
 	ck_assert_uint_eq(g8(zp + 0x210), 0xff);
 	ck_assert_uint_eq(g8(zp + 0x211) & 0x80, 0x80);
-	ck_assert_uint_eq(g32(zp + 0x228), BOOT_CMDLINE_ADDR);
-	ck_assert_str_eq(gstr(BOOT_CMDLINE_ADDR), "console=hvc0 quiet");
-	ck_assert_uint_eq(g32(zp + 0x218), INITRD_ADDR);
-	ck_assert_uint_eq(g32(zp + 0x21c), sizeof(initrd));
-	check_initrd_at(INITRD_ADDR);
-	ck_assert_uint_eq(g64(zp + 0x70), RSDP);
-	check_map(zp + 0x2d0, 20, g8(zp + 0x1e8));
+	check_zero_page_handover("console=hvc0 quiet");
 }
 END_TEST
 
@@ -400,13 +411,7 @@ START_TEST(bzimage_boots_at_1mib_plus_0x200_with_copied_header)
 	ck_assert_uint_eq(g32(zp + 0x260), 0x800000);
 	ck_assert_uint_eq(g8(zp + 0x210), 0xff);
 	ck_assert_uint_eq(g8(zp + 0x211), 0x81);  /* LOADED_HIGH | CAN_USE_HEAP */
-	ck_assert_uint_eq(g32(zp + 0x228), BOOT_CMDLINE_ADDR);
-	ck_assert_str_eq(gstr(g32(zp + 0x228)), "console=ttyS0");
-	ck_assert_uint_eq(g32(zp + 0x218), INITRD_ADDR);
-	ck_assert_uint_eq(g32(zp + 0x21c), sizeof(initrd));
-	check_initrd_at(INITRD_ADDR);
-	ck_assert_uint_eq(g64(zp + 0x70), RSDP);
-	check_map(zp + 0x2d0, 20, g8(zp + 0x1e8));
+	check_zero_page_handover("console=ttyS0");
 }
 END_TEST
 
@@ -700,12 +705,7 @@ END_TEST
 
 static char *write_tmp(const void *b, size_t n)
 {
-	char *path = strdup("/tmp/test_boot_XXXXXX");
-	int fd = mkstemp(path);
-	ck_assert(fd >= 0);
-	ck_assert(write(fd, b, n) == (ssize_t)n);
-	close(fd);
-	return path;
+	return make_tmp_file(strdup("/tmp/test_boot_XXXXXX"), b, n);
 }
 
 START_TEST(boot_load_reads_files_and_names_them_in_errors)
@@ -793,9 +793,5 @@ int main(void)
 	tcase_add_loop_test(bad_tc, random_corruption_never_crashes, 0, (int)(sizeof(valid) / sizeof(valid[0])));
 	suite_add_tcase(s, bad_tc);
 
-	SRunner *sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? 1 : 0;
+	return run_suite(s);
 }

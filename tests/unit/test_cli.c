@@ -8,6 +8,9 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "check_main.h"
+#include "test_util.h"
+
 static struct vm_config cfg;
 static struct run_opts opts;
 static char err[CFG_ERR_LEN];
@@ -15,13 +18,8 @@ static char file[64];
 
 static void write_file(const char *text)
 {
-	int fd;
-
 	strcpy(file, "/tmp/mpvm-test-cli-XXXXXX");
-	fd = mkstemp(file);
-	ck_assert_int_ge(fd, 0);
-	ck_assert_int_eq(write(fd, text, strlen(text)), (ssize_t)strlen(text));
-	close(fd);
+	make_tmp_file(file, text, strlen(text));
 }
 
 static void setup(void)
@@ -349,9 +347,6 @@ int main(void)
 {
 	Suite *s = suite_create("cli");
 	TCase *tc = tcase_create("cli");
-	SRunner *sr;
-	int failed;
-
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, flags_override_the_file_wherever_it_is);
 	tcase_add_test(tc, repeated_drive_and_net);
@@ -365,9 +360,5 @@ int main(void)
 	tcase_add_test(tc, bad_config_file_is_told_apart_from_bad_flags);
 	tcase_add_test(tc, usage_lists_every_flag);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? 1 : 0;
+	return run_suite(s);
 }

@@ -8,6 +8,9 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "check_main.h"
+#include "test_util.h"
+
 /* Every section, with values that differ from the defaults. */
 static const char FULL[] =
 	"{\n"
@@ -547,13 +550,10 @@ END_TEST
 START_TEST(load_file_prefixes_the_path)
 {
 	char path[] = "/tmp/mpvm-test-config-XXXXXX";
-	int fd = mkstemp(path);
 	const char text[] = "{\n  \"machine-config\": {\n    \"vcpu_count\": true\n  }\n}\n";
 	char want[CFG_ERR_LEN];
 
-	ck_assert_int_ge(fd, 0);
-	ck_assert_int_eq(write(fd, text, sizeof(text) - 1), (ssize_t)sizeof(text) - 1);
-	close(fd);
+	make_tmp_file(path, text, sizeof(text) - 1);
 	ck_assert_int_eq(vm_config_load_file(&cfg, path, err, sizeof(err)), -1);
 	snprintf(want, sizeof(want), "%s: machine-config.vcpu_count: expected an integer in 1..32, "
 		 "got true", path);
@@ -637,9 +637,6 @@ int main(void)
 {
 	Suite *s = suite_create("config");
 	TCase *tc = tcase_create("config");
-	SRunner *sr;
-	int failed;
-
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, defaults);
 	tcase_add_test(tc, full_config_parses_into_every_field);
@@ -658,9 +655,5 @@ int main(void)
 	tcase_add_test(tc, validate_cross_checks);
 	tcase_add_test(tc, example_files);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? 1 : 0;
+	return run_suite(s);
 }

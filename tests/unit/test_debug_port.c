@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "check_main.h"
 #include "devices/debug_port.h"
 
 static int exit_status = -1, exit_calls;
@@ -142,9 +143,5 @@ int main(void)
 	tcase_add_test(tc, cf9_rst_cpu_resets);
 	tcase_add_test(tc, setup_registers_what_the_config_enables);
 	suite_add_tcase(su, tc);
-	SRunner *sr = srunner_create(su);
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return run_suite(su);
 }

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "check_main.h"
 #include "vmm/guest_mem.h"
 
 static struct guest_mem m;
@@ -97,9 +98,5 @@ int main(void)
 	tcase_add_test(t, bad_sizes_are_clear_errors);
 	tcase_add_test(t, add_ok_is_overflow_safe);
 	suite_add_tcase(s, t);
-	SRunner *r = srunner_create(s);
-	srunner_run_all(r, CK_NORMAL);
-	int failed = srunner_ntests_failed(r);
-	srunner_free(r);
-	return failed ? 1 : 0;
+	return run_suite(s);
 }

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "check_main.h"
 #include "devices/i8042.h"
 
 #define DATA 0x60
@@ -272,9 +273,5 @@ int main(void)
 	tcase_add_test(kb, ctrl_alt_del_without_keyboard_interrupt_raises_nothing);
 	tcase_add_test(kb, full_buffer_refuses_a_partial_sequence);
 	suite_add_tcase(su, kb);
-	SRunner *sr = srunner_create(su);
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return run_suite(su);
 }

@@ -5,6 +5,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "check_main.h"
 #include "vmm/kvm.h"
 
 static char err[512];
@@ -47,9 +48,5 @@ int main(void)
 	tcase_add_test(t, a_device_that_is_not_kvm_fails_the_api_version_check);
 	tcase_add_test(t, real_kvm_has_every_required_capability);
 	suite_add_tcase(s, t);
-	SRunner *r = srunner_create(s);
-	srunner_run_all(r, CK_NORMAL);
-	int failed = srunner_ntests_failed(r);
-	srunner_free(r);
-	return failed ? 1 : 0;
+	return run_suite(s);
 }

@@ -3,6 +3,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 
+#include "check_main.h"
 #include "devices/virtio/ratelimit.h"
 
 #define MS 1000000ull
@@ -147,9 +148,5 @@ int main(void)
 	tcase_add_test(tc, receive_path_charges_after_the_fact_and_then_waits_out_the_debt);
 	tcase_add_test(tc, long_run_rate_matches_the_configuration);
 	suite_add_tcase(s, tc);
-	SRunner *sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return run_suite(s);
 }

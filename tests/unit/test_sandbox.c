@@ -9,6 +9,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "check_main.h"
 #include "vmm/sandbox.h"
 
 /* Runs fn in a child that applies the sandbox first; returns wait status. */
@@ -79,11 +80,6 @@ int main(void)
 	tcase_add_test(t, ordinary_vmm_work_still_runs);
 	tcase_add_test(t, the_deny_list_names_exec_and_module_loading);
 	suite_add_tcase(s, t);
-	SRunner *r = srunner_create(s);
 	/* The children fork themselves; Check's own fork would only add noise. */
-	srunner_set_fork_status(r, CK_NOFORK);
-	srunner_run_all(r, CK_NORMAL);
-	int failed = srunner_ntests_failed(r);
-	srunner_free(r);
-	return failed ? 1 : 0;
+	return run_suite_fork(s, CK_NOFORK);
 }

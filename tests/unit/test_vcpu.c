@@ -9,6 +9,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "check_main.h"
 #include "vmm/kvm.h"
 #include "vmm/vm.h"
 
@@ -99,9 +100,5 @@ int main(void)
 	tcase_add_test(t, a_fault_in_a_device_handler_reaches_the_process_handler);
 	tcase_add_test(t, exit_request_from_a_handler_stops_and_joins_the_vm);
 	suite_add_tcase(s, t);
-	SRunner *r = srunner_create(s);
-	srunner_run_all(r, CK_NORMAL);
-	int failed = srunner_ntests_failed(r);
-	srunner_free(r);
-	return failed ? 1 : 0;
+	return run_suite(s);
 }

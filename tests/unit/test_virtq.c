@@ -7,6 +7,7 @@
 #include <string.h>
 #include <linux/virtio_ring.h>
 
+#include "check_main.h"
 #include "devices/virtio/queue.h"
 #include "vmm/guest_mem.h"
 
@@ -456,9 +457,5 @@ int main(void)
 	tcase_add_test(tc, event_index_interrupts_only_when_used_event_is_crossed);
 	tcase_add_test(tc, iov_copies_span_buffers_and_stop_at_the_end);
 	suite_add_tcase(s, tc);
-	SRunner *sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return run_suite(s);
 }
