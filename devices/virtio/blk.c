@@ -201,7 +201,7 @@ void blk_process(struct virtio_blk *b)
 {
 	struct virtio_dev *d = &b->dev;
 	struct virtq *q = &d->vq[0];
-	if (b->throttled || !q->enabled)
+	if (b->throttled || !virtio_queue_live(d, 0))
 		return;
 	b->stalled = false;
 	for (;;) {
@@ -246,8 +246,7 @@ static void on_timer(struct virtio_dev *d, int fd, uint32_t events, void *opaque
 	ssize_t r = read(fd, &n, sizeof(n));
 	(void)r;
 	b->throttled = false;
-	if (d->active)
-		blk_process(b);
+	blk_process(b); /* a no-op unless the queue is live */
 }
 
 static void reset_slots(struct virtio_blk *b)
@@ -406,8 +405,7 @@ static void apply_update(struct virtio_dev *d, void *arg)
 		virtio_config_changed(d);
 	/* The throttle timer or a stall may be pending; retry what is queued
 	 * (when paused, resume does: no request may start before). */
-	if (d->active && !virtio_paused(d))
-		blk_process(b);
+	blk_process(b); /* a no-op unless the queue is live */
 }
 
 int virtio_blk_update(struct virtio_dev *d, const char *path, const struct cfg_rate_limiter *rl,
@@ -428,7 +426,13 @@ int virtio_blk_update(struct virtio_dev *d, const char *path, const struct cfg_r
 		}
 		u.capacity = size / BLK_SECTOR;
 	}
-	virtio_dev_call(d, apply_update, &u);
+	if (virtio_dev_call(d, apply_update, &u)) {
+		snprintf(err, errlen, "drive %s: the device's I/O thread has stopped (see the log); "
+			 "restart the VM", b->drive_id);
+		if (u.fd >= 0)
+			close(u.fd);
+		return -1;
+	}
 	if (path)
 		log_info("drive %s: now backed by %s (%llu sectors)", b->drive_id, path,
 			 (unsigned long long)u.capacity);

@@ -38,7 +38,8 @@ uint64_t virtio_blk_capacity(const struct virtio_dev *d); /* sectors */
  * rate limits (`rl`, NULL: keep). Requests in flight finish on the old file
  * first; a changed capacity reaches the driver as a config-change
  * interrupt. The new file is opened before anything changes, so a bad path
- * returns -1 with `err` set and leaves the drive as it was. */
+ * returns -1 with `err` set and leaves the drive as it was (as does a drive
+ * whose worker has died). */
 int virtio_blk_update(struct virtio_dev *d, const char *path, const struct cfg_rate_limiter *rl,
 		      char *err, size_t errlen);
 

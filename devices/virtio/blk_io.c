@@ -83,7 +83,7 @@ static void on_completion(struct virtio_dev *d, int fd, uint32_t events, void *o
 	ssize_t rr = read(fd, &v, sizeof(v));
 	(void)rr;
 	reap(b);
-	if (b->stalled && d->active) {
+	if (b->stalled && virtio_queue_live(d, 0)) {
 		blk_process(b); /* slots are free again; it also notifies */
 	} else if (b->pushed) {
 		b->pushed = false;

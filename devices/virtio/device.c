@@ -28,10 +28,24 @@ static void drain_fd(int fd)
 	(void)r;
 }
 
-static inline bool serving(struct virtio_dev *d)
+/* Called with `lock` held: true while the worker thread can still answer
+ * a handshake. */
+static inline bool worker_alive(struct virtio_dev *d)
 {
-	uint32_t s = atomic_load(&d->status);
-	return d->active && !virtio_paused(d) && !(s & (VIRTIO_STATUS_NEEDS_RESET | VIRTIO_STATUS_FAILED));
+	return d->worker_started && !d->worker_dead;
+}
+
+static void raise_irq(struct virtio_dev *d, uint32_t why);
+
+/* Set DEVICE_NEEDS_RESET and tell the driver; false if it was set already. */
+static bool set_needs_reset(struct virtio_dev *d)
+{
+	uint32_t old = atomic_fetch_or(&d->status, VIRTIO_STATUS_NEEDS_RESET);
+	if (old & VIRTIO_STATUS_NEEDS_RESET)
+		return false;
+	atomic_fetch_add_explicit(&d->stats.device_errors, 1, memory_order_relaxed);
+	raise_irq(d, VIRTIO_ISR_CONFIG);
+	return true;
 }
 
 /* Work may be waiting without a kick of its own: buffers made available
@@ -40,8 +54,8 @@ static inline bool serving(struct virtio_dev *d)
  * no-op, so asking is always safe. */
 static void service_queues(struct virtio_dev *d)
 {
-	for (unsigned q = 0; q < d->nqueues && serving(d); q++)
-		if (d->vq[q].enabled)
+	for (unsigned q = 0; q < d->nqueues; q++)
+		if (virtio_queue_live(d, q))
 			d->ops->queue_notify(d, q);
 }
 
@@ -136,7 +150,7 @@ static void on_kick(struct virtio_dev *d, int fd, uint32_t events, void *opaque)
 		return; /* stays readable: served after resume */
 	drain_fd(fd);
 	atomic_fetch_add_explicit(&d->stats.kicks, 1, memory_order_relaxed);
-	if (serving(d) && d->vq[q].enabled)
+	if (virtio_queue_live(d, q))
 		d->ops->queue_notify(d, q);
 }
 
@@ -164,6 +178,23 @@ static void park(struct virtio_dev *d)
 	}
 }
 
+/* The worker cannot go on (its epoll failed: EBADF/EINVAL never heal).
+ * Nothing would ever answer a reset, an activation, a pause or a call, so
+ * the device is marked broken and every waiter is woken: they see
+ * `worker_dead` and finish inline (see the top of virtio.h). */
+static void worker_died(struct virtio_dev *d, int err)
+{
+	log_err("%s: I/O thread stopped: epoll_wait: %s; the device is broken until the VM restarts",
+		d->name, strerror(err));
+	d->active = false;
+	set_needs_reset(d);
+	/* Last: from here on the vCPU and API threads run the model inline. */
+	pthread_mutex_lock(&d->lock);
+	d->worker_dead = true;
+	pthread_cond_broadcast(&d->cond);
+	pthread_mutex_unlock(&d->lock);
+}
+
 static void *worker_main(void *arg)
 {
 	struct virtio_dev *d = arg;
@@ -177,7 +208,7 @@ static void *worker_main(void *arg)
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
-			log_err("%s: epoll_wait: %s (device stopped)", d->name, strerror(errno));
+			worker_died(d, errno);
 			break;
 		}
 		/* After a pause in this batch, the rest waits (level-triggered). */
@@ -211,6 +242,19 @@ int virtio_dev_watch_mod(struct virtio_dev *d, int fd, uint32_t events)
 			continue;
 		struct epoll_event ev = { .events = events, .data.ptr = &d->watches[i] };
 		return epoll_ctl(d->epoll_fd, EPOLL_CTL_MOD, fd, &ev) ? -errno : 0;
+	}
+	return -ENOENT;
+}
+
+int virtio_dev_unwatch(struct virtio_dev *d, int fd)
+{
+	for (unsigned i = 0; i < d->nwatches; i++) {
+		if (d->watches[i].fd != fd)
+			continue;
+		if (epoll_ctl(d->epoll_fd, EPOLL_CTL_DEL, fd, NULL))
+			return -errno;
+		d->watches[i].fd = -1; /* the slot stays: epoll events point into the array */
+		return 0;
 	}
 	return -ENOENT;
 }
@@ -267,22 +311,45 @@ int virtio_dev_start(struct virtio_dev *d, char *err, size_t errlen)
 	return 0;
 }
 
-void virtio_dev_call(struct virtio_dev *d, void (*fn)(struct virtio_dev *d, void *arg), void *arg)
+int virtio_dev_call(struct virtio_dev *d, void (*fn)(struct virtio_dev *d, void *arg), void *arg)
 {
 	pthread_mutex_lock(&d->lock);
 	if (!d->worker_started) {
 		pthread_mutex_unlock(&d->lock);
 		fn(d, arg);
-		return;
+		return 0;
 	}
-	while (d->call_fn)
+	while (d->call_fn && !d->worker_dead)
 		pthread_cond_wait(&d->cond, &d->lock);
-	d->call_fn = fn;
-	d->call_arg = arg;
-	signal_fd(d->ctl_fd);
-	while (d->call_fn == fn && d->call_arg == arg)
-		pthread_cond_wait(&d->cond, &d->lock);
+	int rc = 0;
+	if (!d->worker_dead) {
+		d->call_fn = fn;
+		d->call_arg = arg;
+		signal_fd(d->ctl_fd);
+		while (d->call_fn == fn && d->call_arg == arg && !d->worker_dead)
+			pthread_cond_wait(&d->cond, &d->lock);
+	}
+	/* The worker dies only between callbacks: a call still posted never ran. */
+	if (d->worker_dead) {
+		if (d->call_fn == fn && d->call_arg == arg)
+			d->call_fn = NULL;
+		rc = -1;
+	}
 	pthread_mutex_unlock(&d->lock);
+	if (rc)
+		log_err("%s: cannot change the device: its I/O thread has stopped", d->name);
+	return rc;
+}
+
+/* Pause without a worker (never started, or dead): the caller quiesces the
+ * model itself. `lock` held; dropped around quiesce() (which may take it). */
+static void pause_inline(struct virtio_dev *d)
+{
+	pthread_mutex_unlock(&d->lock);
+	int r = d->ops->quiesce ? d->ops->quiesce(d) : 0;
+	pthread_mutex_lock(&d->lock);
+	d->pause_result = r;
+	atomic_store(&d->paused, true);
 }
 
 void virtio_dev_pause_begin(struct virtio_dev *d)
@@ -293,12 +360,8 @@ void virtio_dev_pause_begin(struct virtio_dev *d)
 		pthread_mutex_unlock(&d->lock);
 		return;
 	}
-	if (!d->worker_started) {
-		pthread_mutex_unlock(&d->lock);
-		int r = d->ops->quiesce ? d->ops->quiesce(d) : 0;
-		pthread_mutex_lock(&d->lock);
-		d->pause_result = r;
-		atomic_store(&d->paused, true);
+	if (!worker_alive(d)) {
+		pause_inline(d);
 	} else {
 		atomic_store(&d->abort_batch, true); /* cut a long batch short */
 		signal_fd(d->ctl_fd);
@@ -309,8 +372,10 @@ void virtio_dev_pause_begin(struct virtio_dev *d)
 int virtio_dev_pause_end(struct virtio_dev *d)
 {
 	pthread_mutex_lock(&d->lock);
-	while (d->pause_wanted && !virtio_paused(d) && d->worker_started)
+	while (d->pause_wanted && !virtio_paused(d) && worker_alive(d))
 		pthread_cond_wait(&d->cond, &d->lock);
+	if (d->pause_wanted && !virtio_paused(d)) /* the worker died meanwhile */
+		pause_inline(d);
 	int r = virtio_paused(d) ? d->pause_result : 0;
 	pthread_mutex_unlock(&d->lock);
 	if (r)
@@ -328,11 +393,12 @@ void virtio_dev_resume(struct virtio_dev *d)
 {
 	pthread_mutex_lock(&d->lock);
 	d->pause_wanted = false;
-	if (d->worker_started) {
+	if (worker_alive(d)) {
 		signal_fd(d->ctl_fd);
-		while (virtio_paused(d))
+		while (virtio_paused(d) && !d->worker_dead)
 			pthread_cond_wait(&d->cond, &d->lock);
-	} else if (virtio_paused(d)) {
+	}
+	if (virtio_paused(d)) {
 		atomic_store(&d->paused, false);
 		deliver_deferred_irq(d);
 	}
@@ -354,10 +420,13 @@ void virtio_dev_stop(struct virtio_dev *d)
 void virtio_dev_destroy(struct virtio_dev *d)
 {
 	virtio_dev_stop(d);
-	int fds[] = { d->irq_fd, d->ctl_fd, d->epoll_fd, d->kick_fd[0], d->kick_fd[1] };
+	int fds[] = { d->irq_fd, d->ctl_fd, d->epoll_fd };
 	for (unsigned i = 0; i < sizeof(fds) / sizeof(fds[0]); i++)
 		if (fds[i] >= 0)
 			close(fds[i]);
+	for (unsigned q = 0; q < VIRTIO_MAX_QUEUES; q++)
+		if (d->kick_fd[q] >= 0)
+			close(d->kick_fd[q]);
 	pthread_cond_destroy(&d->cond);
 	pthread_mutex_destroy(&d->lock);
 	/* Last: the model may free the memory `d` lives in. */
@@ -402,12 +471,8 @@ void virtio_dev_fail(struct virtio_dev *d, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	uint32_t old = atomic_fetch_or(&d->status, VIRTIO_STATUS_NEEDS_RESET);
-	if (old & VIRTIO_STATUS_NEEDS_RESET)
-		return;
-	atomic_fetch_add_explicit(&d->stats.device_errors, 1, memory_order_relaxed);
-	log_warn("%s: guest driver error: %s; device needs reset", d->name, msg);
-	raise_irq(d, VIRTIO_ISR_CONFIG);
+	if (set_needs_reset(d))
+		log_warn("%s: guest driver error: %s; device needs reset", d->name, msg);
 }
 
 void virtio_dev_warn(struct virtio_dev *d, const char *fmt, ...)
@@ -435,22 +500,65 @@ static void reset_transport(struct virtio_dev *d)
 		virtq_reset(&d->vq[q]);
 }
 
+/* A register write the protocol forbids: ignored, counted, logged. */
+static void register_error(struct virtio_dev *d, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void register_error(struct virtio_dev *d, const char *fmt, ...)
+{
+	char msg[200];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	atomic_fetch_add_explicit(&d->stats.register_errors, 1, memory_order_relaxed);
+	virtio_dev_warn(d, "%s (ignored)", msg);
+}
+
+/* The model forgets the rings: on the worker, or here when there is none
+ * (never started, or dead: then nothing else runs the model). */
+static void reset_model_inline(struct virtio_dev *d)
+{
+	d->active = false;
+	if (d->ops->reset)
+		d->ops->reset(d);
+	d->reset_pending = false;
+	atomic_store(&d->abort_batch, false);
+}
+
 static void request_reset(struct virtio_dev *d)
 {
 	atomic_fetch_add_explicit(&d->stats.resets, 1, memory_order_relaxed);
-	if (d->worker_started) {
+	if (worker_alive(d)) {
 		d->reset_pending = true;
 		d->activate_pending = false;
 		atomic_store(&d->abort_batch, true);
 		signal_fd(d->ctl_fd);
-		while (d->reset_pending)
+		while (d->reset_pending && !d->worker_dead)
 			pthread_cond_wait(&d->cond, &d->lock);
-	} else {
-		d->active = false;
-		if (d->ops->reset)
-			d->ops->reset(d);
 	}
+	/* The worker dies only between callbacks: a reset still pending never ran. */
+	if (!worker_alive(d))
+		reset_model_inline(d);
 	reset_transport(d);
+}
+
+/* Wait for the worker's activate() (e.g. tap offloads): once the driver
+ * sees DRIVER_OK accepted, the device is live. */
+static void request_activation(struct virtio_dev *d)
+{
+	if (!d->worker_started)
+		return; /* unit tests without a worker: nothing serves the queues */
+	if (!d->worker_dead) {
+		d->activate_pending = true;
+		signal_fd(d->ctl_fd);
+		while (d->activate_pending && !d->worker_dead)
+			pthread_cond_wait(&d->cond, &d->lock);
+	}
+	if (d->worker_dead) {
+		d->activate_pending = false;
+		if (set_needs_reset(d))
+			log_err("%s: driver ready, but the device's I/O thread has stopped: device needs reset",
+				d->name);
+	}
 }
 
 void virtio_set_status(struct virtio_dev *d, uint32_t val)
@@ -459,7 +567,22 @@ void virtio_set_status(struct virtio_dev *d, uint32_t val)
 		request_reset(d);
 		return;
 	}
+	/* Another vCPU's reset is waiting for the worker (`lock` is free while
+	 * it waits): a status change now could re-activate the device under the
+	 * rings the reset is about to clear. */
+	if (d->reset_pending) {
+		register_error(d, "status 0x%x written during a reset", val);
+		return;
+	}
 	uint32_t old = atomic_load(&d->status);
+	/* Bits are sticky (virtio 2.1.2): only a reset clears them. Clearing
+	 * DRIVER_OK must not reopen the queue registers under a live worker. */
+	uint32_t cleared = old & ~val & ~VIRTIO_STATUS_NEEDS_RESET;
+	if (cleared) {
+		atomic_fetch_add_explicit(&d->stats.register_errors, 1, memory_order_relaxed);
+		virtio_dev_fail(d, "status 0x%x clears bits 0x%x without a reset", val, cleared);
+		return;
+	}
 	if ((val & VIRTIO_STATUS_FEATURES_OK) && !(old & VIRTIO_STATUS_FEATURES_OK)) {
 		uint64_t extra = d->driver_features & ~d->host_features;
 		if (extra || !(d->driver_features & VIRTIO_FEAT(VIRTIO_FEAT_VERSION_1))) {
@@ -469,23 +592,34 @@ void virtio_set_status(struct virtio_dev *d, uint32_t val)
 			val &= ~VIRTIO_STATUS_FEATURES_OK;
 		}
 	}
-	/* NEEDS_RESET belongs to the device: the driver can neither set nor clear it. */
-	val = (val & ~VIRTIO_STATUS_NEEDS_RESET) | (old & VIRTIO_STATUS_NEEDS_RESET);
-	atomic_store(&d->status, val);
+	/* NEEDS_RESET belongs to the device: the driver can neither set nor clear
+	 * it. The worker may set it meanwhile (a corrupt ring): keep that. */
+	val &= ~VIRTIO_STATUS_NEEDS_RESET;
+	old = atomic_fetch_or(&d->status, val);
 	if ((val & VIRTIO_STATUS_DRIVER_OK) && !(old & VIRTIO_STATUS_DRIVER_OK)) {
 		if (!(val & VIRTIO_STATUS_FEATURES_OK)) {
 			virtio_dev_warn(d, "DRIVER_OK without FEATURES_OK: device stays idle");
 			return;
 		}
-		if (d->worker_started) {
-			/* Wait for the model's activate() (e.g. tap offloads): once the
-			 * driver sees DRIVER_OK accepted, the device is live. */
-			d->activate_pending = true;
-			signal_fd(d->ctl_fd);
-			while (d->activate_pending)
-				pthread_cond_wait(&d->cond, &d->lock);
-		}
+		request_activation(d);
 	}
+}
+
+bool virtio_queue_writable(struct virtio_dev *d, unsigned q)
+{
+	if (q >= d->nqueues)
+		return false;
+	/* The worker may be reading the rings from DRIVER_OK on: only a reset
+	 * (which waits for it) may change them (virtio 4.2.2.3, 3.1.1). */
+	if (atomic_load(&d->status) & VIRTIO_STATUS_DRIVER_OK) {
+		register_error(d, "queue %u: configuration written after DRIVER_OK", q);
+		return false;
+	}
+	if (d->vq[q].enabled) {
+		register_error(d, "queue %u: configuration written while enabled", q);
+		return false;
+	}
+	return true;
 }
 
 void virtio_queue_ready(struct virtio_dev *d, unsigned q, bool ready)
@@ -493,11 +627,15 @@ void virtio_queue_ready(struct virtio_dev *d, unsigned q, bool ready)
 	if (q >= d->nqueues)
 		return;
 	if (atomic_load(&d->status) & VIRTIO_STATUS_DRIVER_OK) {
-		virtio_dev_warn(d, "queue %u: QueueReady changed after DRIVER_OK (ignored)", q);
+		register_error(d, "queue %u: QueueReady=%u after DRIVER_OK", q, ready);
 		return;
 	}
 	if (!ready) {
 		d->vq[q].enabled = false;
+		return;
+	}
+	if (d->vq[q].enabled) {
+		register_error(d, "queue %u: QueueReady=1 while already enabled", q);
 		return;
 	}
 	char e[160];

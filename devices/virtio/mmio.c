@@ -61,17 +61,11 @@ static void kick(struct virtio_dev *d, uint32_t q)
 	(void)r;
 }
 
-/* Queue registers may only change while the queue is off (virtio 4.2.2.3). */
+/* The selected queue, if the driver may change its registers now
+ * (virtio_queue_writable(): never after DRIVER_OK or while enabled). */
 static struct virtq *writable_queue(struct virtio_dev *d)
 {
-	if (d->queue_sel >= d->nqueues)
-		return NULL;
-	struct virtq *q = &d->vq[d->queue_sel];
-	if (q->enabled) {
-		virtio_dev_warn(d, "queue %u: configuration written while enabled (ignored)", d->queue_sel);
-		return NULL;
-	}
-	return q;
+	return virtio_queue_writable(d, d->queue_sel) ? &d->vq[d->queue_sel] : NULL;
 }
 
 static void reg_write(struct virtio_dev *d, uint64_t off, uint32_t v)

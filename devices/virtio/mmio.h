@@ -8,7 +8,9 @@
  * does not match (odd sizes, no VM fd in tests) come through the handler and
  * are forwarded to the same eventfds. Registers need aligned 32-bit access
  * (others read 0, writes are ignored); the config space at 0x100 takes any
- * size. Legacy (version 1) drivers are not supported: they see version 2.
+ * size. Queue registers (QueueNum, ring addresses, QueueReady) are
+ * ignored after DRIVER_OK and while the queue is enabled (virtio.h).
+ * Legacy (version 1) drivers are not supported: they see version 2.
  */
 #ifndef MPVM_VIRTIO_MMIO_H
 #define MPVM_VIRTIO_MMIO_H

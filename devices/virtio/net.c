@@ -14,6 +14,7 @@
 #include <linux/virtio_net.h>
 
 #include "ratelimit.h"
+#include "vmm/log.h"
 
 #define HDR_LEN ((uint32_t)sizeof(struct virtio_net_hdr_v1))
 
@@ -29,6 +30,7 @@ struct virtio_net {
 	char ifname[IFNAMSIZ];
 	int tap_fd;
 	uint32_t tap_events;     /* what the worker's epoll waits for on the tap */
+	bool tap_dead;           /* unreadable for good: no longer watched */
 	struct virtio_net_config config;
 	struct net_dir rx, tx;
 	struct virtq_elem elem;
@@ -49,8 +51,26 @@ static void count(struct virtio_dev *d, _Atomic uint64_t *c, uint64_t n)
 static void poll_tap(struct virtio_net *n, bool on)
 {
 	uint32_t want = on ? EPOLLIN : 0;
-	if (n->tap_events != want && !virtio_dev_watch_mod(&n->dev, n->tap_fd, want))
+	if (!n->tap_dead && n->tap_events != want && !virtio_dev_watch_mod(&n->dev, n->tap_fd, want))
 		n->tap_events = want;
+}
+
+/* The tap cannot be read any more: the interface was deleted or detached on
+ * the host (EBADFD, EIO), or an error that does not consume a frame. A
+ * retry would fail the same way, and epoll reports the error condition even
+ * to a watch with no events, so the worker would spin: receive stops for
+ * good (the guest sees a silent link; transmit drops frame by frame).
+ * Logged once. */
+static void tap_failed(struct virtio_net *n, const char *why)
+{
+	if (n->tap_dead)
+		return;
+	n->tap_dead = true;
+	int r = virtio_dev_unwatch(&n->dev, n->tap_fd);
+	n->tap_events = 0;
+	count(&n->dev, &n->dev.stats.io_errors, 1);
+	log_err("%s: tap %s: %s: receive stopped for good (recreate the tap and restart the VM)%s",
+		n->dev.name, n->ifname, why, r ? "; could not stop watching it" : "");
 }
 
 static void throttle(struct virtio_net *n, struct net_dir *dir, uint64_t wait)
@@ -114,7 +134,7 @@ static void tx_process(struct virtio_net *n)
 	struct virtq *q = &d->vq[VIRTIO_NET_TXQ];
 	struct virtq_elem *e = &n->elem;
 	bool pushed = false;
-	if (n->tx.throttled || !q->enabled)
+	if (n->tx.throttled || !virtio_queue_live(d, VIRTIO_NET_TXQ))
 		return;
 	for (;;) {
 		virtq_disable_notify(q);
@@ -173,7 +193,8 @@ static void rx_process(struct virtio_net *n)
 	struct virtq *q = &d->vq[VIRTIO_NET_RXQ];
 	struct virtq_elem *e = &n->elem;
 	bool pushed = false;
-	if (n->rx.throttled || !q->enabled || virtio_should_yield(d)) {
+	if (n->rx.throttled || n->tap_dead || !virtio_queue_live(d, VIRTIO_NET_RXQ) ||
+	    virtio_should_yield(d)) {
 		/* The tap stays readable: stop watching it or the worker spins.
 		 * The timer, a reset or the next activation turn it back on. */
 		poll_tap(n, false);
@@ -213,14 +234,20 @@ static void rx_process(struct virtio_net *n)
 			r = readv(n->tap_fd, &e->iov[e->nout], e->nin);
 		while (r < 0 && errno == EINTR);
 		if (r < 0) {
+			int err = errno;
 			virtq_unpop(q);
-			if (errno != EAGAIN && errno != EWOULDBLOCK) {
-				/* The kernel consumed and dropped that frame (too big). */
+			if (err == EAGAIN || err == EWOULDBLOCK) {
+				poll_tap(n, true);
+				break;
+			}
+			/* tun takes the frame off its queue before copying it out:
+			 * these lose that one frame, the next read is a new one. */
+			if (err == EFAULT || err == EINVAL) {
 				count(d, &d->stats.dropped, 1);
-				virtio_dev_warn(d, "rx: %s: %s (frame dropped)", n->ifname, strerror(errno));
+				virtio_dev_warn(d, "rx: %s: %s (frame dropped)", n->ifname, strerror(err));
 				continue;
 			}
-			poll_tap(n, true);
+			tap_failed(n, strerror(err));
 			break;
 		}
 		if ((uint64_t)r < HDR_LEN) {
@@ -257,11 +284,12 @@ static void net_queue_notify(struct virtio_dev *d, unsigned q)
 static void on_tap(struct virtio_dev *d, int fd, uint32_t events, void *opaque)
 {
 	struct virtio_net *n = to_net(d);
-	if (!d->active) {
-		poll_tap(n, false);
+	/* tun reports this once its interface is gone, whatever we wait for. */
+	if (events & (EPOLLERR | EPOLLHUP)) {
+		tap_failed(n, "interface gone (poll error)");
 		return;
 	}
-	rx_process(n);
+	rx_process(n); /* stops watching the tap unless the queue is live */
 }
 
 static void on_timer(struct virtio_dev *d, int fd, uint32_t events, void *opaque)
@@ -272,8 +300,7 @@ static void on_timer(struct virtio_dev *d, int fd, uint32_t events, void *opaque
 	ssize_t r = read(fd, &v, sizeof(v));
 	(void)r;
 	dir->throttled = false;
-	if (!d->active)
-		return;
+	/* Both are no-ops unless their queue is live. */
 	if (dir == &n->tx) {
 		tx_process(n);
 	} else {

@@ -12,7 +12,9 @@
  * each transmitted frame is copied and sanitised (only negotiated flags, no
  * GSO) before the kernel sees it; received headers are rewritten the same
  * way with num_buffers = 1. A frame that does not fit, a tap error, or a
- * malformed chain drops that frame (counted), never the device. Receive
+ * malformed chain drops that frame (counted), never the device. A tap that
+ * cannot be read any more (interface deleted on the host) stops receive for
+ * good, logged once, rather than being retried in a loop. Receive
  * stops polling the tap while the guest has no buffers or the rx limiter is
  * empty, so the kernel's tap queue absorbs (and eventually drops) bursts.
  */

@@ -52,7 +52,7 @@ static void rng_queue_notify(struct virtio_dev *d, unsigned qi)
 	struct virtio_rng *g = to_rng(d);
 	struct virtq *q = &d->vq[0];
 	bool pushed = false;
-	if (g->throttled)
+	if (g->throttled || !virtio_queue_live(d, 0))
 		return;
 	for (;;) {
 		virtq_disable_notify(q);
@@ -106,8 +106,7 @@ static void on_timer(struct virtio_dev *d, int fd, uint32_t events, void *opaque
 	ssize_t r = read(fd, &n, sizeof(n));
 	(void)r;
 	to_rng(d)->throttled = false;
-	if (d->active)
-		rng_queue_notify(d, 0);
+	rng_queue_notify(d, 0); /* a no-op unless the queue is live */
 }
 
 static void rng_reset(struct virtio_dev *d)

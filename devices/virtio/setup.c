@@ -179,6 +179,7 @@ void virtio_metrics_add(const struct virtio_set *s, struct cJSON *root)
 		C(throttled);
 		C(dropped);
 		C(resets);
+		C(register_errors);
 #undef C
 	}
 }

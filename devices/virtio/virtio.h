@@ -13,6 +13,16 @@
  * model never completes a request into rings the driver has taken back.
  * Guest faults are counted and logged (rate-limited) and never stop the VMM:
  * a bad request is failed; a corrupt ring sets DEVICE_NEEDS_RESET.
+ * Status bits are sticky (virtio 2.1.2): a write that clears one (other
+ * than 0 = reset) sets DEVICE_NEEDS_RESET. Queue geometry (QueueNum, ring
+ * addresses, QueueReady) is frozen from DRIVER_OK until a reset: such
+ * writes are ignored and counted (register_errors). Together with the reset
+ * handshake this gives the invariant the worker relies on: while `active`,
+ * no queue's size, rings or enabled flag change (virtio_queue_live()).
+ * If the worker dies (its epoll fails), it marks the device NEEDS_RESET and
+ * wakes every waiter; from then on the device is broken for good: resets
+ * and pauses run inline, DRIVER_OK is answered with NEEDS_RESET, and
+ * virtio_dev_call() fails.
  * Pause (virtio_dev_pause(), for PATCH /vm Paused, after the vCPUs parked):
  * the worker stops taking requests, lets in-flight host I/O finish and
  * publishes it to the used ring (ops->quiesce), then waits on its control
@@ -68,6 +78,7 @@ struct virtio_counters {
 	_Atomic uint64_t throttled;      /* times a rate limiter made a queue wait */
 	_Atomic uint64_t dropped;        /* net: frames dropped (no buffer, too big, tap error) */
 	_Atomic uint64_t resets;         /* driver resets */
+	_Atomic uint64_t register_errors;/* register writes the protocol forbids (ignored) */
 };
 
 struct virtio_dev;
@@ -137,6 +148,7 @@ struct virtio_dev {
 	void (*call_fn)(struct virtio_dev *d, void *arg); /* virtio_dev_call() */
 	void *call_arg;
 	bool active;                   /* worker side: DRIVER_OK seen, not broken */
+	bool worker_dead;              /* the worker exited on an error (under lock) */
 	_Atomic bool abort_batch;      /* a reset or pause is waiting: leave long loops */
 	bool pause_wanted;             /* virtio_dev_pause()/resume() asked (under lock) */
 	int pause_result;              /* ops->quiesce() of the last pause (under lock) */
@@ -157,13 +169,17 @@ int virtio_dev_init(struct virtio_dev *d, const char *name, uint32_t device_id,
 /* Watch a model fd on the worker's epoll (before or after start). */
 int virtio_dev_watch(struct virtio_dev *d, int fd, uint32_t events, virtio_watch_fn fn, void *opaque);
 int virtio_dev_watch_mod(struct virtio_dev *d, int fd, uint32_t events);
+/* Stop watching `fd` for good (an fd that stays in error, which epoll would
+ * report forever). On the worker, or before start. */
+int virtio_dev_unwatch(struct virtio_dev *d, int fd);
 /* Start / stop the worker thread. Stop is idempotent and waits for it. */
 int virtio_dev_start(struct virtio_dev *d, char *err, size_t errlen);
 void virtio_dev_stop(struct virtio_dev *d);
-/* Run fn(d, arg) on the device's worker (inline if it is not running) and
- * wait for it: how other threads (the API) change a running device. One
- * call at a time per device; not from the worker itself. */
-void virtio_dev_call(struct virtio_dev *d, void (*fn)(struct virtio_dev *d, void *arg), void *arg);
+/* Run fn(d, arg) on the device's worker (inline if it was never started)
+ * and wait for it: how other threads (the API) change a running device.
+ * 0, or -1 (fn not run) if the worker has died. One call at a time per
+ * device; not from the worker itself. */
+int virtio_dev_call(struct virtio_dev *d, void (*fn)(struct virtio_dev *d, void *arg), void *arg);
 /* Stop, destroy the model, close everything. */
 void virtio_dev_destroy(struct virtio_dev *d);
 /* Pause the device (see the top of this file) and wait until it is parked:
@@ -201,12 +217,28 @@ static inline bool virtio_should_yield(struct virtio_dev *d)
 	return atomic_load_explicit(&d->abort_batch, memory_order_relaxed) || !d->active ||
 	       (atomic_load(&d->status) & (VIRTIO_STATUS_NEEDS_RESET | VIRTIO_STATUS_FAILED));
 }
+/* The gate of every worker entry point that touches queue `q` (kick, timer,
+ * tap, completion): the device is live (DRIVER_OK handled by this worker,
+ * not broken, not paused) and the driver enabled `q`. While it holds, the
+ * queue's geometry cannot change (see the top of this file); `active` is
+ * read first, so a queue the transport is still configuring is never read.
+ * Worker only. */
+static inline bool virtio_queue_live(struct virtio_dev *d, unsigned q)
+{
+	return d->active && !virtio_paused(d) &&
+	       !(atomic_load(&d->status) & (VIRTIO_STATUS_NEEDS_RESET | VIRTIO_STATUS_FAILED)) &&
+	       q < d->nqueues && d->vq[q].enabled;
+}
 
 /* --- for the transport (vCPU threads, `lock` held) ---------------------- */
-/* Status register write: feature check, reset handshake, activation. */
+/* Status register write: feature check, reset handshake, activation;
+ * clearing a bit without a reset breaks the device (NEEDS_RESET). */
 void virtio_set_status(struct virtio_dev *d, uint32_t status);
 /* QueueReady = 1: validate and map the selected queue; a bad queue breaks
- * the device (NEEDS_RESET). */
+ * the device (NEEDS_RESET). Ignored (counted) after DRIVER_OK. */
 void virtio_queue_ready(struct virtio_dev *d, unsigned q, bool ready);
+/* May the driver change queue `q`'s registers now? Not after DRIVER_OK nor
+ * while it is enabled; a refusal is logged and counted (register_errors). */
+bool virtio_queue_writable(struct virtio_dev *d, unsigned q);
 
 #endif

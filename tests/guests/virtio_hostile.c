@@ -9,6 +9,12 @@
  * the device must set DEVICE_NEEDS_RESET (with a config interrupt status)
  * and work again after a reset. Finally it pokes the register window with
  * odd sizes, unknown registers and notifies for queues that do not exist.
+ * With `ram_mib=N` (the VM's RAM size) on the command line and an entropy
+ * device, it also clears DRIVER_OK without a reset and grows a one-entry
+ * queue whose rings end where RAM ends to 256 entries: a device that kept
+ * serving it (a kick, its rate limiter's timer) would read and write past
+ * the end of guest RAM, i.e. of the VMM's mapping. The device must set
+ * DEVICE_NEEDS_RESET, keep the queue as it was, and work after a reset.
  * Prints "hostile: PASS" and exits 0 if the VMM survived all of it.
  */
 #include "lib/virtio_guest.h"
@@ -186,6 +192,88 @@ static void attack_rng(const char *cmdline)
 	gprintf("hostile: entropy device survived a loop\n");
 }
 
+static void wait_us(uint32_t us)
+{
+	uint32_t start = time_us();
+	while (time_us() - start < us)
+		cpu_relax();
+}
+
+static void attack_resize(const char *cmdline)
+{
+	struct vg_dev r;
+	uint32_t mib;
+	if (!vg_find(cmdline, VG_ID_RNG, 0, &r) || !cmdline_get_u32(cmdline, "ram_mib", &mib))
+		return;
+	CHECK(mib >= 64 && mib < 3072, "ram_mib=%u: expected 64..3071", mib);
+	uint32_t end = mib << 20;
+	CHECK(vg_init(&r, 0, 1), "rng init");
+	struct vg_queue *q = &r.q[0], saved = *q;
+	const uint32_t S = VG_S_ACK | VG_S_DRIVER | VG_S_FEATURES_OK;
+
+	/* One entry; desc 16, avail 6 + 2 and used 6 + 8 bytes in RAM's last 48. */
+	vg_wr(&r, VG_STATUS, 0);
+	vg_wr(&r, VG_STATUS, VG_S_ACK);
+	vg_wr(&r, VG_STATUS, VG_S_ACK | VG_S_DRIVER);
+	vg_wr(&r, VG_DRIVER_FEATURES_SEL, 1);
+	vg_wr(&r, VG_DRIVER_FEATURES, 1); /* VERSION_1 */
+	vg_wr(&r, VG_STATUS, S);
+	q->desc = phys_ptr(end - 48);
+	q->avail = phys_ptr(end - 32);
+	q->used = phys_ptr(end - 16);
+	memset((void *)q->desc, 0, 48);
+	q->size = 1;
+	q->avail_idx = q->used_seen = q->free_head = 0;
+	q->nfree = 1;
+	q->chain_len[0] = 0;
+	q->desc[0].next = 1;
+	vg_wr(&r, VG_QUEUE_SEL, 0);
+	vg_wr(&r, VG_QUEUE_NUM, 1);
+	vg_wr(&r, VG_QUEUE_DESC_LOW, end - 48);
+	vg_wr(&r, VG_QUEUE_DESC_HIGH, 0);
+	vg_wr(&r, VG_QUEUE_AVAIL_LOW, end - 32);
+	vg_wr(&r, VG_QUEUE_AVAIL_HIGH, 0);
+	vg_wr(&r, VG_QUEUE_USED_LOW, end - 16);
+	vg_wr(&r, VG_QUEUE_USED_HIGH, 0);
+	vg_wr(&r, VG_QUEUE_READY, 1);
+	vg_wr(&r, VG_STATUS, S | VG_S_DRIVER_OK);
+	CHECK(vg_rd(&r, VG_STATUS) == (S | VG_S_DRIVER_OK), "resize: setup refused (status 0x%x)",
+	      vg_rd(&r, VG_STATUS));
+	struct vg_buf b = { DATA, 64, true };
+	uint32_t len = 0;
+	CHECK(vg_add(q, &b, 1) == 0, "resize: no descriptor");
+	vg_kick(&r, q);
+	CHECK(vg_wait(q, 2000000, NULL, &len) && len == 64, "resize: first request: len %u", len);
+	/* A second request: a rate limiter holds it back on its timer. */
+	CHECK(vg_add(q, &b, 1) == 0, "resize: no descriptor");
+	vg_kick(&r, q);
+	wait_us(20000);
+	uint16_t used_before = (uint16_t)(q->used[0] >> 16);
+
+	vg_wr(&r, VG_STATUS, S); /* DRIVER_OK cleared, no reset */
+	vg_wr(&r, VG_QUEUE_READY, 0);
+	vg_wr(&r, VG_QUEUE_NUM, 256);
+	vg_kick(&r, q);
+	wait_us(1000000); /* the limiter's timer fires meanwhile */
+	uint32_t st = vg_rd(&r, VG_STATUS);
+	CHECK(st == (S | VG_S_DRIVER_OK | VG_S_NEEDS_RESET), "resize: status 0x%x, expected 0x%x", st,
+	      S | VG_S_DRIVER_OK | VG_S_NEEDS_RESET);
+	CHECK(vg_rd(&r, VG_QUEUE_READY) == 1, "resize: the queue was disabled after DRIVER_OK");
+	uint16_t used_after = (uint16_t)(q->used[0] >> 16);
+	CHECK(used_after == used_before, "resize: the device served the grown queue (used %u -> %u)",
+	      used_before, used_after);
+	gprintf("hostile: DRIVER_OK cleared, queue grown 1 -> 256 over rings at the end of RAM "
+		"-> DEVICE_NEEDS_RESET, queue untouched (%u of 2 served)\n", used_after);
+
+	*q = saved;
+	CHECK(vg_init(&r, 0, 1), "resize: re-init after reset");
+	b.len = 32;
+	CHECK(vg_add(q, &b, 1) >= 0, "resize: no descriptor");
+	vg_kick(&r, q);
+	CHECK(vg_wait(q, 2000000, NULL, &len) && len == 32, "resize: after reset: len %u", len);
+	gprintf("hostile: entropy device works again after reset\n");
+}
+
 void guest_main(const char *cmdline)
 {
 	struct vg_dev d;
@@ -198,6 +286,7 @@ void guest_main(const char *cmdline)
 	attack_rings(&d, features);
 	attack_registers(&d);
 	attack_rng(cmdline);
+	attack_resize(cmdline);
 	gprintf("hostile: PASS\n");
 	guest_exit(GUEST_EXIT_PASS);
 }

@@ -2,8 +2,10 @@
 # virtio-blk and virtio-rng on real /dev/kvm with the freestanding guests:
 # the block guest (patterns across the disk, flush, serial, read-only disk,
 # interrupt) with the Sync and the Async engine, the same from a config file,
-# the hostile guest (mpvm must survive and report), the entropy guest, and a
-# clear error for a missing image.
+# the hostile guest (mpvm must survive and report; once more with a
+# rate-limited entropy device, whose timer must not serve a queue the guest
+# resized after DRIVER_OK), the entropy guest, and a clear error for a
+# missing image.
 . "$(dirname "$0")/lib.sh"
 
 disk="$T_TMP/disk.img" ro="$T_TMP/ro.img"
@@ -62,7 +64,7 @@ expect_out blk-config-file "blk0: at 0xd0000000 irq 10, 16384 sectors, read-writ
 expect_out blk-config-file "blk: serial \"fromconfig\""
 expect_out blk-config-file "blk: PASS"
 
-run hostile 120 -- run --kernel "$GUESTS/virtio_hostile.elf" --exit-port \
+run hostile 120 -- run --kernel "$GUESTS/virtio_hostile.elf" --exit-port --memory 128M --cmdline ram_mib=128 \
 	--drive "id=victim,path=$disk,root,engine=async" --entropy --metrics-path "$T_TMP/hostile.metrics"
 expect_status hostile 1
 expect_out hostile "descriptor pointing to itself -> request failed"
@@ -70,7 +72,10 @@ expect_out hostile "absurd length .* -> request failed"
 expect_out hostile "indirect table inside an indirect table -> request failed"
 expect_out hostile "available index 200 ahead -> DEVICE_NEEDS_RESET"
 expect_out hostile "entropy device survived a loop"
+expect_out hostile "DRIVER_OK cleared, queue grown 1 -> 256 .* -> DEVICE_NEEDS_RESET, queue untouched"
+expect_out hostile "entropy device works again after reset"
 expect_out hostile "hostile: PASS"
+expect_err hostile "rng: guest driver error: status 0xb clears bits 0x4 without a reset"
 expect_err hostile "blk:victim: bad request .*loop"
 expect_err hostile "blk:victim: guest driver error: .*device needs reset"
 # The faults are counted in the device's metrics (the line written at exit).
@@ -78,10 +83,31 @@ if python3 - "$T_TMP/hostile.metrics" <<'PY'
 import json, sys
 m = json.loads(open(sys.argv[1]).read().splitlines()[-1])
 b = m["block_victim"]
-sys.exit(0 if b["bad_requests"] > 0 and b["device_errors"] > 0 and b["kicks"] > 0 else 1)
+r = m["entropy"]
+sys.exit(0 if b["bad_requests"] > 0 and b["device_errors"] > 0 and b["kicks"] > 0 and
+         r["device_errors"] > 0 and r["register_errors"] > 0 else 1)
 PY
-then pass "hostile: metrics count bad requests and device errors for block_victim"
+then pass "hostile: metrics count bad requests, device and register errors"
 else fail "hostile: metrics lack the fault counts" "$(tail -1 "$T_TMP/hostile.metrics" 2>&1)"; fi
+
+# The entropy device's rate limiter holds a request back on its timer while
+# the guest clears DRIVER_OK and grows the queue over rings that end where
+# RAM ends: the timer's pass must not serve it (that would write past the
+# end of mpvm's guest memory mapping).
+cat >"$T_TMP/hostile.json" <<JSON
+{
+  "boot-source": { "kernel_image_path": "$GUESTS/virtio_hostile.elf", "boot_args": "ram_mib=64" },
+  "machine-config": { "vcpu_count": 1, "mem_size_mib": 64 },
+  "drives": [ { "drive_id": "victim", "path_on_host": "$disk", "is_root_device": true, "is_read_only": false } ],
+  "entropy": { "rate_limiter": { "bandwidth": { "size": 64, "refill_time": 300 } } },
+  "debug": { "exit_port": true }
+}
+JSON
+run hostile-throttled 120 -- run --config-file "$T_TMP/hostile.json"
+expect_status hostile-throttled 1
+expect_out hostile-throttled "queue grown 1 -> 256 .* -> DEVICE_NEEDS_RESET, queue untouched \(1 of 2 served\)"
+expect_out hostile-throttled "hostile: PASS"
+expect_err hostile-throttled "rng: queue 0: configuration written after DRIVER_OK \(ignored\)"
 
 run hostile-sync 120 -- run --kernel "$GUESTS/virtio_hostile.elf" --exit-port \
 	--drive "id=victim,path=$disk,root,engine=sync"

@@ -15,7 +15,9 @@
 #include <unistd.h>
 #include <linux/virtio_blk.h>
 
+#include "check_main.h"
 #include "devices/virtio/blk.h"
+#include "test_util.h"
 #include "test_virtio_driver.h"
 
 #define HDR SIM_DATA
@@ -34,10 +36,7 @@ static void start_disk(const char *dir, uint64_t size, bool ro, int engine,
 		       const struct cfg_rate_limiter *rl)
 {
 	snprintf(img, sizeof(img), "%s/mpvm-blk-XXXXXX", dir);
-	int fd = mkstemp(img);
-	ck_assert_int_ge(fd, 0);
-	ck_assert_int_eq(ftruncate(fd, (off_t)size), 0);
-	close(fd);
+	make_tmp_image(img, (off_t)size);
 	memset(&drv, 0, sizeof(drv));
 	drv.drive_id = "rootfs-serial-0123456789";
 	drv.path_on_host = img;
@@ -49,14 +48,12 @@ static void start_disk(const char *dir, uint64_t size, bool ro, int engine,
 	sim_mem_init(&s);
 	s.dev = virtio_blk_create(&drv, &s.mem, err, sizeof(err));
 	ck_assert_msg(s.dev != NULL, "%s", err);
-	ck_assert_int_eq(virtio_dev_start(s.dev, err, sizeof(err)), 0);
-	sim_init(&s, ~0ull);
+	sim_start(&s, ~0ull);
 }
 
 static void stop_disk(void)
 {
-	virtio_dev_destroy(s.dev);
-	gm_destroy(&s.mem);
+	sim_stop(&s);
 	unlink(img);
 }
 
@@ -296,13 +293,6 @@ START_TEST(host_enospc_becomes_ioerr)
 }
 END_TEST
 
-static uint64_t now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
 START_TEST(rate_limiter_spaces_requests_out)
 {
 	/* One op per 50 ms, no initial burst beyond the bucket. */
@@ -395,9 +385,5 @@ int main(void)
 	tcase_add_loop_test(tc, patch_swaps_the_backing_file_and_announces_the_new_capacity, 0, 2);
 	tcase_add_test(tc, missing_image_is_a_clear_error);
 	suite_add_tcase(su, tc);
-	SRunner *sr = srunner_create(su);
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return run_suite(su);
 }

@@ -173,4 +173,19 @@ static inline void sim_mem_init(struct sim *s)
 	ck_assert_int_eq(gm_create(&s->mem, SIM_MEM, false, err, sizeof(err)), 0);
 }
 
+/* After sim_mem_init() and creating s->dev on s->mem: start the device's
+ * worker, then initialise it as a driver would (sim_init). */
+static inline void sim_start(struct sim *s, uint64_t want)
+{
+	char err[256];
+	ck_assert_msg(virtio_dev_start(s->dev, err, sizeof(err)) == 0, "%s", err);
+	sim_init(s, want);
+}
+
+static inline void sim_stop(struct sim *s)
+{
+	virtio_dev_destroy(s->dev);
+	gm_destroy(&s->mem);
+}
+
 #endif

@@ -22,6 +22,7 @@
 #include <linux/if_ether.h>
 #include <linux/virtio_net.h>
 
+#include "check_main.h"
 #include "devices/virtio/net.h"
 #include "test_virtio_driver.h"
 
@@ -34,6 +35,7 @@
 static struct sim s;
 static char err[512];
 static const uint8_t guest_mac[6] = { 0x52, 0x54, 0x00, 0x12, 0x34, 0x56 };
+static const uint8_t bcast[6] = { 0xff, 0xff, 0xff, 0xff, 0xff, 0xff };
 static uint8_t tap_mac[6];
 static int ifindex;
 
@@ -99,12 +101,6 @@ static void start(uint64_t want_features, const struct cfg_rate_limiter *tx_rl)
 	sim_init(&s, want_features);
 }
 
-static void stop(void)
-{
-	virtio_dev_destroy(s.dev);
-	gm_destroy(&s.mem);
-}
-
 static int packet_socket(void)
 {
 	int sk = socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, htons(ETH_TEST));
@@ -167,7 +163,7 @@ START_TEST(mac_is_in_config_space)
 	for (int i = 0; i < 6; i++)
 		virtio_mmio_access(s.dev, NULL, VIRTIO_MMIO_CONFIG + i, &mac[i], 1, false);
 	ck_assert_int_eq(memcmp(mac, guest_mac, 6), 0);
-	stop();
+	sim_stop(&s);
 }
 END_TEST
 
@@ -178,7 +174,6 @@ START_TEST(guest_frame_reaches_the_host)
 	start(~0ull, NULL);
 	int sk = packet_socket();
 	uint8_t f[128], got[256];
-	static const uint8_t bcast[6] = { 0xff, 0xff, 0xff, 0xff, 0xff, 0xff };
 	size_t n = test_frame(f, bcast, guest_mac, "hello from the guest");
 	struct virtio_net_hdr_v1 h = { 0 };
 	guest_send(&h, f, n);
@@ -187,7 +182,7 @@ START_TEST(guest_frame_reaches_the_host)
 	ck_assert_int_eq(memcmp(got, f, n), 0);
 	ck_assert_uint_eq(atomic_load(&s.dev->stats.write_bytes), n);
 	close(sk);
-	stop();
+	sim_stop(&s);
 }
 END_TEST
 
@@ -216,7 +211,7 @@ START_TEST(host_frame_reaches_the_guest)
 	expect_rx(f, n);
 	ck_assert_uint_eq(atomic_load(&s.dev->stats.read_bytes), n);
 	close(sk);
-	stop();
+	sim_stop(&s);
 }
 END_TEST
 
@@ -234,7 +229,7 @@ START_TEST(frames_wait_in_the_tap_until_buffers_arrive)
 	post_rx_buffers(1);
 	expect_rx(f, n);
 	close(sk);
-	stop();
+	sim_stop(&s);
 }
 END_TEST
 
@@ -316,7 +311,7 @@ START_TEST(tx_checksum_offload_completes_partial_checksums)
 	guest_send(&none, f, n);
 	ck_assert_int_eq(host_recv(sk, got, sizeof(got), 300), -1);
 	close(sk);
-	stop();
+	sim_stop(&s);
 }
 END_TEST
 
@@ -359,7 +354,7 @@ START_TEST(rx_checksum_flags_follow_guest_csum)
 		ck_assert_uint_eq(csum_fold(sum), 0xffff);
 	}
 	close(sk);
-	stop();
+	sim_stop(&s);
 }
 END_TEST
 
@@ -380,13 +375,12 @@ START_TEST(bad_tx_chain_is_dropped_and_tx_continues)
 	ck_assert_uint_eq(atomic_load(&s.dev->stats.bad_requests), 1);
 	ck_assert_uint_eq(atomic_load(&s.dev->stats.dropped), 1);
 	uint8_t f[128], got[128];
-	static const uint8_t bcast[6] = { 0xff, 0xff, 0xff, 0xff, 0xff, 0xff };
 	size_t n = test_frame(f, bcast, guest_mac, "still alive");
 	struct virtio_net_hdr_v1 h = { 0 };
 	guest_send(&h, f, n);
 	ck_assert_int_eq(host_recv(sk, got, sizeof(got), 2000), (ssize_t)n);
 	close(sk);
-	stop();
+	sim_stop(&s);
 }
 END_TEST
 
@@ -397,7 +391,6 @@ START_TEST(tx_rate_limiter_paces_frames)
 	struct cfg_rate_limiter rl = { .ops = { .set = true, .size = 1, .refill_time_ms = 50 } };
 	start(~0ull, &rl);
 	uint8_t f[128];
-	static const uint8_t bcast[6] = { 0xff, 0xff, 0xff, 0xff, 0xff, 0xff };
 	size_t n = test_frame(f, bcast, guest_mac, "paced");
 	struct virtio_net_hdr_v1 h = { 0 };
 	struct timespec t0, t1;
@@ -408,7 +401,7 @@ START_TEST(tx_rate_limiter_paces_frames)
 	double ms = (t1.tv_sec - t0.tv_sec) * 1e3 + (t1.tv_nsec - t0.tv_nsec) / 1e6;
 	ck_assert_msg(ms >= 140, "4 frames took %.1f ms", ms);
 	ck_assert_uint_ge(atomic_load(&s.dev->stats.throttled), 2);
-	stop();
+	sim_stop(&s);
 }
 END_TEST
 
@@ -427,7 +420,6 @@ START_TEST(nothing_moves_while_paused)
 	uint8_t in[128], out[128], got[256];
 	size_t nin = test_frame(in, guest_mac, tap_mac, "sent while paused");
 	ck_assert_int_eq(send(sk, in, nin, 0), (ssize_t)nin);
-	static const uint8_t bcast[6] = { 0xff, 0xff, 0xff, 0xff, 0xff, 0xff };
 	size_t nout = test_frame(out, bcast, guest_mac, "queued while paused");
 	struct virtio_net_hdr_v1 h = { 0 };
 	gm_write(&s.mem, TXBUF, &h, sizeof(h));
@@ -451,7 +443,7 @@ START_TEST(nothing_moves_while_paused)
 	ck_assert_int_eq(memcmp(got, out, nout), 0);
 	ck_assert(sim_irq_fired(&s, 1000));
 	close(sk);
-	stop();
+	sim_stop(&s);
 }
 END_TEST
 
@@ -483,9 +475,5 @@ int main(void)
 	tcase_add_test(tc, nothing_moves_while_paused);
 	tcase_add_test(tc, missing_permission_or_bad_name_is_a_clear_error);
 	suite_add_tcase(su, tc);
-	SRunner *sr = srunner_create(su);
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return run_suite(su);
 }

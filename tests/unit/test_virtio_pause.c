@@ -17,9 +17,11 @@
 #include <unistd.h>
 #include <linux/virtio_blk.h>
 
+#include "check_main.h"
 #include "devices/virtio/blk.h"
 #include "devices/virtio/blk_int.h" /* white box: a backing fd that holds a read */
 #include "devices/virtio/rng.h"
+#include "test_util.h"
 #include "test_virtio_driver.h"
 
 #define HDR SIM_DATA
@@ -35,10 +37,7 @@ static char err[512];
 static void start_disk(int engine)
 {
 	snprintf(img, sizeof(img), "/tmp/mpvm-pause-XXXXXX");
-	int fd = mkstemp(img);
-	ck_assert_int_ge(fd, 0);
-	ck_assert_int_eq(ftruncate(fd, DISK_SIZE), 0);
-	close(fd);
+	make_tmp_image(img, DISK_SIZE);
 	struct cfg_drive drv = {
 		.drive_id = "rootfs",
 		.path_on_host = img,
@@ -48,14 +47,12 @@ static void start_disk(int engine)
 	sim_mem_init(&s);
 	s.dev = virtio_blk_create(&drv, &s.mem, err, sizeof(err));
 	ck_assert_msg(s.dev != NULL, "%s", err);
-	ck_assert_int_eq(virtio_dev_start(s.dev, err, sizeof(err)), 0);
-	sim_init(&s, ~0ull);
+	sim_start(&s, ~0ull);
 }
 
 static void stop_dev(void)
 {
-	virtio_dev_destroy(s.dev);
-	gm_destroy(&s.mem);
+	sim_stop(&s);
 	if (img[0])
 		unlink(img);
 	img[0] = 0;
@@ -105,10 +102,7 @@ static bool file_is_zero(uint64_t off, size_t len)
 	ck_assert_int_ge(fd, 0);
 	ck_assert_int_eq(pread(fd, buf, len, (off_t)off), (ssize_t)len);
 	close(fd);
-	for (size_t i = 0; i < len; i++)
-		if (buf[i])
-			return false;
-	return true;
+	return all_zero(buf, len);
 }
 
 START_TEST(request_kicked_while_paused_waits_for_resume)
@@ -166,21 +160,32 @@ static unsigned inflight(void)
 	return __atomic_load_n(&((struct virtio_blk *)s.dev)->inflight, __ATOMIC_RELAXED);
 }
 
-START_TEST(pause_waits_for_in_flight_async_io_and_publishes_it)
+/* An Async drive with a pipe as the backing file and a read of sector 0
+ * kicked: io_uring cannot finish the read until the test writes to the
+ * returned fd, so the request is surely in flight. *head (if asked): the
+ * request's head. */
+static int start_disk_with_a_read_in_flight(uint16_t *head)
 {
 	start_disk(1);
-	/* A pipe as the backing file: io_uring cannot finish a read from it
-	 * until the test writes, so the request is surely in flight. */
 	int p[2];
 	ck_assert_int_eq(pipe(p), 0);
 	int fd = p[0];
 	virtio_dev_call(s.dev, swap_fd, &fd);
 	close(fd);
 
-	uint16_t head = send_request(VIRTIO_BLK_T_IN, 0, 512);
+	uint16_t h = send_request(VIRTIO_BLK_T_IN, 0, 512);
 	for (int i = 0; i < 5000 && inflight() == 0; i++)
 		usleep(1000);
 	ck_assert_uint_eq(inflight(), 1);
+	if (head)
+		*head = h;
+	return p[1];
+}
+
+START_TEST(pause_waits_for_in_flight_async_io_and_publishes_it)
+{
+	uint16_t head;
+	int backing = start_disk_with_a_read_in_flight(&head);
 
 	pthread_t t;
 	atomic_store(&pause_returned, false);
@@ -191,7 +196,7 @@ START_TEST(pause_waits_for_in_flight_async_io_and_publishes_it)
 
 	uint8_t sector[512];
 	fill(sector, sizeof(sector), 42);
-	ck_assert_int_eq(write(p[1], sector, sizeof(sector)), (ssize_t)sizeof(sector));
+	ck_assert_int_eq(write(backing, sector, sizeof(sector)), (ssize_t)sizeof(sector));
 	pthread_join(t, NULL);
 	/* Already in the used ring when pause returned: nothing left to land. */
 	ck_assert_uint_eq(sim_used_idx(&s, 0), 1);
@@ -200,7 +205,7 @@ START_TEST(pause_waits_for_in_flight_async_io_and_publishes_it)
 	ck_assert_mem_eq(gm_ptr(&s.mem, DATA, 512), sector, 512);
 
 	/* Paused: the next read is not even submitted, data or not. */
-	ck_assert_int_eq(write(p[1], sector, sizeof(sector)), (ssize_t)sizeof(sector));
+	ck_assert_int_eq(write(backing, sector, sizeof(sector)), (ssize_t)sizeof(sector));
 	memset(gm_ptr(&s.mem, DATA, 512), 0, 512);
 	head = send_request(VIRTIO_BLK_T_IN, 0, 512);
 	usleep(QUIET_MS * 1000);
@@ -209,7 +214,7 @@ START_TEST(pause_waits_for_in_flight_async_io_and_publishes_it)
 	virtio_dev_resume(s.dev);
 	expect_completion(head);
 	ck_assert_mem_eq(gm_ptr(&s.mem, DATA, 512), sector, 512);
-	close(p[1]);
+	close(backing);
 	stop_dev();
 }
 END_TEST
@@ -218,28 +223,19 @@ END_TEST
  * that comes before a device finished draining leaves it running. */
 START_TEST(resume_during_the_drain_leaves_the_device_running)
 {
-	start_disk(1);
-	int p[2];
-	ck_assert_int_eq(pipe(p), 0);
-	int fd = p[0];
-	virtio_dev_call(s.dev, swap_fd, &fd);
-	close(fd);
-	send_request(VIRTIO_BLK_T_IN, 0, 512);
-	for (int i = 0; i < 5000 && inflight() == 0; i++)
-		usleep(1000);
-	ck_assert_uint_eq(inflight(), 1);
+	int backing = start_disk_with_a_read_in_flight(NULL);
 	virtio_dev_pause_begin(s.dev);
 	usleep(50000); /* the worker is now waiting for the read */
 	virtio_dev_resume(s.dev);
 	uint8_t sector[512];
 	fill(sector, sizeof(sector), 9);
 	for (int i = 0; i < 2; i++) /* this read and the next */
-		ck_assert_int_eq(write(p[1], sector, sizeof(sector)), (ssize_t)sizeof(sector));
+		ck_assert_int_eq(write(backing, sector, sizeof(sector)), (ssize_t)sizeof(sector));
 	ck_assert(sim_wait_used(&s, 0, 5000, NULL, NULL));
 	ck_assert_int_eq(virtio_dev_pause_end(s.dev), 0);
 	ck_assert(!virtio_paused(s.dev));
 	expect_completion(send_request(VIRTIO_BLK_T_IN, 0, 512));
-	close(p[1]);
+	close(backing);
 	stop_dev();
 }
 END_TEST
@@ -248,10 +244,7 @@ START_TEST(drive_patched_while_paused_interrupts_at_resume)
 {
 	start_disk(_i);
 	char other[] = "/tmp/mpvm-pause-new-XXXXXX";
-	int fd = mkstemp(other);
-	ck_assert_int_ge(fd, 0);
-	ck_assert_int_eq(ftruncate(fd, 2 * DISK_SIZE), 0);
-	close(fd);
+	make_tmp_image(other, 2 * DISK_SIZE);
 	ck_assert_int_eq(virtio_dev_pause(s.dev), 0);
 	sim_irq_fired(&s, 0);
 	ck_assert_int_eq(virtio_blk_update(s.dev, other, NULL, err, sizeof(err)), 0);
@@ -276,8 +269,7 @@ START_TEST(throttle_timer_firing_during_pause_lets_nothing_through)
 	sim_mem_init(&s);
 	s.dev = virtio_rng_create(&c, &s.mem, err, sizeof(err));
 	ck_assert_msg(s.dev != NULL, "%s", err);
-	ck_assert_int_eq(virtio_dev_start(s.dev, err, sizeof(err)), 0);
-	sim_init(&s, ~0ull);
+	sim_start(&s, ~0ull);
 
 	struct sim_buf b = { DATA, 16, true };
 	sim_chain(&s, 0, &b, 1);
@@ -328,9 +320,5 @@ int main(void)
 	tcase_add_test(tc, throttle_timer_firing_during_pause_lets_nothing_through);
 	tcase_add_loop_test(tc, pause_and_resume_without_a_worker_are_inline, 0, 2);
 	suite_add_tcase(su, tc);
-	SRunner *sr = srunner_create(su);
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return run_suite(su);
 }

@@ -5,7 +5,9 @@
 #include <string.h>
 #include <time.h>
 
+#include "check_main.h"
 #include "devices/virtio/rng.h"
+#include "test_util.h"
 #include "test_virtio_driver.h"
 
 #define BUF (SIM_DATA + 0x1000)
@@ -18,15 +20,8 @@ static void start(const struct cfg_entropy *cfg)
 	sim_mem_init(&s);
 	s.dev = virtio_rng_create(cfg, &s.mem, err, sizeof(err));
 	ck_assert_msg(s.dev != NULL, "%s", err);
-	ck_assert_int_eq(virtio_dev_start(s.dev, err, sizeof(err)), 0);
-	sim_init(&s, ~0ull);
+	sim_start(&s, ~0ull);
 	ck_assert_uint_eq(sim_rd(&s, VIRTIO_MMIO_DEVICE_ID), 4);
-}
-
-static void stop(void)
-{
-	virtio_dev_destroy(s.dev);
-	gm_destroy(&s.mem);
 }
 
 static uint32_t ask(uint64_t gpa, uint32_t len)
@@ -38,14 +33,6 @@ static uint32_t ask(uint64_t gpa, uint32_t len)
 	ck_assert(sim_wait_used(&s, 0, 5000, &id, &used));
 	ck_assert_uint_eq(id, head);
 	return used;
-}
-
-static bool all_zero(const uint8_t *p, size_t n)
-{
-	for (size_t i = 0; i < n; i++)
-		if (p[i])
-			return false;
-	return true;
 }
 
 START_TEST(buffers_are_filled_with_fresh_random_bytes)
@@ -67,7 +54,7 @@ START_TEST(buffers_are_filled_with_fresh_random_bytes)
 	ck_assert(!all_zero(a, 16) && !all_zero(b, 16));
 	ck_assert(all_zero(a + 16, 48));
 	ck_assert_uint_eq(atomic_load(&s.dev->stats.read_bytes), 160);
-	stop();
+	sim_stop(&s);
 }
 END_TEST
 
@@ -75,7 +62,7 @@ START_TEST(large_requests_are_capped)
 {
 	start(NULL);
 	ck_assert_uint_eq(ask(BUF, 1 << 20), VIRTIO_RNG_MAX_REQ);
-	stop();
+	sim_stop(&s);
 }
 END_TEST
 
@@ -85,7 +72,7 @@ START_TEST(bad_chain_gets_nothing_and_device_continues)
 	ck_assert_uint_eq(ask(0xffffffff000ull, 64), 0);
 	ck_assert_uint_eq(atomic_load(&s.dev->stats.bad_requests), 1);
 	ck_assert_uint_eq(ask(BUF, 8), 8);
-	stop();
+	sim_stop(&s);
 }
 END_TEST
 
@@ -103,7 +90,7 @@ START_TEST(rate_limiter_delays_entropy)
 	/* 192 bytes from a 100-byte bucket refilling 1 byte/ms: >= 92 ms. */
 	ck_assert_msg(ms >= 85, "took %.1f ms", ms);
 	ck_assert_uint_ge(atomic_load(&s.dev->stats.throttled), 1);
-	stop();
+	sim_stop(&s);
 }
 END_TEST
 
@@ -116,9 +103,5 @@ int main(void)
 	tcase_add_test(tc, bad_chain_gets_nothing_and_device_continues);
 	tcase_add_test(tc, rate_limiter_delays_entropy);
 	suite_add_tcase(su, tc);
-	SRunner *sr = srunner_create(su);
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return run_suite(su);
 }

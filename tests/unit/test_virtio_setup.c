@@ -10,21 +10,15 @@
 
 #include <cjson/cJSON.h>
 
+#include "check_main.h"
 #include "devices/virtio/mmio.h"
 #include "devices/virtio/setup.h"
+#include "test_util.h"
 #include "vmm/vm.h"
 
 static struct vm vm;
 static struct vm_config cfg;
 static char err[512], img_a[] = "/tmp/mpvm-setup-a-XXXXXX", img_b[] = "/tmp/mpvm-setup-b-XXXXXX";
-
-static void make_img(char *path)
-{
-	int fd = mkstemp(path);
-	ck_assert_int_ge(fd, 0);
-	ck_assert_int_eq(ftruncate(fd, 1 << 20), 0);
-	close(fd);
-}
 
 static void setup(void)
 {
@@ -33,8 +27,8 @@ static void setup(void)
 	vm.bus = io_bus_new();
 	ck_assert_int_eq(gm_create(&vm.mem, 16 << 20, false, err, sizeof(err)), 0);
 	memset(&cfg, 0, sizeof(cfg));
-	make_img(img_a);
-	make_img(img_b);
+	make_tmp_image(img_a, 1 << 20);
+	make_tmp_image(img_b, 1 << 20);
 	cfg.ndrives = 2;
 	cfg.drives[0] = (struct cfg_drive){ .drive_id = "data", .path_on_host = img_a };
 	cfg.drives[1] = (struct cfg_drive){ .drive_id = "rootfs", .path_on_host = img_b, .is_root_device = true,
@@ -189,9 +183,5 @@ int main(void)
 	tcase_add_test(tc, pause_all_parks_every_device_and_resume_all_releases_them);
 	tcase_add_test(tc, a_bad_drive_fails_the_whole_setup_with_its_name);
 	suite_add_tcase(su, tc);
-	SRunner *sr = srunner_create(su);
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return run_suite(su);
 }
