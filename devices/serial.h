@@ -10,9 +10,17 @@
  *    THRE follows the 16550 rules: pending while IER.ETBEI is set and THR is
  *    empty, cleared by the IIR read that reports it, re-armed when ETBEI goes
  *    0 -> 1 or a byte is written.
- *  - Output: every THR byte is written to the sink synchronously (a slow sink
- *    slows the guest; nothing is dropped). In loopback (MCR bit 4) output goes
- *    to the receiver instead, and MSR reflects the MCR lines.
+ *  - Output never blocks the vCPU (a sink nobody reads must not stop
+ *    SIGTERM or a pause): each THR byte goes to the sink at once if it takes
+ *    it without waiting; otherwise it waits, in order, in a 64 KiB buffer
+ *    the event loop flushes when the sink is writable again, and bytes that
+ *    do not fit are dropped and counted (serial_output_dropped(); one
+ *    warning per episode). A pipe, FIFO or terminal is written through a
+ *    non-blocking description of its own (the caller's fd keeps its flags),
+ *    a socket with MSG_DONTWAIT; a regular file is written plainly. At
+ *    serial_free() a slow sink gets at most 200 ms to take what is left.
+ *    In loopback (MCR bit 4) output goes to the receiver instead, and MSR
+ *    reflects the MCR lines.
  *  - Input: the host fd is read into a 4 KiB buffer only while there is room;
  *    when the buffer is full the fd leaves the event loop until the guest has
  *    drained half of it, so no byte is lost however slowly the guest reads.
@@ -23,7 +31,8 @@
  *    "socket" (mpvm listens on a UNIX stream socket at path and serves one
  *    client at a time: output goes to it, its input reaches the guest; a
  *    second client is turned away; output while nobody is connected is
- *    dropped; a stale socket file is replaced), "none" (no COM1 at all:
+ *    dropped, not counted; so is what still waited for a client that
+ *    left; a stale socket file is replaced), "none" (no COM1 at all:
  *    serial_setup_from_config() returns NULL without an error).
  *  - Pause (serial_pause(), with the VM's vCPUs parked): host input no
  *    longer reaches the receive FIFO, so the guest-visible state and the IRQ
@@ -68,6 +77,8 @@ void serial_free(struct serial *s);
  * vm_request_exit): unit tests capture IRQ levels and exit requests. */
 void serial_set_hooks(struct serial *s, int (*irq_line)(struct vm *, uint32_t, int),
 		      void (*request_exit)(struct vm *, int, const char *, ...));
+/* Guest output bytes dropped because the sink did not keep up. */
+uint64_t serial_output_dropped(struct serial *s);
 void serial_pause(struct serial *s);
 void serial_resume(struct serial *s);
 /* Ctrl-A escape handling on the input (on for a raw terminal). */

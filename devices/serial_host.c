@@ -1,5 +1,6 @@
-/* The UART's host side: sinks, input buffering, the Ctrl-A escape, the
- * socket server and setup from the config (contract in serial.h). */
+/* The UART's host side: input buffering, the Ctrl-A escape, the socket
+ * server and setup from the config (contract in serial.h). The output sink
+ * is in serial_out.c. */
 #include "serial_priv.h"
 
 #include <errno.h>
@@ -91,8 +92,9 @@ static void detach_client_locked(struct serial *s)
 {
 	disarm_locked(s);
 	pthread_mutex_lock(&s->out_lock);
+	serial_out_detach_olocked(s); /* what waited for this client is dropped */
 	close(s->client_fd);
-	s->client_fd = s->out_fd = s->in_fd = -1;
+	s->client_fd = s->in_fd = -1;
 	pthread_mutex_unlock(&s->out_lock);
 	s->in_eof = false;
 	s->esc_pending = false;
@@ -161,38 +163,6 @@ void serial_host_drained_locked(struct serial *s)
 		arm_locked(s);
 }
 
-static bool write_byte(int fd, uint8_t b)
-{
-	for (;;) {
-		ssize_t n = write(fd, &b, 1);
-		if (n == 1)
-			return true;
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-			/* Someone made the sink non-blocking: wait, do not drop. */
-			struct pollfd p = { .fd = fd, .events = POLLOUT };
-			if (poll(&p, 1, -1) >= 0 || errno == EINTR)
-				continue;
-		}
-		return false;
-	}
-}
-
-void serial_host_output(struct serial *s, uint8_t b)
-{
-	pthread_mutex_lock(&s->out_lock);
-	if (s->out_fd >= 0 && !s->out_failed && !write_byte(s->out_fd, b)) {
-		s->out_failed = true;
-		/* A socket client going away is routine; a dead stdout or file
-		 * is worth one warning. */
-		if (s->out_fd != s->client_fd)
-			log_warn("serial: writing guest output to fd %d: %s; further output dropped",
-				 s->out_fd, strerror(errno));
-	}
-	pthread_mutex_unlock(&s->out_lock);
-}
-
 struct serial *serial_new(struct vm *vm, uint16_t base, uint32_t irq, int out_fd, int in_fd,
 			  struct ev_loop *loop)
 {
@@ -208,9 +178,9 @@ struct serial *serial_new(struct vm *vm, uint16_t base, uint32_t irq, int out_fd
 	pthread_mutex_init(&s->out_lock, NULL);
 	serial_reset_locked(s);
 	s->loop = loop;
-	s->out_fd = out_fd;
 	s->in_fd = in_fd;
 	s->own_fd = s->listen_fd = s->client_fd = -1;
+	serial_out_attach_olocked(s, out_fd); /* nobody else sees `s` yet */
 	pthread_mutex_lock(&s->lock);
 	arm_locked(s);
 	serial_refill_locked(s); /* a file's first bytes are there at once */
@@ -238,7 +208,8 @@ void serial_set_escape(struct serial *s, bool on)
 static void on_accept(void *opaque, int fd, uint32_t events)
 {
 	struct serial *s = opaque;
-	int c = accept4(fd, NULL, NULL, SOCK_CLOEXEC);
+	/* Non-blocking: the loop must never wait on a client. */
+	int c = accept4(fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
 	if (c < 0)
 		return;
 	pthread_mutex_lock(&s->lock);
@@ -256,8 +227,8 @@ static void on_accept(void *opaque, int fd, uint32_t events)
 		return;
 	}
 	pthread_mutex_lock(&s->out_lock);
-	s->client_fd = s->out_fd = s->in_fd = c;
-	s->out_failed = false;
+	s->client_fd = s->in_fd = c;
+	serial_out_attach_olocked(s, c);
 	pthread_mutex_unlock(&s->out_lock);
 	s->in_eof = s->in_pull = false;
 	arm_locked(s);
@@ -374,6 +345,7 @@ void serial_free(struct serial *s)
 	pthread_mutex_lock(&s->lock);
 	disarm_locked(s);
 	pthread_mutex_unlock(&s->lock);
+	serial_out_close(s);
 	if (s->listen_fd >= 0) {
 		if (s->loop)
 			ev_del(s->loop, s->listen_fd);

@@ -1,9 +1,12 @@
-/* Shared by serial.c (the 16550A register model) and serial_host.c (fds,
- * event loop, socket, config). Not for other modules: use serial.h.
+/* Shared by serial.c (the 16550A register model), serial_host.c (input,
+ * event loop, socket, config) and serial_out.c (the output sink). Not for
+ * other modules: use serial.h.
  *
  * Locking: `lock` guards everything below it except the sink, which
- * `out_lock` guards so that a blocking write does not hold up input.
- * Order: lock, then out_lock. Functions named *_locked expect `lock` held.
+ * `out_lock` guards: output never waits for the input side, and the event
+ * loop flushes the sink without touching the register model.
+ * Order: lock, then out_lock. Functions named *_locked expect `lock` held;
+ * serial_out_*_olocked expect `out_lock` held.
  */
 #ifndef MPVM_SERIAL_PRIV_H
 #define MPVM_SERIAL_PRIV_H
@@ -14,6 +17,15 @@
 
 #define SERIAL_RX_FIFO  64   /* model's receive FIFO */
 #define SERIAL_HOST_BUF 4096 /* host bytes waiting for FIFO room */
+#define SERIAL_OUT_BUF  65536 /* guest bytes waiting for the sink */
+
+/* How bytes reach the sink (serial_out.c). */
+enum serial_sink {
+	SINK_NONE,
+	SINK_FILE,   /* regular file or block device: plain write(), never waits long */
+	SINK_STREAM, /* pipe, FIFO, terminal, char device: write() on a non-blocking fd */
+	SINK_SOCKET, /* send(MSG_DONTWAIT): the fd's flags stay as they are */
+};
 
 struct serial {
 	struct vm *vm;
@@ -41,10 +53,21 @@ struct serial {
 	unsigned host_head, host_count;
 	bool paused;    /* serial_pause(): host bytes stay in `host` */
 
-	/* Host output. */
+	/* Host output (serial_out.c). Never blocks the vCPU: what the sink
+	 * cannot take at once waits in `out` for the loop's EPOLLOUT; what
+	 * does not fit there is dropped and counted. */
 	pthread_mutex_t out_lock;
 	int out_fd;
-	bool out_failed; /* logged once; further output dropped */
+	enum serial_sink out_kind;
+	int out_own;         /* fd serial_out.c opened for the sink (-1: none) */
+	int out_restore_fd;  /* fd whose O_NONBLOCK we set (-1: none) */
+	int out_restore_flags;
+	bool out_failed;     /* logged once; further output dropped */
+	bool out_armed;      /* out_fd is on the loop for EPOLLOUT */
+	bool out_dropping;   /* dropping since the buffer last filled (logged once) */
+	uint64_t out_dropped;
+	uint8_t out[SERIAL_OUT_BUF];
+	unsigned out_head, out_count;
 
 	/* What serial_setup_from_config() opened. */
 	int own_fd;      /* output file */
@@ -62,7 +85,14 @@ void serial_update_irq_locked(struct serial *s);
 
 /* serial_host.c: the guest made room in the host buffer. */
 void serial_host_drained_locked(struct serial *s);
-/* serial_host.c: one transmitted byte to the sink (called without `lock`). */
+/* serial_out.c: one transmitted byte to the sink (called without `lock`). */
 void serial_host_output(struct serial *s, uint8_t b);
+/* serial_out.c: make `fd` (-1: none) the sink; the fd stays the caller's
+ * (a private non-blocking one may be opened for it). Nothing pending. */
+void serial_out_attach_olocked(struct serial *s, int fd);
+/* serial_out.c: stop using the sink; pending bytes are dropped. */
+void serial_out_detach_olocked(struct serial *s);
+/* serial_out.c: at serial_free(): a short, bounded flush, then detach. */
+void serial_out_close(struct serial *s);
 
 #endif

@@ -154,12 +154,46 @@ int kernel_vcpu_init(struct pmu *p, struct vcpu *v, char *err, size_t errlen)
 	return 0;
 }
 
+/* Whether the guest's PMU (as shaped) has this trapped MSR. mpvm forwards
+ * with KVM_GET/SET_MSRS, and KVM answers a host-initiated access to a
+ * counter MSR the vCPU does not have with 0 / success, where hardware (and
+ * KVM for the guest's own access) raises #GP: so check here first. */
+static bool trap_msr_exists(const struct pmu_shape *s, uint32_t msr)
+{
+	if (s->flavour == PMU_VENDOR_AMD) {
+		/* The legacy K7 MSRs alias counters 0-3, when there are that many. */
+		if (msr >= MSR_K7_EVNTSEL0 && msr < MSR_K7_EVNTSEL0 + 4)
+			return (int)(msr - MSR_K7_EVNTSEL0) < s->gp;
+		if (msr >= MSR_F15H_PERF_CTL0 && msr < MSR_F15H_PERF_CTL0 + 12)
+			return s->amd_perfctr_core && (int)((msr - MSR_F15H_PERF_CTL0) / 2) < s->gp;
+		return true;
+	}
+	if (msr >= MSR_IA32_PERFEVTSEL0 && msr < MSR_IA32_PERFEVTSEL0 + 8)
+		return (int)(msr - MSR_IA32_PERFEVTSEL0) < s->gp;
+	if (msr == MSR_CORE_PERF_FIXED_CTR_CTRL)
+		return s->version >= 2; /* exists from v2 on, even with no fixed counter */
+	return true;
+}
+
+/* FIXED_CTR_CTRL has 4 bits per fixed counter; those of counters the guest
+ * does not have are reserved (#GP if set). */
+static bool fixed_ctrl_reserved(const struct pmu_shape *s, uint64_t val)
+{
+	int bits = 4 * (s->fixed < 0 ? 0 : s->fixed);
+	return bits < 64 && (val >> bits);
+}
+
 int kernel_trap_msr(struct pmu *p, struct vcpu *v, uint32_t msr, bool is_write, uint64_t *data)
 {
 	const enum pmu_vendor vend = p->shape.flavour;
 	int rc;
 
 	pmu_count_msr(p, msr, is_write);
+	if (!trap_msr_exists(&p->shape, msr))
+		return -1;
+	if (is_write && vend == PMU_VENDOR_INTEL && msr == MSR_CORE_PERF_FIXED_CTR_CTRL &&
+	    fixed_ctrl_reserved(&p->shape, *data))
+		return -1;
 	if (!is_write) {
 		rc = get_msr(p, v, msr, data);
 		return rc < 0 ? -1 : 0;

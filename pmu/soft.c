@@ -238,7 +238,10 @@ uint64_t soft_cycles_to_pmi(const struct soft_pmu *s, soft_allow_fn allow, void 
 			continue;
 		uint64_t mask = soft_counter_mask(s, bit);
 		uint64_t v = bit < 32 ? s->pmc[bit] : s->fixed[bit - 32];
-		uint64_t left = mask - (v & mask) + 1;
+		/* Cycles to the wrap: 2^width - v, which for a 64-bit counter
+		 * at 0 does not fit; saturate (UINT64_MAX: not in reach). */
+		uint64_t left = mask - (v & mask);
+		left = left == UINT64_MAX ? UINT64_MAX : left + 1;
 		if (left < best)
 			best = left;
 	}

@@ -100,7 +100,8 @@ bool soft_counter_int(const struct soft_pmu *s, int bit);
 /* Add `cycles` to counting counters the filter allows. Returns the bits
  * (GP i, fixed 32+i) that wrapped with their INT/PMI bit set. */
 uint64_t soft_advance(struct soft_pmu *s, uint64_t cycles, soft_allow_fn allow, void *opaque);
-/* Cycles until the first wrap that raises a PMI; UINT64_MAX if none. */
+/* Cycles until the first wrap that raises a PMI; UINT64_MAX if none, or if
+ * it is 2^64 cycles away (a 64-bit counter at 0). */
 uint64_t soft_cycles_to_pmi(const struct soft_pmu *s, soft_allow_fn allow, void *opaque);
 
 /* TSC-rate conversions (128-bit intermediate, no drift when computed from

@@ -14,6 +14,7 @@
 #include <cjson/cJSON.h>
 
 #include "api.h"
+#include "devices/serial.h"
 #include "devices/virtio/setup.h"
 #include "event_loop.h"
 #include "log.h"
@@ -118,7 +119,13 @@ char *metrics_json(void)
 		if (p)
 			cJSON_AddItemToObject(root, "pmu", p);
 	}
-	/* Device counters, Firecracker-style: "block_<id>", "net_<id>", "entropy". */
+	/* Device counters, Firecracker-style: "uart", "block_<id>", "net_<id>", "entropy". */
+	if (M.vmm && M.vmm->serial) {
+		cJSON *u = cJSON_AddObjectToObject(root, "uart");
+		if (u)
+			cJSON_AddNumberToObject(u, "output_dropped_bytes",
+						(double)serial_output_dropped(M.vmm->serial));
+	}
 	if (M.vmm && M.vmm->virtio)
 		virtio_metrics_add(M.vmm->virtio, root);
 	cJSON *self = cJSON_AddObjectToObject(root, "metrics");

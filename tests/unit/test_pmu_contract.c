@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "check_main.h"
 #include "pmu/pmu.h"
 #include "pmu_standin.h"
 #include "pmu_test_hosts.h"
@@ -372,6 +373,84 @@ START_TEST(standin_kernel_amd_trap_leaves_counters_direct)
 }
 END_TEST
 
+/* Trapped event selects are forwarded host-initiated, and KVM lets a host
+ * read a counter the vCPU does not have (0) or write 0 to it: mpvm checks
+ * the guest's shape first, so the guest gets the #GP hardware gives. */
+START_TEST(standin_kernel_trap_gps_on_counters_the_guest_does_not_have)
+{
+	mediated_host(0, false); /* 8 GP, 3 fixed on the host */
+	struct cfg_pmu c = trap_cfg();
+	c.gp_counters = 2;
+	c.fixed_counters = 1;
+	p = new_pmu(c);
+	ck_assert_msg(p, "%s", err);
+	ck_assert_int_eq(si_boot(&k, &sv, p, 1, true, err, sizeof(err)), 0);
+	int calls = k.nlog;
+
+	uint64_t v = 0x1234;
+	ck_assert_int_eq(si_guest_msr(&sv, 0, 0x188, false, &v), -1); /* PERFEVTSEL2 */
+	v = 0;
+	ck_assert_int_eq(si_guest_msr(&sv, 0, 0x188, true, &v), -1);
+	v = 0x43003c;
+	ck_assert_int_eq(si_guest_msr(&sv, 0, 0x18d, true, &v), -1); /* PERFEVTSEL7 */
+	ck_assert_int_eq(k.nlog, calls); /* none of them reached KVM */
+
+	v = 0x43003c; /* the guest's own counters still work */
+	ck_assert_int_eq(si_guest_msr(&sv, 0, 0x187, true, &v), 0);
+	ck_assert_int_eq(si_guest_msr(&sv, 0, 0x187, false, &v), 0);
+	ck_assert_uint_eq(v, 0x43003c);
+
+	/* FIXED_CTR_CTRL: only fixed counter 0's four bits exist. */
+	v = 0x30;
+	ck_assert_int_eq(si_guest_msr(&sv, 0, 0x38d, true, &v), -1);
+	ck_assert_int_eq(si_find(&k, "vcpu0 SET_MSRS(0x38d=0x30)"), -1);
+	v = 0xb;
+	ck_assert_int_eq(si_guest_msr(&sv, 0, 0x38d, true, &v), 0);
+	ck_assert_str_eq(k.log[k.nlog - 1], "vcpu0 SET_MSRS(0x38d=0xb)");
+
+	struct pmu_metrics m;
+	pmu_get_metrics(p, &m);
+	ck_assert_uint_eq(m.msr_exits, 7);
+	ck_assert_uint_eq(m.msr_exits_gp, 4);
+	ck_assert_uint_eq(m.denied_programs, 0);
+}
+END_TEST
+
+START_TEST(standin_kernel_trap_version_1_has_no_fixed_ctr_ctrl)
+{
+	mediated_host(0, false);
+	struct cfg_pmu c = trap_cfg();
+	c.version = 1;
+	p = new_pmu(c);
+	ck_assert_msg(p, "%s", err);
+	ck_assert_int_eq(si_boot(&k, &sv, p, 1, true, err, sizeof(err)), 0);
+	int calls = k.nlog;
+	uint64_t v = 0;
+	ck_assert_int_eq(si_guest_msr(&sv, 0, 0x38d, false, &v), -1);
+	ck_assert_int_eq(si_guest_msr(&sv, 0, 0x38d, true, &v), -1);
+	ck_assert_int_eq(k.nlog, calls);
+}
+END_TEST
+
+START_TEST(standin_kernel_amd_trap_gps_beyond_the_guest_counters)
+{
+	fh_amd_zen4(&fh, "Y", 0);
+	k.host = SI_MEDIATED;
+	struct cfg_pmu c = cfg_mode(CFG_PMU_MEDIATED);
+	c.trap_event_selects = true;
+	c.gp_counters = 2;
+	p = new_pmu(c);
+	ck_assert_msg(p, "%s", err);
+	ck_assert_int_eq(si_boot(&k, &sv, p, 1, true, err, sizeof(err)), 0);
+	uint64_t v = 0;
+	ck_assert_int_eq(si_guest_msr(&sv, 0, 0xc0010001, false, &v), 0);  /* K7_EVNTSEL1 */
+	ck_assert_int_eq(si_guest_msr(&sv, 0, 0xc0010002, false, &v), -1); /* K7_EVNTSEL2 */
+	ck_assert_int_eq(si_guest_msr(&sv, 0, 0xc0010202, true, &v), 0);   /* PERF_CTL1 */
+	ck_assert_int_eq(si_guest_msr(&sv, 0, 0xc0010204, true, &v), -1);  /* PERF_CTL2 */
+	ck_assert_int_eq(si_guest_msr(&sv, 0, 0xc001020a, false, &v), -1); /* PERF_CTL5 */
+}
+END_TEST
+
 START_TEST(standin_kernel_report_shows_pass_through_and_its_cost)
 {
 	fh_intel(&fh, 5, 8, 48, 4, 48, "Y", 0); /* 4 fixed counters */
@@ -456,13 +535,12 @@ int main(void)
 	tcase_add_test(t, standin_kernel_without_irqchip_means_no_pmu_and_mpvm_says_so);
 	tcase_add_test(t, standin_kernel_trap_event_selects_counts_checks_and_forwards);
 	tcase_add_test(t, standin_kernel_amd_trap_leaves_counters_direct);
+	tcase_add_test(t, standin_kernel_trap_gps_on_counters_the_guest_does_not_have);
+	tcase_add_test(t, standin_kernel_trap_version_1_has_no_fixed_ctr_ctrl);
+	tcase_add_test(t, standin_kernel_amd_trap_gps_beyond_the_guest_counters);
 	tcase_add_test(t, standin_kernel_report_shows_pass_through_and_its_cost);
 	tcase_add_test(t, standin_kernel_counters_are_read_from_a_paused_vm);
 	tcase_add_test(t, standin_kernel_auto_on_a_host_without_pmu_is_off_and_says_why);
 	suite_add_tcase(su, t);
-	SRunner *sr = srunner_create(su);
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return run_suite(su);
 }

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "check_main.h"
 #include "pmu/filter.h"
 #include "pmu/soft.h"
 
@@ -198,9 +199,5 @@ int main(void)
 	tcase_add_test(t, masked_entries_match_under_the_mask_and_exclude_wins);
 	tcase_add_test(t, no_filter_allows_everything);
 	suite_add_tcase(su, t);
-	SRunner *sr = srunner_create(su);
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return run_suite(su);
 }

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "check_main.h"
 #include "pmu/probe.h"
 #include "pmu_test_hosts.h"
 
@@ -207,9 +208,5 @@ int main(void)
 	tcase_add_test(t, unreadable_files_are_unknown_not_guessed);
 	tcase_add_test(t, json_names_modes_reasons_and_fixes);
 	suite_add_tcase(su, t);
-	SRunner *sr = srunner_create(su);
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return run_suite(su);
 }

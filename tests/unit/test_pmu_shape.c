@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "check_main.h"
 #include "pmu/shape.h"
 #include "pmu_test_hosts.h"
 
@@ -330,9 +331,5 @@ int main(void)
 	tcase_add_test(t, missing_leaves_are_reported_not_invented);
 	tcase_add_test(t, unavailable_events_are_ored_into_leaf_a_ebx);
 	suite_add_tcase(su, t);
-	SRunner *sr = srunner_create(su);
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return run_suite(su);
 }

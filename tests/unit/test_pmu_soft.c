@@ -5,6 +5,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 
+#include "check_main.h"
 #include "pmu/soft.h"
 
 #define W48 ((1ULL << 48) - 1)
@@ -306,6 +307,24 @@ START_TEST(time_to_overflow_is_the_earliest_pmi_counter)
 }
 END_TEST
 
+/* Widths are capped at 48 today, but the arithmetic must be total: a 64-bit
+ * counter at 0 is 2^64 cycles from its wrap, which does not fit in the
+ * answer; it saturates (never 0, which would mean "a PMI now"). */
+START_TEST(cycles_to_pmi_saturates_for_a_64_bit_counter_at_0)
+{
+	setup_shape(2, 1, 0, 64, true);
+	ck_assert_int_eq(soft_wrmsr(&s, MSR_IA32_PERFEVTSEL0, CYCLES_EVT | EVTSEL_INT), 0);
+	ck_assert_uint_eq(rd(MSR_IA32_PMC0_FULL), 0);
+	ck_assert_uint_eq(soft_cycles_to_pmi(&s, NULL, NULL), UINT64_MAX);
+	ck_assert_int_eq(soft_wrmsr(&s, MSR_IA32_PMC0_FULL, 1), 0);
+	ck_assert_uint_eq(soft_cycles_to_pmi(&s, NULL, NULL), UINT64_MAX); /* 2^64 - 1, exact */
+	ck_assert_int_eq(soft_wrmsr(&s, MSR_IA32_PMC0_FULL, UINT64_MAX - 9), 0);
+	ck_assert_uint_eq(soft_cycles_to_pmi(&s, NULL, NULL), 10);
+	ck_assert_uint_eq(soft_advance(&s, 10, NULL, NULL), 1);
+	ck_assert_uint_eq(rd(MSR_IA32_PMC0_FULL), 0);
+}
+END_TEST
+
 START_TEST(tsc_rate_conversions_round_up_and_do_not_drift)
 {
 	ck_assert_uint_eq(soft_ns_to_cycles(1000000000ULL, 2000000), 2000000000ULL);
@@ -348,11 +367,8 @@ int main(void)
 	tcase_add_test(t, writes_to_a_running_counter_take_effect_from_then_on);
 	tcase_add_test(t, denied_counters_keep_their_value_and_do_not_count);
 	tcase_add_test(t, time_to_overflow_is_the_earliest_pmi_counter);
+	tcase_add_test(t, cycles_to_pmi_saturates_for_a_64_bit_counter_at_0);
 	tcase_add_test(t, tsc_rate_conversions_round_up_and_do_not_drift);
 	suite_add_tcase(su, t);
-	SRunner *sr = srunner_create(su);
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return run_suite(su);
 }

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "check_main.h"
 #include "pmu/pmu.h"
 #include "pmu/soft.h"
 #include "pmu_standin.h"
@@ -352,9 +353,5 @@ int main(void)
 	tcase_add_test(t, standin_kernel_soft_timer_rearms_while_the_guest_does_not_run);
 	tcase_add_test(t, standin_kernel_soft_report_says_what_goes_where);
 	suite_add_tcase(su, t);
-	SRunner *sr = srunner_create(su);
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return run_suite(su);
 }
