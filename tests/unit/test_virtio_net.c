@@ -24,6 +24,7 @@
 
 #include "check_main.h"
 #include "devices/virtio/net.h"
+#include "test_netns.h"
 #include "test_virtio_driver.h"
 
 #define TAP "mpvmt0"
@@ -39,30 +40,9 @@ static const uint8_t bcast[6] = { 0xff, 0xff, 0xff, 0xff, 0xff, 0xff };
 static uint8_t tap_mac[6];
 static int ifindex;
 
-static bool need_root(void)
-{
-	if (geteuid() == 0)
-		return true;
-	fprintf(stderr, "skipped: needs root for a network namespace and a tap\n");
-	return false;
-}
-
-static void write_file(const char *path, const char *v)
-{
-	int fd = open(path, O_WRONLY);
-	if (fd >= 0) {
-		ssize_t r = write(fd, v, strlen(v));
-		(void)r;
-		close(fd);
-	}
-}
-
 static void ifreq_ioctl(unsigned long req, struct ifreq *ifr)
 {
-	int sk = socket(AF_INET, SOCK_DGRAM, 0);
-	snprintf(ifr->ifr_name, IFNAMSIZ, "%s", TAP);
-	ck_assert_msg(ioctl(sk, req, ifr) == 0, "ioctl 0x%lx: %s", req, strerror(errno));
-	close(sk);
+	ifreq_ioctl_on(TAP, req, ifr);
 }
 
 static void set_addr(unsigned long req, const char *ip)
@@ -77,9 +57,7 @@ static void set_addr(unsigned long req, const char *ip)
 /* New netns, the device (creating the tap), tap up at 10.0.0.1/24. */
 static void start(uint64_t want_features, const struct cfg_rate_limiter *tx_rl)
 {
-	ck_assert_int_eq(unshare(CLONE_NEWNET), 0);
-	write_file("/proc/sys/net/ipv6/conf/all/disable_ipv6", "1");
-	write_file("/proc/sys/net/ipv6/conf/default/disable_ipv6", "1");
+	enter_private_netns();
 	struct cfg_net c = { .iface_id = "eth0", .host_dev_name = TAP, .has_mac = true };
 	memcpy(c.guest_mac, guest_mac, 6);
 	if (tx_rl)
@@ -88,13 +66,10 @@ static void start(uint64_t want_features, const struct cfg_rate_limiter *tx_rl)
 	s.dev = virtio_net_create(&c, &s.mem, err, sizeof(err));
 	ck_assert_msg(s.dev != NULL, "%s", err);
 	ck_assert_int_eq(virtio_dev_start(s.dev, err, sizeof(err)), 0);
-	struct ifreq ifr = { 0 };
-	ifreq_ioctl(SIOCGIFFLAGS, &ifr);
-	ifr.ifr_flags |= IFF_UP;
-	ifreq_ioctl(SIOCSIFFLAGS, &ifr);
+	link_up(TAP);
 	set_addr(SIOCSIFADDR, "10.0.0.1");
 	set_addr(SIOCSIFNETMASK, "255.255.255.0");
-	memset(&ifr, 0, sizeof(ifr));
+	struct ifreq ifr = { 0 };
 	ifreq_ioctl(SIOCGIFHWADDR, &ifr);
 	memcpy(tap_mac, ifr.ifr_hwaddr.sa_data, 6);
 	ifindex = (int)if_nametoindex(TAP);

@@ -22,6 +22,7 @@
 
 #include "check_main.h"
 #include "devices/virtio/net.h"
+#include "test_netns.h"
 #include "test_virtio_driver.h"
 
 #define TAP "mpvmf0"
@@ -33,43 +34,16 @@ static struct sim s;
 static char err[512];
 static int ifindex;
 
-static bool need_root(void)
-{
-	if (geteuid() == 0)
-		return true;
-	fprintf(stderr, "skipped: needs root for a network namespace and a tap\n");
-	return false;
-}
-
-static void write_file(const char *path, const char *v)
-{
-	int fd = open(path, O_WRONLY | O_CLOEXEC);
-	if (fd >= 0) {
-		ssize_t r = write(fd, v, strlen(v));
-		(void)r;
-		close(fd);
-	}
-}
-
 /* New netns, the device (creating the tap), tap up, driver initialised. */
 static void start(void)
 {
-	ck_assert_int_eq(unshare(CLONE_NEWNET), 0);
-	/* No IPv6: the kernel would send its own frames to the tap. */
-	write_file("/proc/sys/net/ipv6/conf/all/disable_ipv6", "1");
-	write_file("/proc/sys/net/ipv6/conf/default/disable_ipv6", "1");
+	enter_private_netns();
 	struct cfg_net c = { .iface_id = "eth0", .host_dev_name = TAP };
 	sim_mem_init(&s);
 	s.dev = virtio_net_create(&c, &s.mem, err, sizeof(err));
 	ck_assert_msg(s.dev != NULL, "%s", err);
 	ck_assert_int_eq(virtio_dev_start(s.dev, err, sizeof(err)), 0);
-	int sk = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-	struct ifreq ifr = { 0 };
-	snprintf(ifr.ifr_name, IFNAMSIZ, "%s", TAP);
-	ck_assert_int_eq(ioctl(sk, SIOCGIFFLAGS, &ifr), 0);
-	ifr.ifr_flags |= IFF_UP;
-	ck_assert_int_eq(ioctl(sk, SIOCSIFFLAGS, &ifr), 0);
-	close(sk);
+	link_up(TAP);
 	ifindex = (int)if_nametoindex(TAP);
 	ck_assert_int_gt(ifindex, 0);
 	sim_init(&s, ~0ull);
