@@ -96,22 +96,28 @@ void trap_dispatch(struct trap_frame *f)
 	guest_exit(GUEST_EXIT_EXCEPTION + f->vector);
 }
 
-int rdmsr_safe(uint32_t msr, uint64_t *val)
-{
-	uint32_t lo, hi, ecx = msr;
+/* rdmsr and rdpmc both take ecx and return edx:eax. If the instruction
+ * faults, the fixup resumes at 2: with the fault code in eax (see
+ * extable_fixup), which becomes the non-zero result. */
+#define DEFINE_READ_SAFE(name, insn)                                          \
+	int name(uint32_t sel, uint64_t *val)                                 \
+	{                                                                     \
+		uint32_t lo, hi, ecx = sel;                                   \
+		__asm__ volatile("1: " insn "\n\t"                            \
+				 "xorl %%ecx, %%ecx\n\t"                        \
+				 "jmp 3f\n"                                      \
+				 "2: movl %%eax, %%ecx\n"                        \
+				 "3:\n\t"                                        \
+				 GUEST_EXTABLE(1b, 2b)                        \
+				 : "=a"(lo), "=d"(hi), "+c"(ecx) : : "memory"); \
+		if (ecx)                                                      \
+			return (int)ecx;                                      \
+		*val = ((uint64_t)hi << 32) | lo;                             \
+		return 0;                                                     \
+	}
 
-	__asm__ volatile("1: rdmsr\n\t"
-			 "xorl %%ecx, %%ecx\n\t"
-			 "jmp 3f\n"
-			 "2: movl %%eax, %%ecx\n"
-			 "3:\n\t"
-			 GUEST_EXTABLE(1b, 2b)
-			 : "=a"(lo), "=d"(hi), "+c"(ecx) : : "memory");
-	if (ecx)
-		return (int)ecx;
-	*val = ((uint64_t)hi << 32) | lo;
-	return 0;
-}
+DEFINE_READ_SAFE(rdmsr_safe, "rdmsr")
+DEFINE_READ_SAFE(rdpmc_safe, "rdpmc")
 
 int wrmsr_safe(uint32_t msr, uint64_t val)
 {
@@ -123,21 +129,4 @@ int wrmsr_safe(uint32_t msr, uint64_t val)
 			 GUEST_EXTABLE(1b, 2b)
 			 : "+a"(eax) : "c"(msr), "d"((uint32_t)(val >> 32)) : "memory");
 	return (int)eax;
-}
-
-int rdpmc_safe(uint32_t counter, uint64_t *val)
-{
-	uint32_t lo, hi, ecx = counter;
-
-	__asm__ volatile("1: rdpmc\n\t"
-			 "xorl %%ecx, %%ecx\n\t"
-			 "jmp 3f\n"
-			 "2: movl %%eax, %%ecx\n"
-			 "3:\n\t"
-			 GUEST_EXTABLE(1b, 2b)
-			 : "=a"(lo), "=d"(hi), "+c"(ecx) : : "memory");
-	if (ecx)
-		return (int)ecx;
-	*val = ((uint64_t)hi << 32) | lo;
-	return 0;
 }
