@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
 # Install mpvm's build and test dependencies from Debian packages (Debian 12).
-# Idempotent: skips apt when everything is already there.
+# Idempotent: skips apt when everything is already there. What each is for:
+# README "Dependencies". The KVM lab (scripts/kvm-lab.sh) also downloads the
+# kernel package that linux-image-amd64 depends on, with apt-get download.
 set -euo pipefail
 PKGS=(build-essential cmake pkg-config gcc-multilib clang libclang-rt-14-dev
       libcjson-dev liburing-dev check libmicrohttpd-dev libseccomp-dev
-      qemu-system-x86 curl iproute2 busybox-static cpio python3)
+      qemu-system-x86 curl iproute2 busybox-static cpio python3
+      kmod acpica-tools e2fsprogs)
 missing=()
 for p in "${PKGS[@]}"; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

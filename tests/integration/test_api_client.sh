@@ -5,7 +5,7 @@
 . "$(dirname "$0")/lib.sh"
 
 CC=${CC:-cc}
-command -v "$CC" >/dev/null || { echo "no C compiler ($CC): skipping"; exit 0; }
+command -v "$CC" >/dev/null || skip "no C compiler ($CC)"
 if ! "$CC" -std=gnu11 -O1 -Wall -Werror -o "$T_TMP/client" "$(dirname "$0")/test_api_client.c" \
 	2>"$T_TMP/cc.err"; then
 	fail "building the C test client" "$(cat "$T_TMP/cc.err")"

@@ -5,7 +5,7 @@
 # changes nothing (checked through GET /vm/config).
 . "$(dirname "$0")/lib.sh"
 
-command -v curl >/dev/null || { echo "curl is not installed: skipping"; exit 0; }
+command -v curl >/dev/null || skip "curl is not installed"
 
 api() { # METHOD PATH [BODY|@FILE]: sets CODE and BODY
 	local args=(-s --max-time 10 --unix-socket "$SOCK" -X "$1" -o "$T_TMP/body" -w '%{http_code}')

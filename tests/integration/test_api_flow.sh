@@ -6,7 +6,7 @@
 # life (mode, removal, stale, live).
 . "$(dirname "$0")/lib.sh"
 
-command -v curl >/dev/null || { echo "curl is not installed: skipping"; exit 0; }
+command -v curl >/dev/null || skip "curl is not installed"
 COUNTER="$GUESTS/counter.elf"
 
 # api METHOD PATH [BODY]: one request; sets CODE and BODY.
@@ -200,7 +200,7 @@ wait_exit cf 10
 
 # ---- pause quiesces the devices, not only the vCPUs ----
 # The block guest submits 16 writes at once; a rate limiter (one request per
-# 100 ms) keeps most of them queued in the device. Paused mid-way, the
+# 500 ms, slow enough for an emulated lab) keeps most of them queued in the device. Paused mid-way, the
 # device must complete none of them: the image does not change while paused
 # (were only the vCPUs parked, the limiter's timer would let them through).
 # Resumed, the guest finishes its checks.
@@ -212,7 +212,7 @@ cat >"$T_TMP/blk.json" <<EOF
   "machine-config": { "vcpu_count": 1, "mem_size_mib": 64 },
   "drives": [ { "drive_id": "rootdisk", "path_on_host": "$DISK", "is_root_device": true,
                 "is_read_only": false, "io_engine": "Async", "cache_type": "Writeback",
-                "rate_limiter": { "ops": { "size": 1, "refill_time": 100 } } } ],
+                "rate_limiter": { "ops": { "size": 1, "refill_time": 500 } } } ],
   "serial": { "mode": "file", "path": "$T_TMP/blk.serial" },
   "debug": { "exit_port": true } }
 EOF

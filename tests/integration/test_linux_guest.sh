@@ -5,8 +5,7 @@
 # boot without host-specific hacks, so this test skips there by default.
 . "$(dirname "$0")/lib.sh"
 if [ "${MPVM_LINUX_TEST:-0}" != 1 ]; then
-	echo "skipped: set MPVM_LINUX_TEST=1 on a host with VT-x/AMD-V"
-	exit 77
+	skip "set MPVM_LINUX_TEST=1 on a host with VT-x/AMD-V"
 fi
 "$MPVM_SOURCE_DIR/scripts/linux-guest.sh" --build-only >/dev/null
 L="$MPVM_SOURCE_DIR/build/linux"

@@ -6,8 +6,7 @@
 . "$(dirname "$0")/lib.sh"
 
 if ! command -v python3 >/dev/null; then
-	echo "skipped: python3 is needed to read mpvm's JSON"
-	exit 77
+	skip "python3 is needed to read mpvm's JSON"
 fi
 
 # json_check NAME FILE PYTHON-EXPRESSIONS...: each expression, evaluated

@@ -5,7 +5,7 @@
 # ends mpvm at once with 143 (before the fix the vCPU sat in write() for ever
 # and only SIGKILL worked).
 . "$(dirname "$0")/lib.sh"
-command -v python3 >/dev/null || { echo "python3 not installed: skipping"; exit 77; }
+command -v python3 >/dev/null || skip "python3 not installed"
 
 # wait_for SECONDS CMD...: polls CMD every 0.1 s; false if it never succeeds.
 wait_for() {
@@ -39,7 +39,7 @@ term_within() {
 
 # 1. --serial socket:PATH, a client that connects and never reads.
 sock="$T_TMP/console.sock"
-"$MPVM" run --kernel "$GUESTS/counter.elf" --cmdline "period_ms=1" --serial "socket:$sock" \
+"$MPVM" run --kernel "$GUESTS/counter.elf" --cmdline "period_ms=1 burst=256" --serial "socket:$sock" \
 	</dev/null >"$T_TMP/socket.out" 2>"$T_TMP/socket.err" &
 mpvm_pid=$!
 T_PIDS+=("$mpvm_pid")
@@ -73,7 +73,7 @@ fi
 fifo="$T_TMP/stdout.fifo"
 mkfifo "$fifo"
 exec {hold}<>"$fifo"
-"$MPVM" run --kernel "$GUESTS/counter.elf" --cmdline "period_ms=1" \
+"$MPVM" run --kernel "$GUESTS/counter.elf" --cmdline "period_ms=1 burst=256" \
 	</dev/null >"$fifo" 2>"$T_TMP/pipe.err" &
 mpvm_pid=$!
 T_PIDS+=("$mpvm_pid")

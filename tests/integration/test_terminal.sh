@@ -3,7 +3,7 @@
 # the guest runs, Ctrl-A x quits (status 130), guest input arrives, and the
 # terminal is back in cooked mode afterwards, whatever ended the VM.
 . "$(dirname "$0")/lib.sh"
-command -v script >/dev/null || { echo "script(1) not installed: skipping"; exit 77; }
+command -v script >/dev/null || skip "script(1) not installed"
 
 # in_pty NAME INPUT_DELAY INPUT COMMAND: runs COMMAND in a pty; INPUT is typed
 # after INPUT_DELAY seconds. Sets OUT (CRs stripped).

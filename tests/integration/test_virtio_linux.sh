@@ -8,12 +8,10 @@
 # software-nested development hosts, where a stock kernel cannot boot.
 . "$(dirname "$0")/lib.sh"
 if [ "${MPVM_LINUX_TEST:-0}" != 1 ]; then
-	echo "skipped: set MPVM_LINUX_TEST=1 on a host with VT-x/AMD-V"
-	exit 77
+	skip "set MPVM_LINUX_TEST=1 on a host with VT-x/AMD-V"
 fi
 if [ "$(id -u)" != 0 ]; then
-	echo "skipped: needs root for the network namespace"
-	exit 77
+	skip "needs root for the network namespace"
 fi
 "$MPVM_SOURCE_DIR/scripts/linux-guest.sh" --build-only >/dev/null
 L="$MPVM_SOURCE_DIR/build/linux"

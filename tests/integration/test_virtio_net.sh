@@ -5,8 +5,7 @@
 . "$(dirname "$0")/lib.sh"
 
 if [ "$(id -u)" != 0 ] || ! command -v ip >/dev/null; then
-	echo "skipped: needs root and iproute2 (ip netns)"
-	exit 77
+	skip "needs root and iproute2 (ip netns)"
 fi
 ns="mpvm-net-$$"
 ip netns add "$ns" || { fail "ip netns add $ns"; finish; }

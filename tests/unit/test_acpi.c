@@ -1023,10 +1023,7 @@ static char *slurp(const char *path)
 
 START_TEST(iasl_disassembles_the_tables_cleanly)
 {
-	if (!have_iasl()) {
-		fprintf(stderr, "test_acpi: iasl not installed (acpica-tools), skipping disassembly check\n");
-		return;
-	}
+	SKIP_UNLESS(have_iasl(), "iasl not installed (acpica-tools)");
 	struct acpi_config c = machine();
 	build(&c);
 	char dir[] = "/tmp/mpvm-acpi-XXXXXX";

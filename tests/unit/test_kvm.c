@@ -27,8 +27,7 @@ END_TEST
 
 START_TEST(real_kvm_has_every_required_capability)
 {
-	if (access("/dev/kvm", R_OK | W_OK))
-		return; /* no KVM on this machine: nothing to check */
+	SKIP_UNLESS_KVM();
 	int fd = kvm_open("/dev/kvm", err, sizeof(err));
 	ck_assert_msg(fd >= 0, "kvm_open: %s", err);
 	ck_assert_int_gt(kvm_vcpu_mmap_size(fd), 0);

@@ -5,6 +5,7 @@
 #define TEST_NETNS_H
 
 #include <check.h>
+#include "check_main.h"
 #include <errno.h>
 #include <fcntl.h>
 #include <net/if.h>
@@ -16,14 +17,13 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-/* Namespaces and taps need root; a test without it says so and passes. */
-static inline bool need_root(void)
-{
-	if (geteuid() == 0)
-		return true;
-	fprintf(stderr, "skipped: needs root for a network namespace and a tap\n");
-	return false;
-}
+/* Namespaces and taps need root and /dev/net/tun; a test without them is
+ * skipped (check_main.h), never passed. */
+#define SKIP_UNLESS_NETNS()                                                               \
+	do {                                                                              \
+		SKIP_UNLESS_ROOT("a network namespace and a tap");                        \
+		SKIP_UNLESS(access("/dev/net/tun", R_OK | W_OK) == 0, "no /dev/net/tun"); \
+	} while (0)
 
 static inline void write_sysctl(const char *path, const char *v)
 {

@@ -40,8 +40,8 @@ static void on_segv(int sig)
 
 START_TEST(a_fault_in_a_device_handler_reaches_the_process_handler)
 {
-	if (access("/dev/kvm", R_OK | W_OK) || access(guest, R_OK))
-		return; /* no KVM or no guest here: nothing to run */
+	SKIP_UNLESS_KVM();
+	ck_assert_msg(access(guest, R_OK) == 0, "test guest %s missing", guest);
 	pid_t pid = fork();
 	if (pid == 0) {
 		char err[256];
@@ -70,8 +70,8 @@ static void exit_on_marker(void *opaque, struct vcpu *vcpu, uint64_t off, uint8_
 
 START_TEST(exit_request_from_a_handler_stops_and_joins_the_vm)
 {
-	if (access("/dev/kvm", R_OK | W_OK) || access(guest, R_OK))
-		return;
+	SKIP_UNLESS_KVM();
+	ck_assert_msg(access(guest, R_OK) == 0, "test guest %s missing", guest);
 	char err[256];
 	static struct vm vm;
 	int kvm = kvm_open("/dev/kvm", err, sizeof(err));

@@ -266,10 +266,7 @@ END_TEST
 
 START_TEST(host_enospc_becomes_ioerr)
 {
-	if (geteuid() != 0) {
-		fprintf(stderr, "skipped: needs root for a private tmpfs\n");
-		return;
-	}
+	SKIP_UNLESS_ROOT("a private tmpfs");
 	/* A 64 KiB tmpfs in a private mount namespace holding a sparse 4 MiB
 	 * image: writes past 64 KiB of data fail with ENOSPC on the host. */
 	ck_assert_int_eq(unshare(CLONE_NEWNS), 0);

@@ -130,8 +130,7 @@ static ssize_t host_recv(int sk, void *buf, size_t len, int timeout_ms)
 
 START_TEST(mac_is_in_config_space)
 {
-	if (!need_root())
-		return;
+	SKIP_UNLESS_NETNS();
 	start(~0ull, NULL);
 	ck_assert(s.features & (1ull << VIRTIO_NET_F_MAC));
 	uint8_t mac[6];
@@ -144,8 +143,7 @@ END_TEST
 
 START_TEST(guest_frame_reaches_the_host)
 {
-	if (!need_root())
-		return;
+	SKIP_UNLESS_NETNS();
 	start(~0ull, NULL);
 	int sk = packet_socket();
 	uint8_t f[128], got[256];
@@ -175,8 +173,7 @@ static void expect_rx(const uint8_t *f, size_t n)
 
 START_TEST(host_frame_reaches_the_guest)
 {
-	if (!need_root())
-		return;
+	SKIP_UNLESS_NETNS();
 	start(~0ull, NULL);
 	post_rx_buffers(4);
 	int sk = packet_socket();
@@ -192,8 +189,7 @@ END_TEST
 
 START_TEST(frames_wait_in_the_tap_until_buffers_arrive)
 {
-	if (!need_root())
-		return;
+	SKIP_UNLESS_NETNS();
 	start(~0ull, NULL);
 	int sk = packet_socket();
 	uint8_t f[128];
@@ -262,8 +258,7 @@ static int udp_listener(uint16_t port)
 
 START_TEST(tx_checksum_offload_completes_partial_checksums)
 {
-	if (!need_root())
-		return;
+	SKIP_UNLESS_NETNS();
 	bool negotiate = _i;
 	start(negotiate ? ~0ull : ~(1ull << VIRTIO_NET_F_CSUM), NULL);
 	int sk = udp_listener(5555);
@@ -292,8 +287,7 @@ END_TEST
 
 START_TEST(rx_checksum_flags_follow_guest_csum)
 {
-	if (!need_root())
-		return;
+	SKIP_UNLESS_NETNS();
 	bool negotiate = _i;
 	start(negotiate ? ~0ull : ~(1ull << VIRTIO_NET_F_GUEST_CSUM), NULL);
 	struct arpreq ar = { .arp_flags = ATF_COM | ATF_PERM };
@@ -335,8 +329,7 @@ END_TEST
 
 START_TEST(bad_tx_chain_is_dropped_and_tx_continues)
 {
-	if (!need_root())
-		return;
+	SKIP_UNLESS_NETNS();
 	start(~0ull, NULL);
 	int sk = packet_socket();
 	/* A header-only buffer outside RAM, then a chain shorter than a header. */
@@ -361,8 +354,7 @@ END_TEST
 
 START_TEST(tx_rate_limiter_paces_frames)
 {
-	if (!need_root())
-		return;
+	SKIP_UNLESS_NETNS();
 	struct cfg_rate_limiter rl = { .ops = { .set = true, .size = 1, .refill_time_ms = 50 } };
 	start(~0ull, &rl);
 	uint8_t f[128];
@@ -384,8 +376,7 @@ END_TEST
  * queue and a frame the driver queued is not sent, until resume. */
 START_TEST(nothing_moves_while_paused)
 {
-	if (!need_root())
-		return;
+	SKIP_UNLESS_NETNS();
 	start(~0ull, NULL);
 	post_rx_buffers(4);
 	int sk = packet_socket();

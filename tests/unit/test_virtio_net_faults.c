@@ -112,8 +112,7 @@ static size_t test_frame(uint8_t *f, size_t len, const char *text)
  * posts some is what fails (EBADFD), and would fail again at once. */
 START_TEST(deleted_tap_stops_receive_without_spinning)
 {
-	if (!need_root())
-		return;
+	SKIP_UNLESS_NETNS();
 	start();
 	if (_i == 0)
 		for (unsigned i = 0; i < 4; i++)
