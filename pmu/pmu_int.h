@@ -73,6 +73,7 @@ struct pmu {
 	pthread_mutex_t stats_lock;
 	struct pmu_counts by_msr, by_event;
 	_Atomic uint64_t pmis, pmis_masked, pmis_dropped, msr_exits, msr_gp, denied;
+	_Atomic uint64_t timer_wakeups; /* soft: overflow-timer kicks of a vCPU */
 
 	int nnotes;
 	char notes[PMU_MAX_NOTES][240];

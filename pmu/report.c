@@ -192,6 +192,7 @@ static cJSON *metrics_obj(struct pmu *p)
 	cJSON_AddNumberToObject(o, "pmis_injected", (double)m.pmis_injected);
 	cJSON_AddNumberToObject(o, "pmis_masked", (double)m.pmis_masked);
 	cJSON_AddNumberToObject(o, "pmis_dropped", (double)atomic_load(&p->pmis_dropped));
+	cJSON_AddNumberToObject(o, "overflow_timer_wakeups", (double)atomic_load(&p->timer_wakeups));
 	cJSON_AddNumberToObject(o, "msr_exits", (double)m.msr_exits);
 	cJSON_AddNumberToObject(o, "msr_exits_gp", (double)m.msr_exits_gp);
 	cJSON_AddNumberToObject(o, "denied_programs", (double)m.denied_programs);
@@ -367,11 +368,11 @@ void pmu_summary(struct pmu *p, char *buf, size_t len)
 
 #define PUT(...) do { if (o < len) o += (size_t)snprintf(buf + o, len - o, __VA_ARGS__); } while (0)
 	pmu_get_metrics(p, &m);
-	PUT("mode %s (%s); %llu PMU MSR exits to mpvm (%llu answered #GP); PMIs injected %llu, masked %llu, dropped %llu; denied programs %llu",
+	PUT("mode %s (%s); %llu PMU MSR exits to mpvm (%llu answered #GP); PMIs injected %llu, masked %llu, dropped %llu; denied programs %llu; overflow-timer wake-ups %llu",
 	    pmu_mode_name(p->mode), p->why, (unsigned long long)m.msr_exits,
 	    (unsigned long long)m.msr_exits_gp, (unsigned long long)m.pmis_injected,
 	    (unsigned long long)m.pmis_masked, (unsigned long long)atomic_load(&p->pmis_dropped),
-	    (unsigned long long)m.denied_programs);
+	    (unsigned long long)m.denied_programs, (unsigned long long)atomic_load(&p->timer_wakeups));
 	pthread_mutex_lock(&p->stats_lock);
 	by_msr = p->by_msr;
 	by_event = p->by_event;

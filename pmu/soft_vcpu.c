@@ -12,6 +12,14 @@
  * fires late; if the guest ran less, the next sync finds no wrap and
  * re-arms). One thread per VM waits on every vCPU's timerfd and kicks the
  * vCPU, whose before_run then updates the counters and injects the PMI.
+ *
+ * Bounded wake-ups: an expiry that finds no overflow (the guest ran less
+ * than wall time: it halted, or the host was slow to run it) doubles that
+ * vCPU's timer floor, up to SOFT_MAX_TIMER_NS; an injected PMI or a guest
+ * write to the PMU resets it. A guest idling next to an overflow, or a host
+ * that cannot deliver a kick within the floor (an emulated lab), then costs
+ * at most ~1000 wake-ups a second instead of 20000, for a PMI at most
+ * SOFT_MAX_TIMER_NS late while the guest was mostly not running.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -28,6 +36,8 @@
 /* Floor of the overflow timer: bounds the kick rate while a guest whose
  * counter is about to wrap sits halted (its cycles do not advance). */
 #define SOFT_MIN_TIMER_NS 50000ULL
+/* Where the floor's back-off stops (see the top of the file). */
+#define SOFT_MAX_TIMER_NS 1000000ULL
 
 #define LAPIC_LVTPC 0x340
 #define LVT_MASKED (1u << 16)
@@ -42,6 +52,8 @@ struct soft_vcpu {
 	uint64_t last_ns;      /* thread CPU time at the last sync */
 	bool pmi_pending;
 	atomic_bool rearm;     /* state changed or the timer fired */
+	atomic_bool fired;     /* the timer fired since the last before_run */
+	uint64_t floor_ns;     /* current timer floor (backs off, see top) */
 	int tfd;
 };
 
@@ -90,7 +102,9 @@ static void *timer_thread(void *arg)
 			uint64_t expirations;
 			if (read(s->tfd, &expirations, sizeof(expirations)) != sizeof(expirations))
 				continue;
+			atomic_store(&s->fired, true);
 			atomic_store(&s->rearm, true);
+			atomic_fetch_add(&p->timer_wakeups, 1);
 			p->ops.kick(p->ops.ctx, s->vcpu);
 		}
 	}
@@ -156,6 +170,7 @@ int soft_vcpu_init(struct pmu *p, struct vcpu *v, char *err, size_t errlen)
 	soft_pmu_init(&s->m, &p->shape);
 	s->vcpu = v;
 	s->tsc_khz = (uint64_t)rc;
+	s->floor_ns = SOFT_MIN_TIMER_NS;
 	s->last_ns = p->ops.cpu_time_ns(p->ops.ctx, v);
 	s->tfd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
 	struct epoll_event ev = { .events = EPOLLIN, .data.ptr = s };
@@ -198,6 +213,7 @@ int soft_vcpu_msr(struct pmu *p, struct vcpu *v, uint32_t msr, bool is_write, ui
 						pmu_count_event(p, PMU_EVENT_KEY_FIXED(i),
 								!pmu_filter_allows_fixed(p->filter, i));
 			pthread_rwlock_unlock(&p->filter_lock);
+			s->floor_ns = SOFT_MIN_TIMER_NS;
 			atomic_store(&s->rearm, true);
 		}
 	}
@@ -260,8 +276,8 @@ static void arm_timer(struct pmu *p, struct soft_vcpu *s)
 	struct itimerspec its = { 0 };
 	if (cycles != UINT64_MAX) {
 		uint64_t ns = soft_cycles_to_ns(cycles, s->tsc_khz);
-		if (ns < SOFT_MIN_TIMER_NS)
-			ns = SOFT_MIN_TIMER_NS;
+		if (ns < s->floor_ns)
+			ns = s->floor_ns;
 		if (ns > 1000000000ULL * 3600 * 24 * 365)
 			ns = 1000000000ULL * 3600 * 24 * 365;
 		its.it_value.tv_sec = (time_t)(ns / 1000000000ULL);
@@ -277,10 +293,17 @@ void soft_vcpu_before_run(struct pmu *p, struct vcpu *v)
 		return;
 	pthread_mutex_lock(&s->lock);
 	sync_locked(p, s);
+	bool fired = atomic_exchange(&s->fired, false);
 	if (s->pmi_pending) {
 		s->pmi_pending = false;
 		deliver_pmi(p, s);
+		s->floor_ns = SOFT_MIN_TIMER_NS;
 		atomic_store(&s->rearm, true);
+	} else if (fired && s->floor_ns < SOFT_MAX_TIMER_NS) {
+		/* Woken for nothing: the guest ran less than the wall time. */
+		s->floor_ns *= 2;
+		if (s->floor_ns > SOFT_MAX_TIMER_NS)
+			s->floor_ns = SOFT_MAX_TIMER_NS;
 	}
 	if (atomic_exchange(&s->rearm, false))
 		arm_timer(p, s);

@@ -23,6 +23,13 @@
  *   bench          measurements instead of checks (pmu_bench.c)
  *   hold           before exiting, print "pmu: holding" and wait for a line
  *                  on the serial port (lets a test query mpvm's API)
+ *   storm=MS       hostile: for MS milliseconds keep PMC0 one cycle short of
+ *                  overflow, re-arming it in every PMI handler (a PMI storm)
+ *   idle=MS        hostile: for MS milliseconds sit halted with PMC0 a few
+ *                  microseconds short of overflow, re-armed after each PMI
+ *                  (mpvm's overflow timer keeps waking an idle vCPU)
+ *                  Both print "pmu: storm|idle: N PMIs in MS ms" and "pmu:
+ *                  storm|idle done", then go on (use with "hold" to query).
  * Each check prints "pmu: ok   <what>" or "pmu: FAIL <what>"; the guest
  * ends with its PMU MSR accesses ("pmu: msr accesses total=.. gp=.. 0xMSR:
  * rRwW ..."), then "pmu: pass|fail", and exits 0 or the code of the first
@@ -729,6 +736,55 @@ static void check_soft(const struct pmu_info *p, const char *cmdline)
 		check_pmi(&c, 0, true, PRESET_TIMER_CYCLES);
 }
 
+/* ---- storm=MS / idle=MS: hostile use of the soft PMU ---------------------------- */
+
+static volatile uint32_t hostile_pmis;
+static uint32_t hostile_preset; /* PMC0 is re-armed this many cycles short */
+
+static void hostile_arm(void)
+{
+	pmu_wr(MSR_PMC0, (uint32_t)-(int32_t)hostile_preset);
+	pmu_wr(MSR_PERF_GLOBAL_OVF, 1);
+}
+
+static bool hostile_handler(struct trap_frame *f)
+{
+	(void)f;
+	hostile_pmis++;
+	hostile_arm();
+	lapic_eoi();
+	return true;
+}
+
+static void hostile(const char *what, uint32_t ms, uint32_t preset, bool halt)
+{
+	uint64_t end = rdtsc() + us_to_cycles(ms * 1000u);
+
+	hostile_pmis = 0;
+	hostile_preset = preset;
+	idt_set_handler(PMI_VECTOR_DEFAULT, hostile_handler);
+	pmu_wr(MSR_PERF_GLOBAL_CTRL, 0); /* its reset value enables the GP counters */
+	hostile_arm();
+	pmu_wr(MSR_PERFEVTSEL0, EV_CORE_CYCLES | EVT_USR | EVT_OS | EVT_EN | EVT_INT);
+	lapic_write(LAPIC_LVT_PMC, PMI_VECTOR_DEFAULT);
+	pmu_wr(MSR_PERF_GLOBAL_CTRL, 1);
+	while (rdtsc() < end) {
+		if (halt)
+			wait_for_interrupt(); /* a PMI (or the clock running out) wakes us */
+		else
+			__asm__ volatile("sti; nop; cli" ::: "memory");
+		if (halt && lapic_read(LAPIC_TIMER_CUR) == 0)
+			break; /* no clock left to wait on */
+	}
+	pmu_wr(MSR_PERF_GLOBAL_CTRL, 0);
+	pmu_wr(MSR_PERFEVTSEL0, 0);
+	pmu_wr(MSR_PERF_GLOBAL_OVF, 1);
+	lapic_write(LAPIC_LVT_PMC, LVT_MASKED | PMI_VECTOR_DEFAULT);
+	gprintf("pmu: %s: %u PMIs in %u ms\n", what, hostile_pmis, ms);
+	check(PMU_EXIT_PMI_FIXED, hostile_pmis > 0, "%s: the guest took PMIs (%u)", what, hostile_pmis);
+	gprintf("pmu: %s done\n", what);
+}
+
 void guest_main(const char *cmdline)
 {
 	struct pmu_info p;
@@ -750,6 +806,11 @@ void guest_main(const char *cmdline)
 		gprintf("pmu: info tsc_khz=%u\n", pmu_tsc_khz);
 		check_soft(&p, cmdline);
 	}
+	uint32_t ms;
+	if (cmdline_get_u32(cmdline, "storm", &ms))
+		hostile("storm", ms, 1, false);
+	if (cmdline_get_u32(cmdline, "idle", &ms))
+		hostile("idle", ms, (uint32_t)us_to_cycles(20), true);
 	if (cmdline_has(cmdline, "bench")) {
 		uint32_t rc = pmu_bench(&p, cmdline);
 		if (rc && !first_fail)

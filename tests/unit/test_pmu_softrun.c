@@ -229,7 +229,7 @@ START_TEST(standin_kernel_soft_summary_lists_trapped_accesses_by_msr)
 	pmu_summary(p, line, sizeof(line));
 	ck_assert_msg(strstr(line, "mode soft (configured: soft); 6 PMU MSR exits to mpvm (1 answered #GP); "
 				   "PMIs injected 0, masked 0, dropped 0; denied programs 0; "
-				   "by MSR: 0xc1:r2w0 0x186:r0w1 0x38d:r0w1 0x38e:r0w1 0x38f:r0w1; "
+				   "overflow-timer wake-ups 0; by MSR: 0xc1:r2w0 0x186:r0w1 0x38d:r0w1 0x38e:r0w1 0x38f:r0w1; "
 				   "events programmed: 0x3c:00(core_cycles)=1 fixed1=1"), "%s", line);
 	/* Truncates, never overflows. */
 	char small[16];
