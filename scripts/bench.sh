@@ -1,9 +1,37 @@
 #!/usr/bin/env bash
 # Build and run the benchmarks; each prints a Markdown table and writes JSON
 # to bench/results/. Usage: scripts/bench.sh [boot|pmu|api|blk|net ...]
-# (default: all that exist). RUNS=N sets the repetition count where it applies.
+# (default: all). RUNS=N sets the repetition count where it applies.
+#
+# Every benchmark needs /dev/kvm: they run natively on a host with hardware
+# KVM, else all of them in one boot of the KVM lab (scripts/kvm-lab.sh), and
+# every QEMU comparison runs in that same place in the same run. In the lab
+# absolute times are emulated (QEMU TCG under nested SVM): read the ratios.
+# bench/results/environment.json says where the numbers come from, and each
+# result file carries the same "environment" object.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+
+if [ "${1:-}" = --inside ]; then
+	shift
+	for b in "$@"; do
+		case $b in
+		boot)
+			echo "== bench/boot"
+			build/bench/mpvm-bench-boot --runs "${RUNS:-30}" --mpvm build/mpvm \
+				--guests build/tests/guests --json bench/results/boot.json ;;
+		api)
+			echo "== bench/api"
+			bench/api/run.sh ;;
+		*)
+			echo "== bench/$b"
+			"build/bench/mpvm-bench-$b" --mpvm build/mpvm --guests build/tests/guests \
+				--json "bench/results/$b.json" ;;
+		esac
+	done
+	exit 0
+fi
+
 scripts/deps.sh
 BUILD_DIR=build BUILD_TYPE=Release scripts/build.sh
 mkdir -p bench/results
@@ -11,18 +39,42 @@ want=("$@")
 [ ${#want[@]} -gt 0 ] || want=(boot pmu api blk net)
 for b in "${want[@]}"; do
 	case $b in
-	boot)
-		echo "== bench/boot"
-		build/bench/mpvm-bench-boot --runs "${RUNS:-30}" --mpvm build/mpvm \
-			--guests build/tests/guests --json bench/results/boot.json ;;
-	*)
-		if [ -x "build/bench/mpvm-bench-$b" ]; then
-			echo "== bench/$b"
-			"build/bench/mpvm-bench-$b" --mpvm build/mpvm --guests build/tests/guests \
-				--json "bench/results/$b.json"
-		elif [ -x "bench/$b/run.sh" ]; then
-			echo "== bench/$b"
-			"bench/$b/run.sh"
-		fi ;;
+	boot | pmu | api | blk | net) ;;
+	*) echo "bench: unknown benchmark $b (boot, pmu, api, blk, net)" >&2; exit 64 ;;
 	esac
 done
+
+where=$(scripts/kvm-lab.sh --which)
+echo "bench: ${where}"
+python3 - "$where" "${want[@]}" >bench/results/environment.json <<'PY'
+import json, subprocess, sys, time
+where = sys.argv[1]
+kind = where.split(":")[0]
+env = {
+    "where": kind,
+    "why": where.split(": ", 1)[1] if ": " in where else "",
+    "note": ("absolute times are emulated (QEMU TCG, nested SVM): compare the VMMs as ratios"
+             if kind == "lab" else "native hardware KVM"),
+    "host_cpu": next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), ""),
+    "host_cores": len([l for l in open("/proc/cpuinfo") if l.startswith("processor")]),
+    "date": time.strftime("%Y-%m-%d"),
+    "benchmarks": sys.argv[2:],
+}
+print(json.dumps(env, indent=2))
+PY
+scripts/kvm-lab.sh -- scripts/bench.sh --inside "${want[@]}"
+# Label every result with where it was measured.
+python3 - "${want[@]}" <<'PY'
+import json, sys
+env = json.load(open("bench/results/environment.json"))
+for b in sys.argv[1:]:
+    path = "bench/results/%s.json" % b
+    try:
+        r = json.load(open(path))
+    except (OSError, ValueError):
+        continue
+    if isinstance(r, dict):
+        r["environment"] = env
+        json.dump(r, open(path, "w"), indent=2)
+PY
+echo "bench: results in bench/results/ ($(python3 -c 'import json; print(json.load(open("bench/results/environment.json"))["note"])'))"
