@@ -11,6 +11,7 @@
 # result file carries the same "environment" object.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+export PATH="/usr/sbin:/usr/bin:/sbin:/bin:$PATH" # Debian's tools (see scripts/test.sh)
 
 if [ "${1:-}" = --inside ]; then
 	shift

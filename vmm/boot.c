@@ -199,6 +199,16 @@ static int read_file(const char *what, const char *path, uint64_t max, uint8_t *
 	return 0;
 }
 
+const char *boot_protocol_name(enum boot_protocol p)
+{
+	switch (p) {
+	case BOOT_PROTO_LINUX64: return "Linux 64-bit boot protocol";
+	case BOOT_PROTO_PVH: return "PVH";
+	case BOOT_PROTO_MULTIBOOT: return "multiboot";
+	}
+	return "?";
+}
+
 int boot_load(const struct guest_mem *m, const struct boot_params_in *in,
 	      struct boot_entry *out, char *err, size_t errlen)
 {

@@ -51,6 +51,9 @@ enum boot_protocol {
 	BOOT_PROTO_MULTIBOOT, /* multiboot v1 */
 };
 
+/* "Linux 64-bit boot protocol", "PVH", "multiboot": for the log. */
+const char *boot_protocol_name(enum boot_protocol p);
+
 struct boot_entry {
 	enum boot_protocol proto;
 	enum boot_cpu_mode mode;

@@ -237,6 +237,8 @@ static int build(struct vmm *v, char *err, size_t errlen)
 	free(cmdline);
 	if (r)
 		return -MPVM_EXIT_CONFIG;
+	log_info("kernel %s: entered through %s at 0x%llx", bp.kernel_path,
+		 boot_protocol_name(v->vm.entry.proto), (unsigned long long)v->vm.entry.rip);
 	if (vm_setup_vcpus(&v->vm, err, errlen))
 		return -MPVM_EXIT_ERROR;
 	return 0;

@@ -31,8 +31,16 @@ fail() { T_FAILS=$((T_FAILS + 1)); echo "FAIL - $1"; [ -n "${2:-}" ] && echo "$2
 run() {
 	local name=$1 timeout=$2
 	shift 3
+	run_cmd "$name" "$timeout" -- "$MPVM" "$@"
+}
+
+# run_cmd NAME TIMEOUT -- CMD...: the same for any command (e.g. mpvm inside
+# `ip netns exec`).
+run_cmd() {
+	local name=$1 timeout=$2
+	shift 3
 	local out="$T_TMP/$name.out" errf="$T_TMP/$name.err"
-	timeout --kill-after=5 "$timeout" "$MPVM" "$@" <"${T_STDIN:-/dev/null}" >"$out" 2>"$errf"
+	timeout --kill-after=5 "$timeout" "$@" <"${T_STDIN:-/dev/null}" >"$out" 2>"$errf"
 	STATUS=$?
 	OUT=$(cat "$out")
 	ERR=$(cat "$errf")

@@ -17,9 +17,7 @@ ip -n "$ns" tuntap add dev mpvmtap0 mode tap
 ip -n "$ns" addr add 10.0.0.1/24 dev mpvmtap0
 ip -n "$ns" link set mpvmtap0 up
 
-MPVM_REAL=$MPVM
-MPVM="ip"
-run net 60 -- netns exec "$ns" "$MPVM_REAL" run --kernel "$GUESTS/virtio_net.elf" --exit-port \
+run_cmd net 60 -- ip netns exec "$ns" "$MPVM" run --kernel "$GUESTS/virtio_net.elf" --exit-port \
 	--net "id=eth0,tap=mpvmtap0,mac=52:54:00:aa:bb:01" --cmdline "ip=10.0.0.2 host=10.0.0.1"
 expect_status net 1
 expect_out net "net: .* mac 52:54:00:aa:bb:01, ip 10.0.0.2"
@@ -38,13 +36,13 @@ cat >"$T_TMP/net.json" <<JSON
   "debug": { "exit_port": true }
 }
 JSON
-run net-config 60 -- netns exec "$ns" "$MPVM_REAL" run --config-file "$T_TMP/net.json"
+run_cmd net-config 60 -- ip netns exec "$ns" "$MPVM" run --config-file "$T_TMP/net.json"
 expect_status net-config 1
 expect_out net-config "mac 52:54:00:aa:bb:02, ip 10.0.0.3"
 expect_out net-config "net: PASS"
 
 # An interface that is not a tap (the loopback) is a clear configuration error.
-run net-not-a-tap 60 -- netns exec "$ns" "$MPVM_REAL" run --kernel "$GUESTS/virtio_net.elf" \
+run_cmd net-not-a-tap 60 -- ip netns exec "$ns" "$MPVM" run --kernel "$GUESTS/virtio_net.elf" \
 	--exit-port --net "id=eth1,tap=lo"
 expect_status net-not-a-tap 78
 expect_err net-not-a-tap "network interface eth1: tap lo: TUNSETIFF"

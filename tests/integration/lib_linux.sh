@@ -1,0 +1,43 @@
+# Helpers for the Linux-guest integration tests (sourced after lib.sh): the
+# guest built by tests/linux/build.sh (Debian's kernel, a busybox initramfs
+# with the scenarios of tests/linux/scenarios/), images, and checks on the
+# "LTEST:" lines the scenarios print.
+LINUX=${MPVM_LINUX_GUEST:-$MPVM_BUILD_DIR/linux}
+for f in vmlinuz vmlinux initrd.cpio.gz; do
+	[ -r "$LINUX/$f" ] || { echo "FAIL - $LINUX/$f missing: build the Linux guest (cmake --build $MPVM_BUILD_DIR --target linux-guest)"; exit 1; }
+done
+# pattern SEED N: the bytes `guest-tool pattern` writes in the guest;
+# pattern_sha SEED N: their SHA-256; pattern_at FILE OFFSET SEED N: true iff
+# FILE holds them at OFFSET.
+pattern() { "$LINUX/guest-tool" pattern "$1" "$2"; }
+pattern_sha() { pattern "$1" "$2" | sha256sum | cut -d' ' -f1; }
+pattern_at() { cmp -s -i "$2:0" -n "$4" "$1" <(pattern "$3" "$4"); }
+# The command line every Linux test starts from: mpvm's default plus quiet
+# (each console byte is an exit; the lab is slow).
+LINUX_CMDLINE="console=ttyS0 reboot=k panic=1 pci=off quiet"
+
+# run_linux NAME TIMEOUT -- CMD...: run_cmd, with the console's CRs removed.
+run_linux() {
+	run_cmd "$@"
+	OUT=${OUT//$'\r'/}
+}
+
+# expect_scenario NAME: the scenario reported no failure and reached its end.
+expect_scenario() {
+	local fails
+	fails=$(grep -E '^LTEST: FAIL' <<<"$OUT")
+	if [ -z "$fails" ] && grep -qE '^LTEST: end 0 failed' <<<"$OUT"; then
+		pass "$1: the guest's checks all passed ($(grep -c '^LTEST: ok' <<<"$OUT") of them)"
+	else
+		fail "$1: the guest's checks failed or did not finish" "$(grep -E '^LTEST: (FAIL|end)' <<<"$OUT")
+stdout tail: $(tail -n 15 <<<"$OUT")
+stderr tail: $(tail -n 10 <<<"$ERR")"
+	fi
+}
+# expect_ok NAME REGEX: the guest printed "LTEST: ok" + REGEX.
+expect_ok() { expect_out "$1" "^LTEST: ok $2"; }
+# info KEY: the value of the guest's "LTEST: info KEY VALUE..." line.
+info() { sed -n "s/^LTEST: info $1 //p" <<<"$OUT" | head -n 1; }
+
+# make_ext4 IMG SIZE DIR: an ext4 image holding DIR (no root needed).
+make_ext4() { mke2fs -q -F -t ext4 -d "$3" "$1" "$2" >/dev/null; }
