@@ -4,8 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "vmm/acpi.h"
-#include "vmm/log.h"
+#include "boot/acpi.h"
+#include "core/log.h"
 
 /* A guest looping on an unsupported sleep request must not flood the log. */
 #define ACPI_PM_LOG_LIMIT 4

@@ -7,7 +7,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "log.h"
+#include "core/log.h"
 
 #define RST_SYS  0x02
 #define RST_CPU  0x04

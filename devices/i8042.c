@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "log.h"
+#include "core/log.h"
 
 #define BUF_SIZE 32 /* room for a Ctrl-Alt-Del press+release (11 bytes) and more */
 

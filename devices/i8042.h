@@ -30,8 +30,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "exits.h"
-#include "vm.h"
+#include "core/exits.h"
+#include "core/vm.h"
 
 #define I8042_DATA_PORT 0x60
 #define I8042_CMD_PORT  0x64

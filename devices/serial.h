@@ -51,9 +51,9 @@
 #include <stdint.h>
 
 #include "config/config.h"
-#include "event_loop.h"
-#include "exits.h"
-#include "vm.h"
+#include "core/event_loop.h"
+#include "core/exits.h"
+#include "core/vm.h"
 
 #define SERIAL_COM1_BASE 0x3f8
 #define SERIAL_COM1_IRQ  4

@@ -16,7 +16,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#include "log.h"
+#include "core/log.h"
 #include "term.h"
 
 #define CTRL_A 0x01

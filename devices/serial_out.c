@@ -29,7 +29,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "log.h"
+#include "core/log.h"
 
 /* serial_free() waits at most this long for a slow sink to take what is
  * still buffered: a sink nobody reads must not delay exit. */

@@ -8,7 +8,7 @@
 #include <unistd.h>
 
 #include "pmu/pmu.h"
-#include "vmm/vm.h"
+#include "core/vm.h"
 
 static int real_check_extension(void *ctx, struct vm *vm, long cap)
 {

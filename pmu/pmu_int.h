@@ -18,7 +18,7 @@
 #include "pmu/pmu.h"
 #include "pmu/shape.h"
 #include "pmu/soft.h"
-#include "vmm/vm.h"
+#include "core/vm.h"
 
 /* AMD PMU MSRs. */
 #define MSR_K7_EVNTSEL0 0xc0010000

@@ -10,7 +10,7 @@
 #include <unistd.h>
 #include <linux/kvm.h>
 
-#include "vmm/kvm.h"
+#include "core/kvm.h"
 
 #ifndef KVM_CAP_PMU_EVENT_MASKED_EVENTS
 #define KVM_CAP_PMU_EVENT_MASKED_EVENTS 226

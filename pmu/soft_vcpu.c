@@ -22,7 +22,7 @@
 #include <sys/timerfd.h>
 #include <unistd.h>
 
-#include "log.h"
+#include "core/log.h"
 #include "pmu/pmu_int.h"
 
 /* Floor of the overflow timer: bounds the kick rate while a guest whose

@@ -13,7 +13,7 @@
 #include <linux/fs.h>
 #include <linux/virtio_ids.h>
 
-#include "vmm/log.h"
+#include "core/log.h"
 
 #define FAIL(...) do { snprintf(err, errlen, __VA_ARGS__); goto fail; } while (0)
 

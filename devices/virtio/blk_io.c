@@ -11,7 +11,7 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
-#include "vmm/log.h"
+#include "core/log.h"
 
 /* ---- Sync ----------------------------------------------------------------- */
 

@@ -20,7 +20,7 @@
 #include <stdint.h>
 
 #include "virtio.h"
-#include "vmm/exits.h"
+#include "core/exits.h"
 
 #define VIRTIO_MMIO_WINDOW 0x1000
 #define VIRTIO_MMIO_VENDOR 0x4d56504d /* "MPVM" */

@@ -14,7 +14,7 @@
 #include <linux/virtio_net.h>
 
 #include "ratelimit.h"
-#include "vmm/log.h"
+#include "core/log.h"
 
 #define HDR_LEN ((uint32_t)sizeof(struct virtio_net_hdr_v1))
 

@@ -10,8 +10,8 @@
 #include "mmio.h"
 #include "net.h"
 #include "rng.h"
-#include "vmm/log.h"
-#include "vmm/vm.h"
+#include "core/log.h"
+#include "core/vm.h"
 
 /* IOAPIC pins for devices, in order: free ISA lines first (they also work
  * for command-line-described devices on kernels without ACPI, which only

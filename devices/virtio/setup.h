@@ -26,7 +26,7 @@
 
 #include "config/config.h"
 #include "virtio.h"
-#include "vmm/acpi.h"
+#include "boot/acpi.h"
 
 #define VIRTIO_MMIO_BASE 0xD0000000ull
 #define VIRTIO_MAX_DEVICES (CFG_MAX_DRIVES + CFG_MAX_NETS + 1)

@@ -40,7 +40,7 @@
 #include <stdint.h>
 
 #include "queue.h"
-#include "vmm/guest_mem.h"
+#include "core/guest_mem.h"
 
 #define VIRTIO_MAX_QUEUES 2
 #define VIRTIO_MAX_WATCHES 8

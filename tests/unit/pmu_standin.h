@@ -23,7 +23,7 @@
 #include <string.h>
 
 #include "pmu/pmu.h"
-#include "vmm/vm.h"
+#include "core/vm.h"
 
 enum si_host { SI_NO_PMU, SI_LEGACY, SI_MEDIATED };
 enum si_vpmu { VPMU_UNDECIDED, VPMU_NONE, VPMU_LEGACY, VPMU_MEDIATED };

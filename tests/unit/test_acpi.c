@@ -13,9 +13,9 @@
 
 #include "check_main.h"
 #include "devices/acpi_pm.h"
-#include "vmm/acpi.h"
-#include "vmm/aml.h"
-#include "vmm/guest_mem.h"
+#include "boot/acpi.h"
+#include "boot/aml.h"
+#include "core/guest_mem.h"
 
 #define MiB (1024ull * 1024)
 

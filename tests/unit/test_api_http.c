@@ -16,10 +16,10 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "api.h"
+#include "api/api.h"
 #include "check_main.h"
-#include "event_loop.h"
-#include "vmm.h"
+#include "core/event_loop.h"
+#include "builder/vmm.h"
 
 static struct vmm V;
 static struct api_server *S;

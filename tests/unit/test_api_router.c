@@ -8,11 +8,11 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "api.h"
+#include "api/api.h"
 #include "check_main.h"
-#include "metrics.h"
+#include "api/metrics.h"
 #include "test_util.h"
-#include "vmm.h"
+#include "builder/vmm.h"
 
 static struct vmm V;
 static struct api_ctx A;

@@ -11,7 +11,7 @@
 
 #include "check_main.h"
 #include "test_util.h"
-#include "vmm/boot.h"
+#include "boot/boot.h"
 
 #define MEM_SIZE (64ULL << 20)
 #define RSDP     0xE0000ULL

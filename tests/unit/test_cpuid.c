@@ -5,7 +5,7 @@
 #include <string.h>
 
 #include "check_main.h"
-#include "vmm/cpuid.h"
+#include "core/cpuid.h"
 
 /* A host-like table: Intel-ish leaves 1, 4 (L1d, L3), 0xB (2 levels),
  * 0x80000008, and the KVM signature leaf. */

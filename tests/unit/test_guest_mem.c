@@ -6,7 +6,7 @@
 #include <string.h>
 
 #include "check_main.h"
-#include "vmm/guest_mem.h"
+#include "core/guest_mem.h"
 
 static struct guest_mem m;
 static char err[256];

@@ -6,7 +6,7 @@
 #include <unistd.h>
 
 #include "check_main.h"
-#include "vmm/kvm.h"
+#include "core/kvm.h"
 
 static char err[512];
 

@@ -10,7 +10,7 @@
 #include <unistd.h>
 
 #include "check_main.h"
-#include "vmm/sandbox.h"
+#include "builder/sandbox.h"
 
 /* Runs fn in a child that applies the sandbox first; returns wait status. */
 static int in_sandboxed_child(void (*fn)(void))

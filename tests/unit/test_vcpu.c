@@ -10,8 +10,8 @@
 #include <unistd.h>
 
 #include "check_main.h"
-#include "vmm/kvm.h"
-#include "vmm/vm.h"
+#include "core/kvm.h"
+#include "core/vm.h"
 
 static char guest[512];
 

@@ -16,7 +16,7 @@
 
 #include "devices/virtio/mmio.h"
 #include "devices/virtio/virtio.h"
-#include "vmm/guest_mem.h"
+#include "core/guest_mem.h"
 
 #define SIM_MEM (8u << 20)
 #define SIM_QSIZE 64

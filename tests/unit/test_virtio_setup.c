@@ -14,7 +14,7 @@
 #include "devices/virtio/mmio.h"
 #include "devices/virtio/setup.h"
 #include "test_util.h"
-#include "vmm/vm.h"
+#include "core/vm.h"
 
 static struct vm vm;
 static struct vm_config cfg;

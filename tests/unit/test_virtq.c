@@ -9,7 +9,7 @@
 
 #include "check_main.h"
 #include "devices/virtio/queue.h"
-#include "vmm/guest_mem.h"
+#include "core/guest_mem.h"
 
 #define MEM_SIZE (1u << 20)
 #define DESC 0x1000
