@@ -1,10 +1,10 @@
-#include "acpi_pm.h"
+#include "devices/acpi_pm.h"
 
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "boot/acpi.h"
+#include "core/layout.h"
 #include "core/log.h"
 
 /* A guest looping on an unsupported sleep request must not flood the log. */

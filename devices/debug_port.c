@@ -1,4 +1,4 @@
-#include "debug_port.h"
+#include "devices/debug_port.h"
 
 #include <errno.h>
 #include <stdatomic.h>

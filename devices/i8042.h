@@ -35,7 +35,7 @@
 
 #define I8042_DATA_PORT 0x60
 #define I8042_CMD_PORT  0x64
-#define I8042_IRQ       1
+#define I8042_IRQ       ISA_IRQ_I8042
 
 struct i8042;
 

@@ -56,7 +56,7 @@
 #include "core/vm.h"
 
 #define SERIAL_COM1_BASE 0x3f8
-#define SERIAL_COM1_IRQ  4
+#define SERIAL_COM1_IRQ  ISA_IRQ_COM1
 #define SERIAL_NREGS     8
 
 struct serial;

@@ -1,7 +1,7 @@
 /* The UART's host side: input buffering, the Ctrl-A escape, the socket
  * server and setup from the config (contract in serial.h). The output sink
  * is in serial_out.c. */
-#include "serial_priv.h"
+#include "devices/serial_priv.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -17,7 +17,7 @@
 #include <unistd.h>
 
 #include "core/log.h"
-#include "term.h"
+#include "devices/term.h"
 
 #define CTRL_A 0x01
 

@@ -15,7 +15,7 @@
  * /proc/self/fd, which gives a description of our own; a socket is written
  * with send(MSG_DONTWAIT), which needs no flag at all.
  */
-#include "serial_priv.h"
+#include "devices/serial_priv.h"
 
 #include <errno.h>
 #include <fcntl.h>

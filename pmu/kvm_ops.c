@@ -7,8 +7,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "pmu/pmu.h"
 #include "core/vm.h"
+#include "pmu/pmu.h"
 
 static int real_check_extension(void *ctx, struct vm *vm, long cap)
 {

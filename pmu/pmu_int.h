@@ -14,11 +14,11 @@
 #include <pthread.h>
 #include <stdatomic.h>
 
+#include "core/vm.h"
 #include "pmu/filter.h"
 #include "pmu/pmu.h"
 #include "pmu/shape.h"
 #include "pmu/soft.h"
-#include "core/vm.h"
 
 /* AMD PMU MSRs. */
 #define MSR_K7_EVNTSEL0 0xc0010000

@@ -1,4 +1,4 @@
-#include "blk_int.h"
+#include "devices/virtio/blk_int.h"
 
 #include <errno.h>
 #include <stdarg.h>

@@ -2,7 +2,7 @@
  * request at a time. Async: io_uring with up to a queue's worth of requests
  * in flight; the ring's eventfd is on the worker's epoll and completions are
  * reaped there. Host errors come back as negative errnos to blk_complete(). */
-#include "blk_int.h"
+#include "devices/virtio/blk_int.h"
 
 #include <errno.h>
 #include <stdio.h>

@@ -1,4 +1,4 @@
-#include "virtio.h"
+#include "devices/virtio/virtio.h"
 
 #include <errno.h>
 #include <poll.h>

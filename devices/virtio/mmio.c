@@ -1,4 +1,4 @@
-#include "mmio.h"
+#include "devices/virtio/mmio.h"
 
 #include <errno.h>
 #include <stdio.h>

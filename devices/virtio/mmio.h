@@ -19,8 +19,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "virtio.h"
 #include "core/exits.h"
+#include "devices/virtio/virtio.h"
 
 #define VIRTIO_MMIO_WINDOW 0x1000
 #define VIRTIO_MMIO_VENDOR 0x4d56504d /* "MPVM" */

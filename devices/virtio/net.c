@@ -1,4 +1,4 @@
-#include "net.h"
+#include "devices/virtio/net.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -13,8 +13,8 @@
 #include <linux/virtio_ids.h>
 #include <linux/virtio_net.h>
 
-#include "ratelimit.h"
 #include "core/log.h"
+#include "devices/virtio/ratelimit.h"
 
 #define HDR_LEN ((uint32_t)sizeof(struct virtio_net_hdr_v1))
 

@@ -1,4 +1,4 @@
-#include "rng.h"
+#include "devices/virtio/rng.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -9,7 +9,7 @@
 #include <unistd.h>
 #include <linux/virtio_ids.h>
 
-#include "ratelimit.h"
+#include "devices/virtio/ratelimit.h"
 
 struct virtio_rng {
 	struct virtio_dev dev;

@@ -39,8 +39,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "queue.h"
 #include "core/guest_mem.h"
+#include "devices/virtio/queue.h"
 
 #define VIRTIO_MAX_QUEUES 2
 #define VIRTIO_MAX_WATCHES 8

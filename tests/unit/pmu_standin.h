@@ -22,8 +22,8 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "pmu/pmu.h"
 #include "core/vm.h"
+#include "pmu/pmu.h"
 
 enum si_host { SI_NO_PMU, SI_LEGACY, SI_MEDIATED };
 enum si_vpmu { VPMU_UNDECIDED, VPMU_NONE, VPMU_LEGACY, VPMU_MEDIATED };

@@ -11,11 +11,11 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "check_main.h"
-#include "devices/acpi_pm.h"
 #include "boot/acpi.h"
 #include "boot/aml.h"
+#include "check_main.h"
 #include "core/guest_mem.h"
+#include "devices/acpi_pm.h"
 
 #define MiB (1024ull * 1024)
 
@@ -709,7 +709,7 @@ START_TEST(invalid_configurations_are_refused_with_the_field_named)
 	d[1] = virtio_devs[1]; d[1].base = d[0].base + 0x800; expect_refused(&c, "overlaps");
 	d[1] = virtio_devs[1]; d[1].gsi = 24;         expect_refused(&c, "gsi 24");
 	d[1] = virtio_devs[1]; d[1].gsi = d[0].gsi;   expect_refused(&c, "already used");
-	d[1] = virtio_devs[1]; d[1].gsi = ACPI_COM1_IRQ; expect_refused(&c, "already used");
+	d[1] = virtio_devs[1]; d[1].gsi = ISA_IRQ_COM1; expect_refused(&c, "already used");
 	d[1] = virtio_devs[1]; d[1].gsi = 2;          expect_refused(&c, "already used");
 	d[1] = virtio_devs[1]; d[1].hid = "virtio";   expect_refused(&c, "_HID");
 	d[1] = virtio_devs[1]; d[1].hid = "lnro0005"; expect_refused(&c, "_HID");

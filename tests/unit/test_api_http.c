@@ -17,9 +17,9 @@
 #include <unistd.h>
 
 #include "api/api.h"
+#include "builder/vmm.h"
 #include "check_main.h"
 #include "core/event_loop.h"
-#include "builder/vmm.h"
 
 static struct vmm V;
 static struct api_server *S;

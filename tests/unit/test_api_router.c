@@ -9,10 +9,10 @@
 #include <unistd.h>
 
 #include "api/api.h"
-#include "check_main.h"
 #include "api/metrics.h"
-#include "test_util.h"
 #include "builder/vmm.h"
+#include "check_main.h"
+#include "test_util.h"
 
 static struct vmm V;
 static struct api_ctx A;

@@ -9,9 +9,9 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "boot/boot.h"
 #include "check_main.h"
 #include "test_util.h"
-#include "boot/boot.h"
 
 #define MEM_SIZE (64ULL << 20)
 #define RSDP     0xE0000ULL

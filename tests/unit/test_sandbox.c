@@ -9,8 +9,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "check_main.h"
 #include "builder/sandbox.h"
+#include "check_main.h"
 
 /* Runs fn in a child that applies the sandbox first; returns wait status. */
 static int in_sandboxed_child(void (*fn)(void))

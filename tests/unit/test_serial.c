@@ -19,9 +19,9 @@
 #include <unistd.h>
 
 #include "check_main.h"
+#include "core/event_loop.h"
 #include "devices/serial.h"
 #include "devices/term.h"
-#include "core/event_loop.h"
 #include "test_util.h"
 
 enum { THR = 0, RBR = 0, DLL = 0, IER = 1, DLM = 1, IIR = 2, FCR = 2, LCR = 3, MCR = 4, LSR = 5,

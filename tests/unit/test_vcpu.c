@@ -9,6 +9,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "boot/boot.h"
 #include "check_main.h"
 #include "core/kvm.h"
 #include "core/vm.h"

@@ -14,9 +14,9 @@
 #include <linux/virtio_mmio.h>
 #include <linux/virtio_ring.h>
 
+#include "core/guest_mem.h"
 #include "devices/virtio/mmio.h"
 #include "devices/virtio/virtio.h"
-#include "core/guest_mem.h"
 
 #define SIM_MEM (8u << 20)
 #define SIM_QSIZE 64

@@ -8,8 +8,8 @@
 #include <linux/virtio_ring.h>
 
 #include "check_main.h"
-#include "devices/virtio/queue.h"
 #include "core/guest_mem.h"
+#include "devices/virtio/queue.h"
 
 #define MEM_SIZE (1u << 20)
 #define DESC 0x1000

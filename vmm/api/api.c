@@ -13,10 +13,9 @@
 
 #include <cjson/cJSON.h>
 
-#include "api/api_int.h"
-#include "core/log.h"
 #include "api/metrics.h"
 #include "builder/vmm.h"
+#include "core/log.h"
 
 /* Firecracker's own wording, so that orchestrators see familiar faults. */
 #define AFTER_START "The requested operation is not supported after starting the microVM."
@@ -78,9 +77,11 @@ static void no_content(struct api_reply *r) { r->status = 204; }
 
 const char *api_vm_state(const struct vmm *v)
 {
-	if (!v->started)
-		return "Not started";
-	return atomic_load(&v->vm.state) == VM_PAUSED ? "Paused" : "Running";
+	switch (vmm_state(v)) {
+	case VMM_NOT_STARTED: return "Not started";
+	case VMM_PAUSED: return "Paused";
+	default: return "Running";
+	}
 }
 
 /* ---- guards shared by handlers; each returns true when it replied ---- */
@@ -450,34 +451,34 @@ static void patch_vm(struct api_ctx *a, const struct req *q, struct api_reply *r
 static void get_vcpus(struct api_ctx *a, const struct req *q, struct api_reply *r)
 {
 	if (!refuse_before_start(a, r))
-		ok_json(r, api_vcpus_json(a->vmm));
+		ok_json(r, vmm_vcpus_json(a->vmm));
 }
 
-static void pmu_report(struct api_ctx *a, enum api_pmu_report which, struct api_reply *r)
+static void pmu_report(struct api_ctx *a, enum vmm_pmu_report which, struct api_reply *r)
 {
 	char err[CFG_ERR_LEN];
 	char *json = NULL;
-	int status = api_pmu_json(a->vmm, which, &json, err, sizeof(err));
-	if (status == 200)
+	int rc = vmm_pmu_json(a->vmm, which, &json, err, sizeof(err));
+	if (!rc)
 		ok_json(r, json);
 	else
-		fault(r, status, "%s", err);
+		fault(r, rc == -ENOMEM ? 500 : 400, "%s", err);
 }
 
 static void get_pmu(struct api_ctx *a, const struct req *q, struct api_reply *r)
 {
-	pmu_report(a, API_PMU_STATE, r);
+	pmu_report(a, VMM_PMU_STATE, r);
 }
 
 static void get_pmu_counters(struct api_ctx *a, const struct req *q, struct api_reply *r)
 {
 	if (!refuse_before_start(a, r))
-		pmu_report(a, API_PMU_COUNTERS, r);
+		pmu_report(a, VMM_PMU_COUNTERS, r);
 }
 
 static void get_pmu_host(struct api_ctx *a, const struct req *q, struct api_reply *r)
 {
-	pmu_report(a, API_PMU_HOST, r);
+	pmu_report(a, VMM_PMU_HOST, r);
 }
 
 static void get_pmu_filter(struct api_ctx *a, const struct req *q, struct api_reply *r)

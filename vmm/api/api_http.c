@@ -26,10 +26,10 @@
 
 #include <microhttpd.h>
 
-#include "core/event_loop.h"
-#include "core/log.h"
 #include "api/metrics.h"
 #include "builder/vmm.h"
+#include "core/event_loop.h"
+#include "core/log.h"
 
 #define FAIL(...) do { snprintf(err, errlen, __VA_ARGS__); goto fail; } while (0)
 

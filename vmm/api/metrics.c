@@ -14,12 +14,9 @@
 #include <cjson/cJSON.h>
 
 #include "api/api.h"
-#include "devices/serial.h"
-#include "devices/virtio/setup.h"
+#include "builder/vmm.h"
 #include "core/event_loop.h"
 #include "core/log.h"
-#include "pmu/pmu.h"
-#include "builder/vmm.h"
 
 #define MAX_ROUTE_STATS 128
 
@@ -80,23 +77,6 @@ static void add_api(cJSON *root)
 	}
 }
 
-/* Exit counts summed over vCPUs (per-vCPU detail is GET /vcpus). */
-static void add_vcpus(cJSON *root, struct vmm *v)
-{
-	cJSON *vc = cJSON_AddObjectToObject(root, "vcpu");
-	if (!vc)
-		return;
-	uint32_t n = v->started ? v->vm.nvcpus : 0;
-	cJSON_AddNumberToObject(vc, "count", n);
-	cJSON *ex = cJSON_AddObjectToObject(vc, "exits");
-	for (int s = 0; ex && s < VSTAT_COUNT; s++) {
-		uint64_t sum = 0;
-		for (uint32_t i = 0; i < n; i++)
-			sum += atomic_load(&v->vm.vcpus[i].stats[s]);
-		cJSON_AddNumberToObject(ex, vcpu_stat_names[s], (double)sum);
-	}
-}
-
 char *metrics_json(void)
 {
 	cJSON *root = cJSON_CreateObject();
@@ -111,23 +91,7 @@ char *metrics_json(void)
 		cJSON_AddStringToObject(root, "state", api_vm_state(M.vmm));
 	add_api(root);
 	if (M.vmm)
-		add_vcpus(root, M.vmm);
-	if (M.vmm && M.vmm->pmu) {
-		char *pj = pmu_metrics_json(M.vmm->pmu);
-		cJSON *p = pj ? cJSON_Parse(pj) : NULL;
-		free(pj);
-		if (p)
-			cJSON_AddItemToObject(root, "pmu", p);
-	}
-	/* Device counters, Firecracker-style: "uart", "block_<id>", "net_<id>", "entropy". */
-	if (M.vmm && M.vmm->serial) {
-		cJSON *u = cJSON_AddObjectToObject(root, "uart");
-		if (u)
-			cJSON_AddNumberToObject(u, "output_dropped_bytes",
-						(double)serial_output_dropped(M.vmm->serial));
-	}
-	if (M.vmm && M.vmm->virtio)
-		virtio_metrics_add(M.vmm->virtio, root);
+		vmm_metrics_add(M.vmm, root); /* vCPUs, PMU, devices */
 	cJSON *self = cJSON_AddObjectToObject(root, "metrics");
 	if (self) {
 		cJSON_AddNumberToObject(self, "flushes", (double)M.flushes);

@@ -234,9 +234,9 @@ static int validate(const struct acpi_config *cfg, char *err, size_t errlen)
 			return fail(err, errlen, "ACPI: mmio[%u] gsi %u is not an IOAPIC pin (0-%d)",
 				    i, d->gsi, ACPI_IOAPIC_PINS - 1);
 		/* Interrupts are declared Exclusive, and ISA IRQ 0 is routed to GSI 2. */
-		if (d->gsi == 0 || d->gsi == ACPI_PIT_GSI ||
-		    (cfg->com1 && d->gsi == ACPI_COM1_IRQ) ||
-		    (cfg->i8042 && d->gsi == ACPI_I8042_IRQ) || gsi_taken(cfg, i, d->gsi))
+		if (d->gsi == 0 || d->gsi == ISA_PIT_GSI ||
+		    (cfg->com1 && d->gsi == ISA_IRQ_COM1) ||
+		    (cfg->i8042 && d->gsi == ISA_IRQ_I8042) || gsi_taken(cfg, i, d->gsi))
 			return fail(err, errlen, "ACPI: mmio[%u] gsi %u is already used (timer, COM1, i8042 or another device)",
 				    i, d->gsi);
 		for (uint32_t j = 0; j < i; j++) {
@@ -260,7 +260,7 @@ static int build_dsdt_aml(const struct acpi_config *cfg, struct aml *a)
 		aml_name(a, "_CRS");
 		aml_restemplate_begin(a);
 		aml_res_io(a, 0x3F8, 0x3F8, 1, 8);
-		aml_res_irq_noflags(a, ACPI_COM1_IRQ);
+		aml_res_irq_noflags(a, ISA_IRQ_COM1);
 		aml_restemplate_end(a);
 		aml_device_end(a);
 	}
@@ -271,7 +271,7 @@ static int build_dsdt_aml(const struct acpi_config *cfg, struct aml *a)
 		aml_restemplate_begin(a);
 		aml_res_io(a, 0x60, 0x60, 1, 1);
 		aml_res_io(a, 0x64, 0x64, 1, 1);
-		aml_res_irq_noflags(a, ACPI_I8042_IRQ);
+		aml_res_irq_noflags(a, ISA_IRQ_I8042);
 		aml_restemplate_end(a);
 		aml_device_end(a);
 	}

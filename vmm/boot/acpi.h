@@ -20,8 +20,9 @@
 #include <stdint.h>
 
 #include "core/guest_mem.h"
+#include "core/layout.h"
 
-#define ACPI_AREA_START 0xE0000ULL  /* = BOOT_BIOS_START */
+#define ACPI_AREA_START BOOT_BIOS_START
 #define ACPI_AREA_END   0x100000ULL /* exclusive */
 
 #define ACPI_MAX_CPUS 32
@@ -32,20 +33,19 @@
 #define ACPI_IOAPIC_PINS 24
 #define ACPI_IOAPIC_ID 0 /* KVM's IOAPIC resets its ID register to 0 */
 
-#define ACPI_DEFAULT_IOAPIC_ADDR 0xFEC00000ULL
-#define ACPI_DEFAULT_LAPIC_ADDR  0xFEE00000ULL
-#define ACPI_DEFAULT_PM_PORT     0x600
+/* Defaults of struct acpi_config: the machine as the core lays it out. */
+#define ACPI_DEFAULT_IOAPIC_ADDR VM_IOAPIC_ADDR
+#define ACPI_DEFAULT_LAPIC_ADDR  VM_LAPIC_ADDR
+#define ACPI_DEFAULT_PM_PORT     ACPI_PM_PORT
 
-/* SLP_TYP value of the DSDT's \_S5 package: the guest writes
- * SLP_EN | (ACPI_S5_SLP_TYP << 2) to the sleep control register to power off
- * (devices/acpi_pm.c decodes it). */
-#define ACPI_S5_SLP_TYP 5
+/* The DSDT's \_S5 package says SLP_TYP ACPI_S5_SLP_TYP (core/layout.h): the
+ * guest writes SLP_EN | (ACPI_S5_SLP_TYP << 2) to the sleep control register
+ * to power off, and devices/acpi_pm.c decodes it. The legacy devices get
+ * ISA_IRQ_COM1 and ISA_IRQ_I8042; IRQ 0 (PIT) is overridden to ISA_PIT_GSI
+ * in the MADT, as on a PC. */
 
-/* ISA interrupts the DSDT hands to the legacy devices. IRQ 0 (PIT) is
- * overridden to GSI 2 in the MADT, as on a PC. */
-#define ACPI_COM1_IRQ 4
-#define ACPI_I8042_IRQ 1
-#define ACPI_PIT_GSI 2
+/* What Linux's virtio_mmio driver matches in the DSDT. */
+#define ACPI_HID_VIRTIO_MMIO "LNRO0005"
 
 struct acpi_mmio_dev {
 	uint64_t base, size; /* must lie below 4 GiB (Memory32Fixed) */

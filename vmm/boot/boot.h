@@ -25,40 +25,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "core/cpu_setup.h"
 #include "core/guest_mem.h"
-
-/* Fixed guest-physical layout below 1 MiB (as Firecracker/QEMU use). */
-#define BOOT_GDT_ADDR        0x500ULL
-#define BOOT_ZERO_PAGE_ADDR  0x7000ULL   /* boot_params / start_info / mbi */
-#define BOOT_CMDLINE_ADDR    0x20000ULL
-#define BOOT_CMDLINE_MAX     0x10000ULL  /* 64 KiB incl. NUL */
-#define BOOT_PML4_ADDR       0x9000ULL   /* identity page tables for 64-bit entry */
-#define BOOT_PDPT_ADDR       0xA000ULL
-#define BOOT_PD_ADDR         0xB000ULL   /* 4 pages: first 4 GiB with 2 MiB pages */
-#define BOOT_STACK_TOP       0x8ff0ULL
-#define BOOT_EBDA_START      0x9fc00ULL
-#define BOOT_BIOS_START      0xE0000ULL  /* ACPI tables / RSDP live in 0xE0000-0xFFFFF */
-#define BOOT_HIMEM_START     0x100000ULL
-
-enum boot_cpu_mode {
-	BOOT_MODE_PROT32, /* 32-bit protected mode, paging off (PVH, multiboot) */
-	BOOT_MODE_LONG64, /* 64-bit long mode with identity page tables (Linux 64-bit boot) */
-};
-
-enum boot_protocol {
-	BOOT_PROTO_LINUX64,   /* bzImage or vmlinux via the 64-bit boot protocol */
-	BOOT_PROTO_PVH,       /* ELF with XEN_ELFNOTE_PHYS32_ENTRY */
-	BOOT_PROTO_MULTIBOOT, /* multiboot v1 */
-};
-
-struct boot_entry {
-	enum boot_protocol proto;
-	enum boot_cpu_mode mode;
-	uint64_t rip;
-	uint64_t rsp;
-	uint64_t rax, rbx, rsi; /* protocol registers: multiboot eax/ebx, PVH ebx, Linux rsi */
-	uint64_t kernel_end;    /* first byte after the loaded kernel (for initrd placement) */
-};
+#include "core/layout.h"
 
 /* One e820-style RAM/reserved range handed to the guest. */
 struct boot_mem_range {

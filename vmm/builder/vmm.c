@@ -10,25 +10,24 @@
 #include <unistd.h>
 
 #include "boot/acpi.h"
+#include "boot/boot.h"
+#include "builder/sandbox.h"
+#include "core/kvm.h"
+#include "core/log.h"
 #include "devices/acpi_pm.h"
 #include "devices/debug_port.h"
 #include "devices/i8042.h"
 #include "devices/serial.h"
 #include "devices/term.h"
+#include "devices/virtio/mmio.h"
 #include "devices/virtio/setup.h"
-#include "core/kvm.h"
-#include "core/log.h"
 #include "pmu/pmu.h"
-#include "builder/sandbox.h"
 
 #define FAIL(...) do { snprintf(err, errlen, __VA_ARGS__); return -1; } while (0)
 
 /* Used when the config gives no boot_args: a serial console, reset through
  * the i8042 (which mpvm turns into a clean exit), no PCI probing. */
 #define DEFAULT_CMDLINE "console=ttyS0 reboot=k panic=1 pci=off i8042.noaux i8042.nomux i8042.dumbkbd"
-
-#define ACPI_PM_PORT ACPI_DEFAULT_PM_PORT
-
 
 static void on_signal(void *opaque, int fd, uint32_t events)
 {
@@ -135,9 +134,12 @@ static int setup_devices(struct vmm *v, char *err, size_t errlen)
 		return -1;
 	if (debug_port_setup(vm, vm->bus, &v->cfg.debug, err, errlen))
 		return -1;
-	acpi_pm_init(&v->acpi_pm, on_poweroff, v);
+	v->acpi_pm = malloc(sizeof(*v->acpi_pm));
+	if (!v->acpi_pm)
+		FAIL("ACPI power-off device: out of memory");
+	acpi_pm_init(v->acpi_pm, on_poweroff, v);
 	if (io_register(vm->bus, IO_SPACE_PIO, ACPI_PM_PORT, ACPI_PM_PORT_LEN, acpi_pm_io,
-			&v->acpi_pm, "acpi-pm"))
+			v->acpi_pm, "acpi-pm"))
 		FAIL("ACPI power-off device at port 0x%x: already taken", ACPI_PM_PORT);
 	return 0;
 }
@@ -154,9 +156,15 @@ static int setup_acpi(struct vmm *v, uint64_t *rsdp, char *err, size_t errlen)
 	};
 	for (uint32_t i = 0; i < ac.ncpus; i++)
 		ac.apic_ids[i] = i;
+	/* Each virtio-mmio window, as the DSDT device Linux's virtio_mmio binds. */
 	struct acpi_mmio_dev mmio[VIRTIO_MAX_DEVICES];
+	for (unsigned i = 0; i < v->virtio->n; i++)
+		mmio[i] = (struct acpi_mmio_dev){ .base = v->virtio->slot[i].base,
+						  .size = VIRTIO_MMIO_WINDOW,
+						  .gsi = v->virtio->slot[i].gsi,
+						  .hid = ACPI_HID_VIRTIO_MMIO };
 	ac.mmio = mmio;
-	ac.nmmio = virtio_acpi_devices(v->virtio, mmio, VIRTIO_MAX_DEVICES);
+	ac.nmmio = v->virtio->n;
 	return acpi_build(&v->vm.mem, &ac, rsdp, err, errlen);
 }
 
@@ -176,6 +184,8 @@ static void vmm_teardown(struct vmm *v)
 	if (v->vm_created)
 		vm_destroy(&v->vm);
 	v->vm_created = false;
+	free(v->acpi_pm); /* the bus that pointed to it is gone */
+	v->acpi_pm = NULL;
 	if (v->pmu)
 		pmu_free(v->pmu);
 	v->pmu = NULL;

@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,8 +22,8 @@
 
 #include <cjson/cJSON.h>
 
+#include "base/exit_codes.h"
 #include "cli/commands.h"
-#include "core/vm.h"
 
 #define CTL_EXIT_HTTP 1
 #define CTL_EXIT_UNAVAILABLE 69

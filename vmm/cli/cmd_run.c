@@ -3,10 +3,10 @@
 #include <stdlib.h>
 
 #include "api/api.h"
-#include "cli/commands.h"
-#include "core/log.h"
 #include "api/metrics.h"
 #include "builder/vmm.h"
+#include "cli/commands.h"
+#include "core/log.h"
 
 int cmd_run(int argc, char **argv)
 {

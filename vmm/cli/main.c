@@ -2,8 +2,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "base/exit_codes.h"
 #include "cli/commands.h"
-#include "core/vm.h"
 
 static void usage(FILE *f)
 {

@@ -1,6 +1,8 @@
-/* Initial CPU state for the boot protocols of boot.h.
+/* Initial CPU state for the boot protocols of boot/boot.h.
  *
- * Contract: cpu_setup_boot_memory() writes the boot GDT (and, for 64-bit
+ * Contract: a loader (boot/) describes how its kernel wants to be entered in
+ * a struct boot_entry, which it hands to the VM (vm->entry); this module
+ * turns that into memory and registers. cpu_setup_boot_memory() writes the boot GDT (and, for 64-bit
  * entry, identity page tables for the first 4 GiB) into guest memory;
  * cpu_setup_vcpu() programs one vCPU: boot MSRs and LAPIC LINT0/LINT1 on
  * every vCPU, registers from vm->entry on the boot vCPU only (APs wait for
@@ -11,6 +13,26 @@
 
 #include <stddef.h>
 #include <stdint.h>
+
+enum boot_cpu_mode {
+	BOOT_MODE_PROT32, /* 32-bit protected mode, paging off (PVH, multiboot) */
+	BOOT_MODE_LONG64, /* 64-bit long mode with identity page tables (Linux 64-bit boot) */
+};
+
+enum boot_protocol {
+	BOOT_PROTO_LINUX64,   /* bzImage or vmlinux via the 64-bit boot protocol */
+	BOOT_PROTO_PVH,       /* ELF with XEN_ELFNOTE_PHYS32_ENTRY */
+	BOOT_PROTO_MULTIBOOT, /* multiboot v1 */
+};
+
+struct boot_entry {
+	enum boot_protocol proto;
+	enum boot_cpu_mode mode;
+	uint64_t rip;
+	uint64_t rsp;
+	uint64_t rax, rbx, rsi; /* protocol registers: multiboot eax/ebx, PVH ebx, Linux rsi */
+	uint64_t kernel_end;    /* first byte after the loaded kernel (for initrd placement) */
+};
 
 struct vm;
 struct vcpu;

@@ -1,18 +1,23 @@
 /* The VM and its vCPUs: the contract between the core and every module.
  *
- * Lifecycle (vm_create -> vm_add_vcpus -> vm_start -> vm_wait -> vm_destroy):
+ * Lifecycle, in the order the builder (builder/vmm.c) calls it:
  *  - vm_create(): KVM_CREATE_VM, TSS/identity map, guest memory slots, the
  *    in-kernel irqchip (PIC+IOAPIC+LAPIC) and PIT. The irqchip exists before
- *    any vCPU: KVM gives a VM no PMU at all otherwise (shared/design/pmu.md).
- *  - hooks.before_vcpus() runs after the irqchip and before the first
- *    KVM_CREATE_VCPU (the PMU opt-out lives there); hooks.vcpu_create_failed()
- *    may ask for a retry after EBUSY from the first KVM_CREATE_VCPU.
- *  - per vCPU, before its first KVM_RUN: CPUID (normalised, then
- *    hooks.shape_cpuid()), KVM_SET_CPUID2, hooks.vcpu_init(), registers.
- *  - each vCPU runs on its own thread; exits are dispatched through the
+ *    any vCPU: KVM gives a VM no PMU at all otherwise (docs/pmu.md).
+ *  - modules install vm->hooks and register their exits on vm->bus; the
+ *    loader fills vm->entry (boot/boot.h).
+ *  - vm_setup_vcpus(): hooks.before_vcpus() after the irqchip and before the
+ *    first KVM_CREATE_VCPU (the PMU opt-out lives there); then every vCPU is
+ *    created, and hooks.vcpu_create_failed() may ask for a retry after
+ *    EBUSY from the first one; then per vCPU, before its first KVM_RUN:
+ *    CPUID (normalised, then hooks.shape_cpuid()), KVM_SET_CPUID2,
+ *    hooks.vcpu_init(), boot MSRs, LAPIC LINTs and registers.
+ *  - vm_start(): one thread per vCPU; exits are dispatched through the
  *    io_bus (PIO/MMIO) and hooks.msr (MSR-filter exits).
  *  - vm_request_exit() (any thread, also from device handlers) records the
- *    first exit status and stops every vCPU; vm_wait() returns it.
+ *    first exit status, stops every vCPU and makes exit_evfd readable;
+ *    vm_join() then joins the threads and returns that status.
+ *  - vm_destroy(): hooks.destroy(), then vCPUs, memory and the VM fd.
  * Device handlers run on vCPU threads; anything they share they lock.
  */
 #ifndef MPVM_VM_H
@@ -26,25 +31,11 @@
 #include <time.h>
 #include <linux/kvm.h>
 
-#include "boot/boot.h"
+#include "base/exit_codes.h"
+#include "core/cpu_setup.h"
 #include "core/exits.h"
 #include "core/guest_mem.h"
-
-/* Process exit statuses (documented in the README). isa-debug-exit
- * statuses are always odd ((v << 1) | 1); mpvm's own are even. */
-#define MPVM_EXIT_POWEROFF 0  /* guest powered off (ACPI S5) */
-#define MPVM_EXIT_RESET    2  /* guest asked for a reset (i8042, 0xCF9) */
-#define MPVM_EXIT_CRASH    4  /* triple fault, internal error, failed entry */
-#define MPVM_EXIT_USAGE    64 /* bad command line */
-#define MPVM_EXIT_ERROR    70 /* host or KVM failure while running */
-#define MPVM_EXIT_CONFIG   78 /* invalid configuration or kernel image */
-#define MPVM_EXIT_SIGNAL(s) (128 + (s)) /* SIGINT 130, SIGTERM 143 */
-
-/* Fixed guest addresses of the platform. */
-#define VM_TSS_ADDR       0xfffbd000ULL
-#define VM_IDENTITY_ADDR  0xfffbc000ULL
-#define VM_IOAPIC_ADDR    0xfec00000ULL
-#define VM_LAPIC_ADDR     0xfee00000ULL
+#include "core/layout.h"
 
 struct vm;
 struct vcpu;
@@ -131,7 +122,7 @@ int vm_create(struct vm *vm, int kvm_fd, const struct vm_params *p, char *err, s
 int vm_setup_vcpus(struct vm *vm, char *err, size_t errlen);
 /* Start one thread per vCPU. */
 int vm_start(struct vm *vm, char *err, size_t errlen);
-/* Stop every vCPU (first status wins) and wake vm_wait()/the event loop. */
+/* Stop every vCPU (first status wins) and wake the event loop (exit_evfd). */
 void vm_request_exit(struct vm *vm, int status, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 /* Join all vCPU threads; returns the exit status. */
