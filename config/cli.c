@@ -10,6 +10,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include "base/err.h"
+
 enum {
 	OPT_CONFIG = 256, OPT_KERNEL, OPT_INITRD, OPT_CMDLINE, OPT_CPUS, OPT_MEMORY, OPT_HUGE,
 	OPT_SERIAL, OPT_EXIT_PORT, OPT_NO_EXIT_PORT, OPT_BOOT_MARKER, OPT_NO_BOOT_MARKER,
@@ -102,13 +104,12 @@ static int fail(struct jerr *e, const char *flag, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 static int fail(struct jerr *e, const char *flag, const char *fmt, ...)
 {
-	char msg[320];
 	va_list ap;
 
 	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
+	err_vset(e->buf, e->len, fmt, ap);
 	va_end(ap);
-	return jg_fail(e, flag, NULL, "%s", msg);
+	return err_prefix(e->buf, e->len, "%s: ", flag);
 }
 
 static int set_str(char **dst, const char *v, const char *flag, struct jerr *e)

@@ -1,6 +1,7 @@
 /* vm_config lifetime, the whole-file loader and the per-section entry points
  * the API uses. Every entry point parses into a private copy and commits only
  * on success, so a failed parse leaves the config as it was. */
+#include "base/err.h"
 #include "config/config_int.h"
 
 #include <errno.h>
@@ -291,19 +292,17 @@ int vm_config_load_file(struct vm_config *c, const char *path, char *err, size_t
 	int rc;
 
 	if (!f) {
-		snprintf(err, errlen, "%s: %s", path, strerror(errno));
-		return -1;
+		return err_set(err, errlen, "%s: %s", path, strerror(errno));
 	}
 	buf = malloc(CFG_MAX_FILE_BYTES + 1);
 	if (!buf) {
 		fclose(f);
-		snprintf(err, errlen, "%s: out of memory", path);
-		return -1;
+		return err_set(err, errlen, "%s: out of memory", path);
 	}
 	n = fread(buf, 1, CFG_MAX_FILE_BYTES + 1, f);
 	if (ferror(f) || n > CFG_MAX_FILE_BYTES) {
-		snprintf(err, errlen, "%s: %s", path,
-			 ferror(f) ? strerror(errno) : "larger than 4 MiB, not a config file");
+		err_set(err, errlen, "%s: %s", path,
+			ferror(f) ? strerror(errno) : "larger than 4 MiB, not a config file");
 		fclose(f);
 		free(buf);
 		return -1;
@@ -311,14 +310,14 @@ int vm_config_load_file(struct vm_config *c, const char *path, char *err, size_t
 	fclose(f);
 	buf[n] = 0;
 	if (memchr(buf, 0, n)) {
-		snprintf(err, errlen, "%s: contains a NUL byte, not a JSON text", path);
+		err_set(err, errlen, "%s: contains a NUL byte, not a JSON text", path);
 		free(buf);
 		return -1;
 	}
 	rc = vm_config_load_json(c, buf, err, errlen);
 	free(buf);
 	if (rc && errlen && (msg = strdup(err))) {
-		snprintf(err, errlen, "%s: %s", path, msg);
+		err_set(err, errlen, "%s: %s", path, msg);
 		free(msg);
 	}
 	return rc;

@@ -9,12 +9,13 @@
 #include <string.h>
 #include <strings.h>
 
+#include "base/err.h"
+
 #define GOT_LEN 48
 
 int jg_fail(struct jerr *e, const char *path, const char *key, const char *fmt, ...)
 {
 	char where[JG_PATH_LEN];
-	char msg[384];
 	va_list ap;
 
 	if (key)
@@ -22,11 +23,9 @@ int jg_fail(struct jerr *e, const char *path, const char *key, const char *fmt, 
 	else
 		snprintf(where, sizeof(where), "%s", path);
 	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
+	err_vset(e->buf, e->len, fmt, ap);
 	va_end(ap);
-	if (e->len)
-		snprintf(e->buf, e->len, "%s%s%s", where, where[0] ? ": " : "", msg);
-	return -1;
+	return where[0] ? err_prefix(e->buf, e->len, "%s: ", where) : -1;
 }
 
 void jg_subpath(char *buf, size_t len, const char *path, const char *key)

@@ -17,6 +17,7 @@
 
 #include <cjson/cJSON.h>
 
+/* An error buffer (base/err.h) carried through the getters. */
 struct jerr {
 	char *buf;
 	size_t len;

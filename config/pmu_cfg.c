@@ -1,6 +1,7 @@
 /* The "pmu" section and its event filter: shape and host-independent ranges.
  * Whether the host can give what is asked (counter counts, widths, masked
  * events) is pmu/'s decision, made after probing the host. */
+#include "base/err.h"
 #include "config/config_int.h"
 
 #include <stdio.h>
@@ -46,13 +47,11 @@ int cfg_pmu_parse_event_list(const char *s, uint32_t *mask, char *err, size_t er
 		bool hex = s[0] == '0' && (s[1] == 'x' || s[1] == 'X');
 
 		if (!jg_parse_u64(s, hex ? 16 : 10, &v)) {
-			snprintf(err, errlen, "expected event names or a bitmask, got \"%.40s\"", s);
-			return -1;
+			return err_set(err, errlen, "expected event names or a bitmask, got \"%.40s\"", s);
 		}
 		if (v & ~(uint64_t)CFG_PMU_ARCH_EVENTS_MASK) {
-			snprintf(err, errlen, "bitmask 0x%llx has bits beyond the %d architectural events (0x%x)",
-				 (unsigned long long)v, CFG_PMU_NUM_ARCH_EVENTS, CFG_PMU_ARCH_EVENTS_MASK);
-			return -1;
+			return err_set(err, errlen, "bitmask 0x%llx has bits beyond the %d architectural events (0x%x)",
+				       (unsigned long long)v, CFG_PMU_NUM_ARCH_EVENTS, CFG_PMU_ARCH_EVENTS_MASK);
 		}
 		*mask = (uint32_t)v;
 		return 0;
@@ -66,9 +65,8 @@ int cfg_pmu_parse_event_list(const char *s, uint32_t *mask, char *err, size_t er
 		bit = n && n < sizeof(tok) ? arch_event_bit(tok) : -1;
 		if (bit < 0) {
 			event_names_list(names, sizeof(names));
-			snprintf(err, errlen, "unknown architectural event \"%.*s\" (expected %s, or a hex bitmask like 0x12)",
-				 (int)(n > 40 ? 40 : n), p, names);
-			return -1;
+			return err_set(err, errlen, "unknown architectural event \"%.*s\" (expected %s, or a hex bitmask like 0x12)",
+				       (int)(n > 40 ? 40 : n), p, names);
 		}
 		*mask |= 1u << bit;
 		if (!end)

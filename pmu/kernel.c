@@ -8,10 +8,9 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "base/err.h"
 #include "core/log.h"
 #include "pmu/pmu_int.h"
-
-#define FAIL(...) do { snprintf(err, errlen, __VA_ARGS__); return -1; } while (0)
 
 static int opt_out(struct pmu *p, struct vm *vm, char *err, size_t errlen)
 {
@@ -82,7 +81,7 @@ int kernel_before_vcpus(struct pmu *p, struct vm *vm, char *err, size_t errlen)
 int kernel_vcpu_create_failed(struct pmu *p, struct vm *vm, int e, char *err, size_t errlen)
 {
 	if (e != EBUSY || p->mode != PMU_MODE_MEDIATED) {
-		snprintf(err, errlen, "KVM_CREATE_VCPU 0: %s", strerror(e));
+		err_set(err, errlen, "KVM_CREATE_VCPU 0: %s", strerror(e));
 		return 0;
 	}
 	char cause[360];
@@ -97,7 +96,7 @@ int kernel_vcpu_create_failed(struct pmu *p, struct vm *vm, int e, char *err, si
 	if (p->cfg.mode == CFG_PMU_AUTO && !p->fell_back && p->opt_out_possible) {
 		char oe[256];
 		if (opt_out(p, vm, oe, sizeof(oe))) {
-			snprintf(err, errlen, "KVM_CREATE_VCPU 0: EBUSY (%s); opting out then failed: %s", cause, oe);
+			err_set(err, errlen, "KVM_CREATE_VCPU 0: EBUSY (%s); opting out then failed: %s", cause, oe);
 			return 0;
 		}
 		if (p->msr_filter_set && pmu_msr_filter_apply(p, NULL, 0, oe, sizeof(oe)))
@@ -112,8 +111,8 @@ int kernel_vcpu_create_failed(struct pmu *p, struct vm *vm, int e, char *err, si
 		log_warn("PMU: %s", p->why);
 		return 1;
 	}
-	snprintf(err, errlen,
-		 "KVM_CREATE_VCPU 0: EBUSY: the host could not create a mediated PMU for this VM: %s", cause);
+	err_set(err, errlen,
+		"KVM_CREATE_VCPU 0: EBUSY: the host could not create a mediated PMU for this VM: %s", cause);
 	return 0;
 }
 

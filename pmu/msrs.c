@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "base/err.h"
 #include "pmu/pmu_int.h"
 
 const char *pmu_msr_name(uint32_t m, char *b, size_t len)
@@ -100,9 +101,8 @@ int pmu_msr_filter_apply(struct pmu *p, const struct pmu_msr_range *r, int n, ch
 					      .args[0] = KVM_MSR_EXIT_REASON_FILTER };
 		rc = p->ops.vm_ioctl(p->ops.ctx, p->vm, KVM_ENABLE_CAP, &cap);
 		if (rc < 0) {
-			snprintf(err, errlen, "KVM_ENABLE_CAP(KVM_CAP_X86_USER_SPACE_MSR, FILTER): %s",
-				 strerror(-rc));
-			return -1;
+			return err_set(err, errlen, "KVM_ENABLE_CAP(KVM_CAP_X86_USER_SPACE_MSR, FILTER): %s",
+				       strerror(-rc));
 		}
 	}
 	for (int i = 0; i < n; i++) {
@@ -117,8 +117,7 @@ int pmu_msr_filter_apply(struct pmu *p, const struct pmu_msr_range *r, int n, ch
 	}
 	rc = p->ops.vm_ioctl(p->ops.ctx, p->vm, KVM_X86_SET_MSR_FILTER, &f);
 	if (rc < 0) {
-		snprintf(err, errlen, "KVM_X86_SET_MSR_FILTER (%d PMU ranges): %s", n, strerror(-rc));
-		return -1;
+		return err_set(err, errlen, "KVM_X86_SET_MSR_FILTER (%d PMU ranges): %s", n, strerror(-rc));
 	}
 	p->msr_filter_set = n > 0;
 	return 0;

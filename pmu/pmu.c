@@ -6,10 +6,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/err.h"
 #include "core/log.h"
 #include "pmu/pmu_int.h"
-
-#define FAIL(...) do { snprintf(err, errlen, __VA_ARGS__); return -1; } while (0)
 
 void pmu_note(struct pmu *p, const char *fmt, ...)
 {
@@ -92,7 +91,7 @@ struct pmu *pmu_new_with_ops(const struct cfg_pmu *cfg, const struct pmu_host *h
 {
 	struct pmu *p = calloc(1, sizeof(*p));
 	if (!p) {
-		snprintf(err, errlen, "PMU: out of memory");
+		err_set(err, errlen, "PMU: out of memory");
 		return NULL;
 	}
 	p->cfg = *cfg;
@@ -125,8 +124,8 @@ struct pmu *pmu_new_with_ops(const struct cfg_pmu *cfg, const struct pmu_host *h
 		if (p->mode == PMU_MODE_MEDIATED || p->mode == PMU_MODE_LEGACY) {
 			const struct pmu_kvm_info *k = &host->kvm_info;
 			if (k->cap_user_space_msr <= 0 || k->cap_msr_filter <= 0) {
-				snprintf(err, errlen,
-					 "pmu.trap_event_selects: this kernel lacks KVM_CAP_X86_USER_SPACE_MSR or KVM_CAP_X86_MSR_FILTER (Linux 5.10+)");
+				err_set(err, errlen,
+					"pmu.trap_event_selects: this kernel lacks KVM_CAP_X86_USER_SPACE_MSR or KVM_CAP_X86_MSR_FILTER (Linux 5.10+)");
 				goto fail;
 			}
 			p->trap = true;

@@ -22,6 +22,7 @@
 #include <sys/timerfd.h>
 #include <unistd.h>
 
+#include "base/err.h"
 #include "core/log.h"
 #include "pmu/pmu_int.h"
 
@@ -100,20 +101,19 @@ static int timer_start(struct pmu *p, char *err, size_t errlen)
 {
 	struct soft_timer *t = calloc(1, sizeof(*t));
 	if (!t) {
-		snprintf(err, errlen, "soft PMU: out of memory");
-		return -1;
+		return err_set(err, errlen, "soft PMU: out of memory");
 	}
 	t->epfd = epoll_create1(EPOLL_CLOEXEC);
 	t->stopfd = eventfd(0, EFD_CLOEXEC);
 	struct epoll_event ev = { .events = EPOLLIN, .data.ptr = NULL };
 	if (t->epfd < 0 || t->stopfd < 0 || epoll_ctl(t->epfd, EPOLL_CTL_ADD, t->stopfd, &ev)) {
-		snprintf(err, errlen, "soft PMU timer: epoll/eventfd: %s", strerror(errno));
+		err_set(err, errlen, "soft PMU timer: epoll/eventfd: %s", strerror(errno));
 		goto fail;
 	}
 	p->timer = t;
 	int rc = pthread_create(&t->thread, NULL, timer_thread, p);
 	if (rc) {
-		snprintf(err, errlen, "soft PMU timer thread: %s", strerror(rc));
+		err_set(err, errlen, "soft PMU timer thread: %s", strerror(rc));
 		p->timer = NULL;
 		goto fail;
 	}
@@ -134,23 +134,20 @@ int soft_vcpu_init(struct pmu *p, struct vcpu *v, char *err, size_t errlen)
 	struct kvm_lapic_state lapic;
 	int rc = p->ops.vcpu_ioctl(p->ops.ctx, v, KVM_GET_LAPIC, &lapic);
 	if (rc < 0) {
-		snprintf(err, errlen, "vCPU %d: KVM_GET_LAPIC: %s: the soft PMU delivers PMIs through the in-kernel LAPIC",
-			 v->id, strerror(-rc));
-		return -1;
+		return err_set(err, errlen, "vCPU %d: KVM_GET_LAPIC: %s: the soft PMU delivers PMIs through the in-kernel LAPIC",
+			       v->id, strerror(-rc));
 	}
 	rc = p->ops.vcpu_ioctl(p->ops.ctx, v, KVM_GET_TSC_KHZ, NULL);
 	if (rc <= 0) {
-		snprintf(err, errlen, "vCPU %d: KVM_GET_TSC_KHZ: %s: the soft PMU counts cycles at the TSC rate",
-			 v->id, rc < 0 ? strerror(-rc) : "returned 0");
-		return -1;
+		return err_set(err, errlen, "vCPU %d: KVM_GET_TSC_KHZ: %s: the soft PMU counts cycles at the TSC rate",
+			       v->id, rc < 0 ? strerror(-rc) : "returned 0");
 	}
 	if (!p->timer && timer_start(p, err, errlen))
 		return -1;
 
 	struct soft_vcpu *s = calloc(1, sizeof(*s));
 	if (!s) {
-		snprintf(err, errlen, "vCPU %d: soft PMU: out of memory", v->id);
-		return -1;
+		return err_set(err, errlen, "vCPU %d: soft PMU: out of memory", v->id);
 	}
 	pthread_mutex_init(&s->lock, NULL);
 	soft_pmu_init(&s->m, &p->shape);
@@ -160,7 +157,7 @@ int soft_vcpu_init(struct pmu *p, struct vcpu *v, char *err, size_t errlen)
 	s->tfd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
 	struct epoll_event ev = { .events = EPOLLIN, .data.ptr = s };
 	if (s->tfd < 0 || epoll_ctl(p->timer->epfd, EPOLL_CTL_ADD, s->tfd, &ev)) {
-		snprintf(err, errlen, "vCPU %d: soft PMU timerfd: %s", v->id, strerror(errno));
+		err_set(err, errlen, "vCPU %d: soft PMU timerfd: %s", v->id, strerror(errno));
 		if (s->tfd >= 0)
 			close(s->tfd);
 		free(s);

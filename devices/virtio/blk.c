@@ -13,9 +13,8 @@
 #include <linux/fs.h>
 #include <linux/virtio_ids.h>
 
+#include "base/err.h"
 #include "core/log.h"
-
-#define FAIL(...) do { snprintf(err, errlen, __VA_ARGS__); goto fail; } while (0)
 
 static struct virtio_blk *to_blk(struct virtio_dev *d)
 {
@@ -320,7 +319,7 @@ struct virtio_dev *virtio_blk_create(const struct cfg_drive *cfg, const struct g
 {
 	struct virtio_blk *b = calloc(1, sizeof(*b));
 	if (!b) {
-		snprintf(err, errlen, "drive %s: out of memory", cfg->drive_id);
+		err_set(err, errlen, "drive %s: out of memory", cfg->drive_id);
 		return NULL;
 	}
 	b->fd = b->timer_fd = b->ring_efd = -1;
@@ -343,12 +342,12 @@ struct virtio_dev *virtio_blk_create(const struct cfg_drive *cfg, const struct g
 
 	b->fd = open(b->path, (b->read_only ? O_RDONLY : O_RDWR) | O_CLOEXEC);
 	if (b->fd < 0)
-		FAIL("drive %s: cannot open %s%s: %s", b->drive_id, b->path,
+		FAIL_GOTO(fail, "drive %s: cannot open %s%s: %s", b->drive_id, b->path,
 		     b->read_only ? "" : " for writing", strerror(errno));
 	uint64_t size;
 	int r = disk_size(b->fd, &size);
 	if (r)
-		FAIL("drive %s: %s: %s", b->drive_id, b->path,
+		FAIL_GOTO(fail, "drive %s: %s: %s", b->drive_id, b->path,
 		     r == -EINVAL ? "not a regular file or block device" : strerror(-r));
 	b->capacity = size / BLK_SECTOR;
 	if (size % BLK_SECTOR)
@@ -361,12 +360,12 @@ struct virtio_dev *virtio_blk_create(const struct cfg_drive *cfg, const struct g
 	b->nslots = b->engine == CFG_IO_ASYNC ? VIRTQ_MAX_SIZE : 1;
 	b->slots = calloc(b->nslots, sizeof(*b->slots));
 	if (!b->slots)
-		FAIL("drive %s: out of memory", b->drive_id);
+		FAIL_GOTO(fail, "drive %s: out of memory", b->drive_id);
 	reset_slots(b);
 
 	b->timer_fd = rl_timer_create();
 	if (b->timer_fd < 0 || virtio_dev_watch(&b->dev, b->timer_fd, EPOLLIN, on_timer, NULL))
-		FAIL("drive %s: timerfd: %s", b->drive_id, strerror(errno));
+		FAIL_GOTO(fail, "drive %s: timerfd: %s", b->drive_id, strerror(errno));
 	if (blk_io_init(b, err, errlen))
 		goto fail;
 	return &b->dev;
@@ -418,8 +417,8 @@ int virtio_blk_update(struct virtio_dev *d, const char *path, const struct cfg_r
 		uint64_t size = 0;
 		int r = u.fd < 0 ? -errno : disk_size(u.fd, &size);
 		if (r) {
-			snprintf(err, errlen, "drive %s: %s: %s", b->drive_id, path,
-				 r == -EINVAL ? "not a regular file or block device" : strerror(-r));
+			err_set(err, errlen, "drive %s: %s: %s", b->drive_id, path,
+				r == -EINVAL ? "not a regular file or block device" : strerror(-r));
 			if (u.fd >= 0)
 				close(u.fd);
 			return -1;
@@ -427,8 +426,8 @@ int virtio_blk_update(struct virtio_dev *d, const char *path, const struct cfg_r
 		u.capacity = size / BLK_SECTOR;
 	}
 	if (virtio_dev_call(d, apply_update, &u)) {
-		snprintf(err, errlen, "drive %s: the device's I/O thread has stopped (see the log); "
-			 "restart the VM", b->drive_id);
+		err_set(err, errlen, "drive %s: the device's I/O thread has stopped (see the log); "
+			"restart the VM", b->drive_id);
 		if (u.fd >= 0)
 			close(u.fd);
 		return -1;

@@ -2,6 +2,7 @@
  * request at a time. Async: io_uring with up to a queue's worth of requests
  * in flight; the ring's eventfd is on the worker's epoll and completions are
  * reaped there. Host errors come back as negative errnos to blk_complete(). */
+#include "base/err.h"
 #include "devices/virtio/blk_int.h"
 
 #include <errno.h>
@@ -97,26 +98,22 @@ int blk_io_init(struct virtio_blk *b, char *err, size_t errlen)
 		return 0;
 	int r = io_uring_queue_init(VIRTQ_MAX_SIZE, &b->ring, 0);
 	if (r < 0) {
-		snprintf(err, errlen, "drive %s: io_uring_queue_init: %s (io_engine \"Async\" needs io_uring; "
-			 "use \"Sync\" or enable io_uring, e.g. sysctl kernel.io_uring_disabled=0)",
-			 b->drive_id, strerror(-r));
-		return -1;
+		return err_set(err, errlen, "drive %s: io_uring_queue_init: %s (io_engine \"Async\" needs io_uring; "
+			       "use \"Sync\" or enable io_uring, e.g. sysctl kernel.io_uring_disabled=0)",
+			       b->drive_id, strerror(-r));
 	}
 	b->ring_ok = true;
 	b->ring_efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	if (b->ring_efd < 0) {
-		snprintf(err, errlen, "drive %s: eventfd: %s", b->drive_id, strerror(errno));
-		return -1;
+		return err_set(err, errlen, "drive %s: eventfd: %s", b->drive_id, strerror(errno));
 	}
 	r = io_uring_register_eventfd(&b->ring, b->ring_efd);
 	if (r < 0) {
-		snprintf(err, errlen, "drive %s: io_uring_register_eventfd: %s", b->drive_id, strerror(-r));
-		return -1;
+		return err_set(err, errlen, "drive %s: io_uring_register_eventfd: %s", b->drive_id, strerror(-r));
 	}
 	r = virtio_dev_watch(&b->dev, b->ring_efd, EPOLLIN, on_completion, NULL);
 	if (r) {
-		snprintf(err, errlen, "drive %s: epoll: %s", b->drive_id, strerror(-r));
-		return -1;
+		return err_set(err, errlen, "drive %s: epoll: %s", b->drive_id, strerror(-r));
 	}
 	return 0;
 }

@@ -1,5 +1,6 @@
 #include "devices/virtio/mmio.h"
 
+#include "base/err.h"
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
@@ -7,8 +8,6 @@
 #include <unistd.h>
 #include <linux/kvm.h>
 #include <linux/virtio_mmio.h>
-
-#define FAIL(...) do { snprintf(err, errlen, __VA_ARGS__); return -1; } while (0)
 
 #define MMIO_MAGIC 0x74726976 /* "virt" */
 

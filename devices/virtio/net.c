@@ -13,6 +13,7 @@
 #include <linux/virtio_ids.h>
 #include <linux/virtio_net.h>
 
+#include "base/err.h"
 #include "core/log.h"
 #include "devices/virtio/ratelimit.h"
 
@@ -362,8 +363,7 @@ static int tap_open(const char *name, char *err, size_t errlen)
 {
 	int fd = open("/dev/net/tun", O_RDWR | O_NONBLOCK | O_CLOEXEC);
 	if (fd < 0) {
-		snprintf(err, errlen, "/dev/net/tun: %s (is the tun module loaded?)", strerror(errno));
-		return -1;
+		return err_set(err, errlen, "/dev/net/tun: %s (is the tun module loaded?)", strerror(errno));
 	}
 	struct ifreq ifr = { .ifr_flags = IFF_TAP | IFF_NO_PI | IFF_VNET_HDR };
 	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", name);
@@ -378,9 +378,9 @@ static int tap_open(const char *name, char *err, size_t errlen)
 		}
 	}
 	int e = errno;
-	snprintf(err, errlen, "tap %s: %s: %s%s", name, what, strerror(e),
-		 e == EPERM ? " (create it first, e.g. `ip tuntap add NAME mode tap user USER`, or run with CAP_NET_ADMIN)" :
-		 e == EBUSY ? " (another process has it open)" : "");
+	err_set(err, errlen, "tap %s: %s: %s%s", name, what, strerror(e),
+		e == EPERM ? " (create it first, e.g. `ip tuntap add NAME mode tap user USER`, or run with CAP_NET_ADMIN)" :
+		e == EBUSY ? " (another process has it open)" : "");
 	close(fd);
 	return -1;
 }
@@ -390,7 +390,7 @@ struct virtio_dev *virtio_net_create(const struct cfg_net *cfg, const struct gue
 {
 	struct virtio_net *n = calloc(1, sizeof(*n));
 	if (!n) {
-		snprintf(err, errlen, "network interface %s: out of memory", cfg->iface_id);
+		err_set(err, errlen, "network interface %s: out of memory", cfg->iface_id);
 		return NULL;
 	}
 	n->tap_fd = n->rx.timer_fd = n->tx.timer_fd = -1;
@@ -412,7 +412,7 @@ struct virtio_dev *virtio_net_create(const struct cfg_net *cfg, const struct gue
 	char e2[256];
 	n->tap_fd = tap_open(n->ifname, e2, sizeof(e2));
 	if (n->tap_fd < 0) {
-		snprintf(err, errlen, "network interface %s: %s", n->iface_id, e2);
+		err_set(err, errlen, "network interface %s: %s", n->iface_id, e2);
 		goto fail;
 	}
 	n->rx.timer_fd = rl_timer_create();
@@ -421,7 +421,7 @@ struct virtio_dev *virtio_net_create(const struct cfg_net *cfg, const struct gue
 	    virtio_dev_watch(&n->dev, n->rx.timer_fd, EPOLLIN, on_timer, &n->rx) ||
 	    virtio_dev_watch(&n->dev, n->tx.timer_fd, EPOLLIN, on_timer, &n->tx) ||
 	    virtio_dev_watch(&n->dev, n->tap_fd, 0, on_tap, NULL)) {
-		snprintf(err, errlen, "network interface %s: timerfd/epoll: %s", n->iface_id, strerror(errno));
+		err_set(err, errlen, "network interface %s: timerfd/epoll: %s", n->iface_id, strerror(errno));
 		goto fail;
 	}
 	return &n->dev;

@@ -1,5 +1,6 @@
 #include "devices/virtio/queue.h"
 
+#include "base/err.h"
 #include <stdio.h>
 #include <string.h>
 #include <linux/virtio_ring.h>
@@ -37,25 +38,22 @@ int virtq_enable(struct virtq *q, const struct guest_mem *mem, bool event_idx,
 {
 	uint64_t n = q->size;
 	if (n == 0 || n > VIRTQ_MAX_SIZE || (n & (n - 1))) {
-		snprintf(err, errlen, "queue size %llu is not a power of two in 1..%d",
-			 (unsigned long long)n, VIRTQ_MAX_SIZE);
-		return -1;
+		return err_set(err, errlen, "queue size %llu is not a power of two in 1..%d",
+			       (unsigned long long)n, VIRTQ_MAX_SIZE);
 	}
 	if ((q->desc_gpa & 15) || (q->avail_gpa & 1) || (q->used_gpa & 3)) {
-		snprintf(err, errlen, "ring misaligned (desc 0x%llx, avail 0x%llx, used 0x%llx)",
-			 (unsigned long long)q->desc_gpa, (unsigned long long)q->avail_gpa,
-			 (unsigned long long)q->used_gpa);
-		return -1;
+		return err_set(err, errlen, "ring misaligned (desc 0x%llx, avail 0x%llx, used 0x%llx)",
+			       (unsigned long long)q->desc_gpa, (unsigned long long)q->avail_gpa,
+			       (unsigned long long)q->used_gpa);
 	}
 	/* Sizes from virtio 1.x 2.7: the trailing event fields always count. */
 	void *d = gm_ptr(mem, q->desc_gpa, 16 * n);
 	void *a = gm_ptr(mem, q->avail_gpa, 6 + 2 * n);
 	void *u = gm_ptr(mem, q->used_gpa, 6 + 8 * n);
 	if (!d || !a || !u) {
-		snprintf(err, errlen, "%s ring at 0x%llx is not in guest RAM",
-			 !d ? "descriptor" : !a ? "available" : "used",
-			 (unsigned long long)(!d ? q->desc_gpa : !a ? q->avail_gpa : q->used_gpa));
-		return -1;
+		return err_set(err, errlen, "%s ring at 0x%llx is not in guest RAM",
+			       !d ? "descriptor" : !a ? "available" : "used",
+			       (unsigned long long)(!d ? q->desc_gpa : !a ? q->avail_gpa : q->used_gpa));
 	}
 	q->mem = mem;
 	q->desc = d;

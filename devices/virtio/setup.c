@@ -6,6 +6,7 @@
 
 #include <cjson/cJSON.h>
 
+#include "base/err.h"
 #include "core/log.h"
 #include "core/vm.h"
 #include "devices/virtio/blk.h"
@@ -54,7 +55,7 @@ struct virtio_set *virtio_setup_all(struct vm *vm, const struct vm_config *cfg,
 {
 	struct virtio_set *s = calloc(1, sizeof(*s));
 	if (!s) {
-		snprintf(err, errlen, "virtio: out of memory");
+		err_set(err, errlen, "virtio: out of memory");
 		return NULL;
 	}
 	/* Root drive first: the guest enumerates in MMIO order (vda). */

@@ -11,6 +11,7 @@
  * waits only for vCPUs to leave KVM_RUN.
  */
 #include "api/api.h"
+#include "base/err.h"
 
 #include <errno.h>
 #include <stdint.h>
@@ -30,8 +31,6 @@
 #include "builder/vmm.h"
 #include "core/event_loop.h"
 #include "core/log.h"
-
-#define FAIL(...) do { snprintf(err, errlen, __VA_ARGS__); goto fail; } while (0)
 
 struct api_server {
 	struct api_ctx ctx;
@@ -60,9 +59,8 @@ static int unix_addr(const char *path, struct sockaddr_un *sa, char *err, size_t
 	memset(sa, 0, sizeof(*sa));
 	sa->sun_family = AF_UNIX;
 	if (!path[0] || strlen(path) >= sizeof(sa->sun_path)) {
-		snprintf(err, errlen, "--api-sock %s: a UNIX socket path must have 1..%zu bytes", path,
-			 sizeof(sa->sun_path) - 1);
-		return -1;
+		return err_set(err, errlen, "--api-sock %s: a UNIX socket path must have 1..%zu bytes", path,
+			       sizeof(sa->sun_path) - 1);
 	}
 	memcpy(sa->sun_path, path, strlen(path));
 	return 0;
@@ -90,8 +88,7 @@ static int bind_socket(struct api_server *s, const char *path, char *err, size_t
 		return -1;
 	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (fd < 0) {
-		snprintf(err, errlen, "--api-sock %s: socket: %s", path, strerror(errno));
-		return -1;
+		return err_set(err, errlen, "--api-sock %s: socket: %s", path, strerror(errno));
 	}
 	/* umask, not chmod after bind: no moment where others may connect. No
 	 * other thread creates files yet (the API starts before the vCPUs). */
@@ -100,17 +97,17 @@ static int bind_socket(struct api_server *s, const char *path, char *err, size_t
 	if (rc && errno == EADDRINUSE) {
 		if (lstat(path, &st) == 0 && !S_ISSOCK(st.st_mode)) {
 			umask(old);
-			snprintf(err, errlen, "--api-sock %s: exists and is not a socket; refusing to "
+			err_set(err, errlen, "--api-sock %s: exists and is not a socket; refusing to "
 					      "replace it", path);
 			goto fail;
 		}
 		int live = socket_is_live(&sa);
 		if (live) {
 			umask(old);
-			snprintf(err, errlen, "--api-sock %s: %s", path, live > 0
-				 ? "another process is serving this socket (connect succeeded); stop it "
+			err_set(err, errlen, "--api-sock %s: %s", path, live > 0
+				? "another process is serving this socket (connect succeeded); stop it "
 				   "or choose another path"
-				 : "exists and cannot be probed; remove it or choose another path");
+				: "exists and cannot be probed; remove it or choose another path");
 			goto fail;
 		}
 		/* A socket file left by a process that is gone. */
@@ -121,11 +118,11 @@ static int bind_socket(struct api_server *s, const char *path, char *err, size_t
 	int e = errno;
 	umask(old);
 	if (rc) {
-		snprintf(err, errlen, "--api-sock %s: bind: %s", path, strerror(e));
+		err_set(err, errlen, "--api-sock %s: bind: %s", path, strerror(e));
 		goto fail;
 	}
 	if (listen(fd, 64) || stat(path, &st)) {
-		snprintf(err, errlen, "--api-sock %s: listen: %s", path, strerror(errno));
+		err_set(err, errlen, "--api-sock %s: listen: %s", path, strerror(errno));
 		unlink(path);
 		goto fail;
 	}
@@ -296,7 +293,7 @@ struct api_server *api_server_new(struct vmm *v, struct ev_loop *loop, const cha
 	struct api_server *s = calloc(1, sizeof(*s));
 	int lfd = -1;
 	if (!s) {
-		snprintf(err, errlen, "API: out of memory");
+		err_set(err, errlen, "API: out of memory");
 		return NULL;
 	}
 	s->ctx = (struct api_ctx){ .vmm = v, .ops = ops ? ops : &api_vmm_ops,
@@ -319,20 +316,20 @@ struct api_server *api_server_new(struct vmm *v, struct ev_loop *loop, const cha
 	s->d = MHD_start_daemon(flags, 0, NULL, NULL, on_request, s, MHD_OPTION_ARRAY, opts,
 				MHD_OPTION_END);
 	if (!s->d)
-		FAIL("API: cannot start the HTTP server (libmicrohttpd) on %s",
+		FAIL_GOTO(fail, "API: cannot start the HTTP server (libmicrohttpd) on %s",
 		     sock_path ? sock_path : "socketpairs");
 	lfd = -1; /* the daemon owns it now */
 	const union MHD_DaemonInfo *di = MHD_get_daemon_info(s->d, MHD_DAEMON_INFO_EPOLL_FD);
 	s->epoll_fd = di ? di->epoll_fd : -1;
 	s->timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
 	if (s->epoll_fd < 0 || s->timer_fd < 0)
-		FAIL("API: libmicrohttpd epoll fd / timerfd: %s", strerror(errno));
+		FAIL_GOTO(fail, "API: libmicrohttpd epoll fd / timerfd: %s", strerror(errno));
 	if (loop) {
 		if (ev_add(loop, s->epoll_fd, EPOLLIN, on_epoll, s))
-			FAIL("API: event loop is full");
+			FAIL_GOTO(fail, "API: event loop is full");
 		if (ev_add(loop, s->timer_fd, EPOLLIN, on_timer, s)) {
 			ev_del(loop, s->epoll_fd);
-			FAIL("API: event loop is full");
+			FAIL_GOTO(fail, "API: event loop is full");
 		}
 		s->loop = loop;
 	}

@@ -9,6 +9,7 @@
 
 #include "api/api.h"
 #include "api/metrics.h"
+#include "base/err.h"
 #include "builder/vmm.h"
 #include "core/log.h"
 
@@ -22,12 +23,12 @@ static int instance_start(struct vmm *v, char *err, size_t errlen)
 static int state_error(int rc, char *err, size_t errlen)
 {
 	if (rc == -ESHUTDOWN)
-		snprintf(err, errlen, "the microVM is shutting down");
+		err_set(err, errlen, "the microVM is shutting down");
 	else if (rc == -EIO)
-		snprintf(err, errlen, "a device could not complete its in-flight I/O (see the log); "
+		err_set(err, errlen, "a device could not complete its in-flight I/O (see the log); "
 				      "the microVM keeps running");
 	else
-		snprintf(err, errlen, "the microVM is not running (%s)", strerror(-rc));
+		err_set(err, errlen, "the microVM is not running (%s)", strerror(-rc));
 	return -1;
 }
 
@@ -58,8 +59,7 @@ static int set_logger(struct vmm *v, const struct cfg_logger *l, char *err, size
 {
 	int rc = log_set_path(l->log_path);
 	if (rc) {
-		snprintf(err, errlen, "logger.log_path: cannot open %s: %s", l->log_path, strerror(-rc));
-		return -1;
+		return err_set(err, errlen, "logger.log_path: cannot open %s: %s", l->log_path, strerror(-rc));
 	}
 	log_set_level((enum log_level)l->level);
 	log_set_format(l->show_level, l->show_log_origin);

@@ -14,6 +14,7 @@
 #include <cjson/cJSON.h>
 
 #include "api/api.h"
+#include "base/err.h"
 #include "builder/vmm.h"
 #include "core/event_loop.h"
 #include "core/log.h"
@@ -106,14 +107,12 @@ char *metrics_json(void)
 int metrics_flush(char *err, size_t errlen)
 {
 	if (M.fd < 0) {
-		snprintf(err, errlen, "metrics are not configured: PUT /metrics {\"metrics_path\": ...} first");
-		return -1;
+		return err_set(err, errlen, "metrics are not configured: PUT /metrics {\"metrics_path\": ...} first");
 	}
 	M.flushes++; /* counts the line being written */
 	char *line = metrics_json();
 	if (!line) {
-		snprintf(err, errlen, "metrics: out of memory");
-		return -1;
+		return err_set(err, errlen, "metrics: out of memory");
 	}
 	size_t len = strlen(line);
 	line[len] = '\n'; /* overwrite the NUL: one write, one line */
@@ -128,9 +127,8 @@ int metrics_flush(char *err, size_t errlen)
 		return 0;
 	}
 	M.write_errors++;
-	snprintf(err, errlen, "metrics: writing %s: %s", M.path,
-		 w < 0 ? strerror(e) : "short write");
-	return -1;
+	return err_set(err, errlen, "metrics: writing %s: %s", M.path,
+		       w < 0 ? strerror(e) : "short write");
 }
 
 static void on_timer(void *opaque, int fd, uint32_t events)
@@ -152,7 +150,7 @@ static int start_timer(struct ev_loop *loop, char *err, size_t errlen)
 	int fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
 	struct itimerspec its = { .it_value = { period, 0 }, .it_interval = { period, 0 } };
 	if (fd < 0 || timerfd_settime(fd, 0, &its, NULL) || ev_add(loop, fd, EPOLLIN, on_timer, NULL)) {
-		snprintf(err, errlen, "metrics: periodic timer: %s", strerror(errno));
+		err_set(err, errlen, "metrics: periodic timer: %s", strerror(errno));
 		if (fd >= 0)
 			close(fd);
 		return -1;
@@ -167,14 +165,12 @@ int metrics_open(struct vmm *v, const char *path, char *err, size_t errlen)
 	/* O_RDWR: a FIFO opens without a reader (Firecracker's named-pipe use). */
 	int fd = open(path, O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC | O_NONBLOCK | O_NOCTTY, 0600);
 	if (fd < 0) {
-		snprintf(err, errlen, "metrics.metrics_path: cannot open %s: %s", path, strerror(errno));
-		return -1;
+		return err_set(err, errlen, "metrics.metrics_path: cannot open %s: %s", path, strerror(errno));
 	}
 	char *p = strdup(path);
 	if (!p) {
 		close(fd);
-		snprintf(err, errlen, "metrics: out of memory");
-		return -1;
+		return err_set(err, errlen, "metrics: out of memory");
 	}
 	if (M.timer_fd < 0 && v && v->loop && start_timer(v->loop, err, errlen)) {
 		close(fd);

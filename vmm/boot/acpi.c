@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/err.h"
 #include "boot/aml.h"
 
 /* Table layouts (ACPI 6.0, sections 5.2.x). Little-endian host assumed (x86). */
@@ -134,18 +135,6 @@ _Static_assert(sizeof(struct acpi_madt) == 44 && sizeof(struct madt_lapic) == 8 
 
 #define TABLE_ALIGN 16
 
-__attribute__((format(printf, 3, 4)))
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-{
-	if (err && errlen) {
-		va_list ap;
-		va_start(ap, fmt);
-		vsnprintf(err, errlen, fmt, ap);
-		va_end(ap);
-	}
-	return -1;
-}
-
 static size_t align_up(size_t v)
 {
 	return (v + TABLE_ALIGN - 1) & ~(size_t)(TABLE_ALIGN - 1);
@@ -197,52 +186,52 @@ static bool gsi_taken(const struct acpi_config *cfg, uint32_t upto, uint32_t gsi
 static int validate(const struct acpi_config *cfg, char *err, size_t errlen)
 {
 	if (cfg->ncpus == 0 || cfg->ncpus > ACPI_MAX_CPUS)
-		return fail(err, errlen, "ACPI: ncpus = %u, the MADT supports 1 to %d vCPUs",
+		return err_set(err, errlen, "ACPI: ncpus = %u, the MADT supports 1 to %d vCPUs",
 			    cfg->ncpus, ACPI_MAX_CPUS);
 	for (uint32_t i = 0; i < cfg->ncpus; i++) {
 		if (cfg->apic_ids[i] >= 0xFF)
-			return fail(err, errlen, "ACPI: apic_ids[%u] = %u, xAPIC ids are 0-254 (255 is broadcast)",
+			return err_set(err, errlen, "ACPI: apic_ids[%u] = %u, xAPIC ids are 0-254 (255 is broadcast)",
 				    i, cfg->apic_ids[i]);
 		for (uint32_t j = 0; j < i; j++)
 			if (cfg->apic_ids[j] == cfg->apic_ids[i])
-				return fail(err, errlen, "ACPI: apic_ids[%u] and apic_ids[%u] are both %u; APIC ids must be unique",
+				return err_set(err, errlen, "ACPI: apic_ids[%u] and apic_ids[%u] are both %u; APIC ids must be unique",
 					    j, i, cfg->apic_ids[i]);
 	}
 	if (cfg->ioapic_addr > 0xFFFFFFFFull - 0xFFF)
-		return fail(err, errlen, "ACPI: ioapic_addr 0x%llx is not below 4 GiB (MADT field is 32-bit)",
+		return err_set(err, errlen, "ACPI: ioapic_addr 0x%llx is not below 4 GiB (MADT field is 32-bit)",
 			    (unsigned long long)cfg->ioapic_addr);
 	if (cfg->lapic_addr > 0xFFFFFFFFull - 0xFFF)
-		return fail(err, errlen, "ACPI: lapic_addr 0x%llx is not below 4 GiB (MADT field is 32-bit)",
+		return err_set(err, errlen, "ACPI: lapic_addr 0x%llx is not below 4 GiB (MADT field is 32-bit)",
 			    (unsigned long long)cfg->lapic_addr);
 	if (cfg->pm_port == 0xFFFF)
-		return fail(err, errlen, "ACPI: pm_port 0xffff leaves no room for the sleep status register at pm_port+1");
+		return err_set(err, errlen, "ACPI: pm_port 0xffff leaves no room for the sleep status register at pm_port+1");
 
 	if (cfg->nmmio > ACPI_MAX_MMIO)
-		return fail(err, errlen, "ACPI: %u mmio devices, at most %d fit the DSDT names VR00-VRFF",
+		return err_set(err, errlen, "ACPI: %u mmio devices, at most %d fit the DSDT names VR00-VRFF",
 			    cfg->nmmio, ACPI_MAX_MMIO);
 	if (cfg->nmmio && !cfg->mmio)
-		return fail(err, errlen, "ACPI: nmmio = %u but the mmio array is NULL", cfg->nmmio);
+		return err_set(err, errlen, "ACPI: nmmio = %u but the mmio array is NULL", cfg->nmmio);
 	for (uint32_t i = 0; i < cfg->nmmio; i++) {
 		const struct acpi_mmio_dev *d = &cfg->mmio[i];
 		if (d->size == 0 || !gm_add_ok(d->base, d->size, 0x100000000ull))
-			return fail(err, errlen, "ACPI: mmio[%u] range 0x%llx+0x%llx is empty or not below 4 GiB (Memory32Fixed)",
+			return err_set(err, errlen, "ACPI: mmio[%u] range 0x%llx+0x%llx is empty or not below 4 GiB (Memory32Fixed)",
 				    i, (unsigned long long)d->base, (unsigned long long)d->size);
 		if (!valid_hid(d->hid))
-			return fail(err, errlen, "ACPI: mmio[%u] _HID \"%s\" is neither a PNP id (PNP0501) nor an ACPI id (LNRO0005)",
+			return err_set(err, errlen, "ACPI: mmio[%u] _HID \"%s\" is neither a PNP id (PNP0501) nor an ACPI id (LNRO0005)",
 				    i, d->hid ? d->hid : "(null)");
 		if (d->gsi >= ACPI_IOAPIC_PINS)
-			return fail(err, errlen, "ACPI: mmio[%u] gsi %u is not an IOAPIC pin (0-%d)",
+			return err_set(err, errlen, "ACPI: mmio[%u] gsi %u is not an IOAPIC pin (0-%d)",
 				    i, d->gsi, ACPI_IOAPIC_PINS - 1);
 		/* Interrupts are declared Exclusive, and ISA IRQ 0 is routed to GSI 2. */
 		if (d->gsi == 0 || d->gsi == ISA_PIT_GSI ||
 		    (cfg->com1 && d->gsi == ISA_IRQ_COM1) ||
 		    (cfg->i8042 && d->gsi == ISA_IRQ_I8042) || gsi_taken(cfg, i, d->gsi))
-			return fail(err, errlen, "ACPI: mmio[%u] gsi %u is already used (timer, COM1, i8042 or another device)",
+			return err_set(err, errlen, "ACPI: mmio[%u] gsi %u is already used (timer, COM1, i8042 or another device)",
 				    i, d->gsi);
 		for (uint32_t j = 0; j < i; j++) {
 			const struct acpi_mmio_dev *o = &cfg->mmio[j];
 			if (d->base < o->base + o->size && o->base < d->base + d->size)
-				return fail(err, errlen, "ACPI: mmio[%u] 0x%llx+0x%llx overlaps mmio[%u] 0x%llx+0x%llx",
+				return err_set(err, errlen, "ACPI: mmio[%u] 0x%llx+0x%llx overlaps mmio[%u] 0x%llx+0x%llx",
 					    i, (unsigned long long)d->base, (unsigned long long)d->size, j,
 					    (unsigned long long)o->base, (unsigned long long)o->size);
 		}
@@ -469,7 +458,7 @@ int acpi_build(const struct guest_mem *m, const struct acpi_config *cfg,
 	       uint64_t *rsdp_gpa, char *err, size_t errlen)
 {
 	if (!m || !cfg || !rsdp_gpa)
-		return fail(err, errlen, "ACPI: acpi_build called with a NULL argument");
+		return err_set(err, errlen, "ACPI: acpi_build called with a NULL argument");
 	if (validate(cfg, err, errlen))
 		return -1;
 	uint64_t ioapic_addr = cfg->ioapic_addr ? cfg->ioapic_addr : ACPI_DEFAULT_IOAPIC_ADDR;
@@ -478,7 +467,7 @@ int acpi_build(const struct guest_mem *m, const struct acpi_config *cfg,
 	struct aml aml;
 	aml_init(&aml);
 	if (build_dsdt_aml(cfg, &aml)) {
-		fail(err, errlen, "ACPI: building the DSDT: %s", aml.err);
+		err_set(err, errlen, "ACPI: building the DSDT: %s", aml.err);
 		aml_free(&aml);
 		return -1;
 	}
@@ -500,7 +489,7 @@ int acpi_build(const struct guest_mem *m, const struct acpi_config *cfg,
 	 * under 3 KiB, so only a guest without RAM here can run out. */
 	size_t avail = area_available(m);
 	if (total > avail) {
-		fail(err, errlen, "ACPI: tables need %zu bytes at 0x%llx but guest RAM holds only %zu bytes there "
+		err_set(err, errlen, "ACPI: tables need %zu bytes at 0x%llx but guest RAM holds only %zu bytes there "
 		     "(the BIOS area 0x%llx-0x%llx must be RAM: give the guest at least 1 MiB)",
 		     total, ACPI_AREA_START, avail, ACPI_AREA_START, ACPI_AREA_END - 1);
 		aml_free(&aml);
@@ -510,7 +499,7 @@ int acpi_build(const struct guest_mem *m, const struct acpi_config *cfg,
 	uint8_t *buf = calloc(1, avail);
 	if (!buf) {
 		aml_free(&aml);
-		return fail(err, errlen, "ACPI: out of memory for a %zu-byte table buffer", avail);
+		return err_set(err, errlen, "ACPI: out of memory for a %zu-byte table buffer", avail);
 	}
 	const uint64_t base = ACPI_AREA_START;
 
@@ -534,7 +523,7 @@ int acpi_build(const struct guest_mem *m, const struct acpi_config *cfg,
 	int rc = gm_write(m, base, buf, avail);
 	free(buf);
 	if (rc)
-		return fail(err, errlen, "ACPI: writing %zu bytes at 0x%llx to guest memory failed",
+		return err_set(err, errlen, "ACPI: writing %zu bytes at 0x%llx to guest memory failed",
 			    avail, (unsigned long long)base);
 	*rsdp_gpa = base + rsdp_off;
 	return 0;

@@ -1,5 +1,6 @@
 /* Kernel loading: file reading, format detection, the memory map and the
  * helpers the format loaders share (see boot.h, boot_internal.h). */
+#include "base/err.h"
 #include "boot/boot_internal.h"
 
 #include <errno.h>
@@ -12,23 +13,15 @@
 
 int boot_err(struct boot_ctx *c, enum boot_who who, const char *fmt, ...)
 {
-	if (!c->err || !c->errlen)
-		return -1;
+	va_list ap;
+	va_start(ap, fmt);
+	err_vset(c->err, c->errlen, fmt, ap);
+	va_end(ap);
 	const char *name = who == BOOT_WHO_KERNEL ? c->kname : c->iname;
-	int n;
 	if (who == BOOT_WHO_CMDLINE)
-		n = snprintf(c->err, c->errlen, "kernel command line: ");
-	else
-		n = snprintf(c->err, c->errlen, "%s%s%s: ",
-			     who == BOOT_WHO_KERNEL ? "kernel" : "initrd",
-			     name ? " " : "", name ? name : "");
-	if (n >= 0 && (size_t)n < c->errlen) {
-		va_list ap;
-		va_start(ap, fmt);
-		vsnprintf(c->err + n, c->errlen - n, fmt, ap);
-		va_end(ap);
-	}
-	return -1;
+		return err_prefix(c->err, c->errlen, "kernel command line: ");
+	return err_prefix(c->err, c->errlen, "%s%s%s: ", who == BOOT_WHO_KERNEL ? "kernel" : "initrd",
+			  name ? " " : "", name ? name : "");
 }
 
 int boot_put_str(struct boot_ctx *c, uint64_t *cursor, const char *s, uint64_t *addr)
@@ -158,8 +151,7 @@ static int read_file(const char *what, const char *path, uint64_t max, uint8_t *
 	*len = 0;
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0) {
-		snprintf(err, errlen, "%s %s: %s", what, path, strerror(errno));
-		return -1;
+		return err_set(err, errlen, "%s %s: %s", what, path, strerror(errno));
 	}
 	struct stat st;
 	const char *why = NULL;
@@ -170,8 +162,8 @@ static int read_file(const char *what, const char *path, uint64_t max, uint8_t *
 	else if (st.st_size == 0)
 		why = "file is empty";
 	else if ((uint64_t)st.st_size > max) {
-		snprintf(err, errlen, "%s %s: %llu bytes is larger than guest memory (%" PRIu64 " MiB)",
-			 what, path, (unsigned long long)st.st_size, max >> 20);
+		err_set(err, errlen, "%s %s: %llu bytes is larger than guest memory (%" PRIu64 " MiB)",
+			what, path, (unsigned long long)st.st_size, max >> 20);
 		close(fd);
 		return -1;
 	}
@@ -190,7 +182,7 @@ static int read_file(const char *what, const char *path, uint64_t max, uint8_t *
 	}
 	close(fd);
 	if (why) {
-		snprintf(err, errlen, "%s %s: %s", what, path, why);
+		err_set(err, errlen, "%s %s: %s", what, path, why);
 		free(b);
 		return -1;
 	}
@@ -203,8 +195,7 @@ int boot_load(const struct guest_mem *m, const struct boot_params_in *in,
 	      struct boot_entry *out, char *err, size_t errlen)
 {
 	if (!in->kernel_path) {
-		snprintf(err, errlen, "no kernel image configured (boot-source.kernel_image_path)");
-		return -1;
+		return err_set(err, errlen, "no kernel image configured (boot-source.kernel_image_path)");
 	}
 	uint8_t *k = NULL, *rd = NULL;
 	size_t klen = 0, ilen = 0;

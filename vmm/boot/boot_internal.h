@@ -41,7 +41,8 @@ static inline void wr16(uint8_t *p, uint16_t v) { memcpy(p, &v, 2); }
 static inline void wr32(uint8_t *p, uint32_t v) { memcpy(p, &v, 4); }
 static inline void wr64(uint8_t *p, uint64_t v) { memcpy(p, &v, 8); }
 
-/* "kernel <path>: <message>" (or initrd / command line) into c->err; returns -1. */
+/* "kernel <path>: <message>" (or initrd / command line) into c->err, with
+ * base/err.h's helpers; returns -1. */
 int boot_err(struct boot_ctx *c, enum boot_who who, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 

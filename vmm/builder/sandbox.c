@@ -1,5 +1,6 @@
 #include "builder/sandbox.h"
 
+#include "base/err.h"
 #include <errno.h>
 #include <seccomp.h>
 #include <stdbool.h>
@@ -46,8 +47,7 @@ int sandbox_apply(char *err, size_t errlen)
 {
 	scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_ALLOW);
 	if (!ctx) {
-		snprintf(err, errlen, "seccomp_init failed");
-		return -1;
+		return err_set(err, errlen, "seccomp_init failed");
 	}
 	int rc = seccomp_attr_set(ctx, SCMP_FLTATR_CTL_TSYNC, 1);
 	for (int i = 0; !rc && sandbox_denied[i]; i++) {
@@ -59,13 +59,13 @@ int sandbox_apply(char *err, size_t errlen)
 			continue;
 		rc = seccomp_rule_add(ctx, SCMP_ACT_KILL_PROCESS, nr, 0);
 		if (rc)
-			snprintf(err, errlen, "seccomp rule for %s: %s", sandbox_denied[i], strerror(-rc));
+			err_set(err, errlen, "seccomp rule for %s: %s", sandbox_denied[i], strerror(-rc));
 	}
 	if (!rc) {
 		rc = seccomp_load(ctx);
 		if (rc)
-			snprintf(err, errlen, "seccomp_load: %s (run with --no-seccomp to do without)",
-				 strerror(-rc));
+			err_set(err, errlen, "seccomp_load: %s (run with --no-seccomp to do without)",
+				strerror(-rc));
 	}
 	seccomp_release(ctx);
 	return rc ? -1 : 0;

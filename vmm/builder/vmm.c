@@ -9,6 +9,7 @@
 #include <sys/signalfd.h>
 #include <unistd.h>
 
+#include "base/err.h"
 #include "boot/acpi.h"
 #include "boot/boot.h"
 #include "builder/sandbox.h"
@@ -22,8 +23,6 @@
 #include "devices/virtio/mmio.h"
 #include "devices/virtio/setup.h"
 #include "pmu/pmu.h"
-
-#define FAIL(...) do { snprintf(err, errlen, __VA_ARGS__); return -1; } while (0)
 
 /* Used when the config gives no boot_args: a serial console, reset through
  * the i8042 (which mpvm turns into a clean exit), no PCI probing. */

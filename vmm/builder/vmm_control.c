@@ -8,6 +8,7 @@
 
 #include <cjson/cJSON.h>
 
+#include "base/err.h"
 #include "builder/vmm.h"
 #include "devices/i8042.h"
 #include "devices/serial.h"
@@ -36,14 +37,12 @@ void vmm_stop(struct vmm *v)
 int vmm_ctrl_alt_del(struct vmm *v, char *err, size_t errlen)
 {
 	if (!v->i8042) {
-		snprintf(err, errlen, "the microVM has no i8042 keyboard controller");
-		return -1;
+		return err_set(err, errlen, "the microVM has no i8042 keyboard controller");
 	}
 	int rc = i8042_send_ctrl_alt_del(v->i8042);
 	if (rc) {
-		snprintf(err, errlen, "the keyboard buffer is full (%s); the guest is not reading "
+		return err_set(err, errlen, "the keyboard buffer is full (%s); the guest is not reading "
 				      "its keyboard, try again later", strerror(-rc));
-		return -1;
 	}
 	return 0;
 }
@@ -52,8 +51,7 @@ int vmm_update_drive(struct vmm *v, const struct cfg_drive *d, char *err, size_t
 {
 	struct virtio_dev *dev = virtio_find_drive(v->virtio, d->drive_id);
 	if (!dev) {
-		snprintf(err, errlen, "drive %s: no such block device in the running VM", d->drive_id);
-		return -1;
+		return err_set(err, errlen, "drive %s: no such block device in the running VM", d->drive_id);
 	}
 	return virtio_blk_update(dev, d->path_on_host, &d->rate_limiter, err, errlen);
 }
@@ -61,8 +59,7 @@ int vmm_update_drive(struct vmm *v, const struct cfg_drive *d, char *err, size_t
 int vmm_set_pmu_filter(struct vmm *v, const struct cfg_pmu_filter *f, char *err, size_t errlen)
 {
 	if (!v->pmu) {
-		snprintf(err, errlen, "this microVM has no PMU module attached");
-		return -1;
+		return err_set(err, errlen, "this microVM has no PMU module attached");
 	}
 	return pmu_set_filter(v->pmu, f, err, errlen);
 }
@@ -83,16 +80,16 @@ int vmm_pmu_json(struct vmm *v, enum vmm_pmu_report which, char **json, char *er
 			free(h);
 		}
 	} else if (!v->pmu) {
-		snprintf(err, errlen, v->started
-			 ? "this microVM has no PMU module attached"
-			 : "the guest PMU is set up by InstanceStart; until then GET /vm/config shows "
+		err_set(err, errlen, v->started
+			? "this microVM has no PMU module attached"
+			: "the guest PMU is set up by InstanceStart; until then GET /vm/config shows "
 			   "the configured \"pmu\" section and GET /pmu/host what this host offers");
 		return -EINVAL;
 	} else {
 		*json = which == VMM_PMU_STATE ? pmu_report_json(v->pmu) : pmu_counters_json(v->pmu);
 	}
 	if (!*json) {
-		snprintf(err, errlen, "out of memory");
+		err_set(err, errlen, "out of memory");
 		return -ENOMEM;
 	}
 	return 0;

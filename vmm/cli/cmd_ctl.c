@@ -22,6 +22,7 @@
 
 #include <cjson/cJSON.h>
 
+#include "base/err.h"
 #include "base/exit_codes.h"
 #include "cli/commands.h"
 
@@ -107,14 +108,13 @@ static int connect_to(const char *path, char *err, size_t errlen)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	if (strlen(path) >= sizeof(sa.sun_path)) {
-		snprintf(err, errlen, "%s: path too long for a UNIX socket", path);
-		return -1;
+		return err_set(err, errlen, "%s: path too long for a UNIX socket", path);
 	}
 	memcpy(sa.sun_path, path, strlen(path));
 	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa))) {
-		snprintf(err, errlen, "%s: %s%s", path, strerror(errno),
-			 errno == ENOENT || errno == ECONNREFUSED ? " (is mpvm running with --api-sock?)" : "");
+		err_set(err, errlen, "%s: %s%s", path, strerror(errno),
+			errno == ENOENT || errno == ECONNREFUSED ? " (is mpvm running with --api-sock?)" : "");
 		if (fd >= 0)
 			close(fd);
 		return -1;
@@ -153,7 +153,7 @@ static int http(const char *sock, const char *method, const char *path, const ch
 			    "Connection: close\r\n%sContent-Length: %zu\r\n\r\n",
 			    method, path, blen ? "Content-Type: application/json\r\n" : "", blen);
 	if (hlen < 0 || (size_t)hlen >= sizeof(head)) {
-		snprintf(err, errlen, "%s: path too long", path);
+		err_set(err, errlen, "%s: path too long", path);
 		close(fd);
 		return -1;
 	}
@@ -176,7 +176,7 @@ read_answer:;
 	char *buf = malloc(cap);
 	while (buf) {
 		if (wait_fd(fd, POLLIN, &deadline)) {
-			snprintf(err, errlen, "%s: no complete answer within %d s", sock, timeout_s);
+			err_set(err, errlen, "%s: no complete answer within %d s", sock, timeout_s);
 			goto fail;
 		}
 		ssize_t r = read(fd, buf + len, cap - len - 1);
@@ -203,7 +203,7 @@ read_answer:;
 	char *sep = strstr(buf, "\r\n\r\n");
 	int st = 0;
 	if (sscanf(buf, "HTTP/1.%*c %3d", &st) != 1 || !sep) {
-		snprintf(err, errlen, "%s: the answer is not HTTP", sock);
+		err_set(err, errlen, "%s: the answer is not HTTP", sock);
 		goto fail;
 	}
 	*status = st;

@@ -5,10 +5,9 @@
 #include <string.h>
 #include <sys/ioctl.h>
 
+#include "base/err.h"
 #include "core/layout.h"
 #include "core/vm.h"
-
-#define FAIL(...) do { snprintf(err, errlen, __VA_ARGS__); return -1; } while (0)
 
 /* GDT slots; selectors are index * 8. */
 enum { GDT_NULL, GDT_CODE, GDT_DATA, GDT_TSS, GDT_ENTRIES };

@@ -1,5 +1,6 @@
 #include "core/guest_mem.h"
 
+#include "base/err.h"
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
@@ -25,8 +26,8 @@ int gm_create(struct guest_mem *m, uint64_t ram_size, bool hugepages,
 {
 	memset(m, 0, sizeof(*m));
 	if (ram_size == 0 || (ram_size & 0xfff)) {
-		snprintf(err, errlen, "guest memory size %llu is not a positive multiple of 4 KiB",
-			 (unsigned long long)ram_size);
+		err_set(err, errlen, "guest memory size %llu is not a positive multiple of 4 KiB",
+			(unsigned long long)ram_size);
 		return -EINVAL;
 	}
 	uint64_t low = ram_size < GM_MMIO_HOLE_START ? ram_size : GM_MMIO_HOLE_START;
@@ -40,8 +41,8 @@ int gm_create(struct guest_mem *m, uint64_t ram_size, bool hugepages,
 		}
 	}
 	if (rc) {
-		snprintf(err, errlen, "mmap of %llu MiB guest memory: %s (lower memory.mem_size_mib or free host memory)",
-			 (unsigned long long)(ram_size >> 20), strerror(-rc));
+		err_set(err, errlen, "mmap of %llu MiB guest memory: %s (lower memory.mem_size_mib or free host memory)",
+			(unsigned long long)(ram_size >> 20), strerror(-rc));
 		gm_destroy(m);
 		return rc;
 	}

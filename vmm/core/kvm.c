@@ -1,5 +1,6 @@
 #include "core/kvm.h"
 
+#include "base/err.h"
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -35,16 +36,16 @@ int kvm_open(const char *path, char *err, size_t errlen)
 	if (fd < 0) {
 		int e = errno;
 		if (e == ENOENT)
-			snprintf(err, errlen, "%s: No such file: KVM is not available; load kvm_intel or kvm_amd (modprobe) and enable VT-x/AMD-V in firmware", path);
+			err_set(err, errlen, "%s: No such file: KVM is not available; load kvm_intel or kvm_amd (modprobe) and enable VT-x/AMD-V in firmware", path);
 		else if (e == EACCES || e == EPERM)
-			snprintf(err, errlen, "%s: %s: add your user to the 'kvm' group (usermod -aG kvm $USER) or run as root", path, strerror(e));
+			err_set(err, errlen, "%s: %s: add your user to the 'kvm' group (usermod -aG kvm $USER) or run as root", path, strerror(e));
 		else
-			snprintf(err, errlen, "%s: %s", path, strerror(e));
+			err_set(err, errlen, "%s: %s", path, strerror(e));
 		return -1;
 	}
 	int v = ioctl(fd, KVM_GET_API_VERSION, 0);
 	if (v != KVM_API_VERSION) {
-		snprintf(err, errlen, "%s: KVM API version %d, mpvm needs %d", path, v, KVM_API_VERSION);
+		err_set(err, errlen, "%s: KVM API version %d, mpvm needs %d", path, v, KVM_API_VERSION);
 		close(fd);
 		return -1;
 	}
@@ -55,8 +56,8 @@ int kvm_open(const char *path, char *err, size_t errlen)
 		if (cap == KVM_CAP_TSC_CONTROL)
 			cap = KVM_CAP_GET_TSC_KHZ;
 		if (ioctl(fd, KVM_CHECK_EXTENSION, cap) <= 0) {
-			snprintf(err, errlen, "%s: KVM lacks %s (needed for %s); use a newer host kernel",
-				 path, required_caps[i].name, required_caps[i].why);
+			err_set(err, errlen, "%s: KVM lacks %s (needed for %s); use a newer host kernel",
+				path, required_caps[i].name, required_caps[i].why);
 			close(fd);
 			return -1;
 		}
@@ -82,11 +83,11 @@ struct kvm_cpuid2 *kvm_supported_cpuid(int kvm_fd, char *err, size_t errlen)
 		int e = errno;
 		free(c);
 		if (e != E2BIG) {
-			snprintf(err, errlen, "KVM_GET_SUPPORTED_CPUID: %s", strerror(e));
+			err_set(err, errlen, "KVM_GET_SUPPORTED_CPUID: %s", strerror(e));
 			return NULL;
 		}
 	}
-	snprintf(err, errlen, "KVM_GET_SUPPORTED_CPUID: too many entries");
+	err_set(err, errlen, "KVM_GET_SUPPORTED_CPUID: too many entries");
 	return NULL;
 }
 

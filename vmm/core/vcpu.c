@@ -10,6 +10,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "base/err.h"
 #include "core/log.h"
 #include "core/vm.h"
 
@@ -229,7 +230,7 @@ int vm_start(struct vm *vm, char *err, size_t errlen)
 			atomic_store(&v->started, true);
 		pthread_mutex_unlock(&vm->thread_lock);
 		if (rc) {
-			snprintf(err, errlen, "creating vCPU %u thread: %s", i, strerror(rc));
+			err_set(err, errlen, "creating vCPU %u thread: %s", i, strerror(rc));
 			break;
 		}
 	}

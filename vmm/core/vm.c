@@ -11,6 +11,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "base/err.h"
 #include "core/cpu_setup.h"
 #include "core/cpuid.h"
 #include "core/kvm.h"
@@ -40,8 +41,6 @@ uint64_t mpvm_uptime_us(void)
 {
 	return (now_ns() - process_start_ns) / 1000;
 }
-
-#define FAIL(...) do { snprintf(err, errlen, __VA_ARGS__); return -1; } while (0)
 
 static int set_memory(struct vm *vm, char *err, size_t errlen)
 {
