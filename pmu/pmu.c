@@ -86,8 +86,7 @@ static int build_filter(struct pmu *p, const struct cfg_pmu_filter *f, struct pm
 	return *out ? 0 : -1;
 }
 
-struct pmu *pmu_new_with_ops(const struct cfg_pmu *cfg, const struct pmu_host *host,
-			     const struct pmu_kvm_ops *ops, char *err, size_t errlen)
+struct pmu *pmu_new(const struct cfg_pmu *cfg, const struct pmu_host *host, char *err, size_t errlen)
 {
 	struct pmu *p = calloc(1, sizeof(*p));
 	if (!p) {
@@ -96,7 +95,6 @@ struct pmu *pmu_new_with_ops(const struct cfg_pmu *cfg, const struct pmu_host *h
 	}
 	p->cfg = *cfg;
 	p->host = *host;
-	p->ops = *ops;
 	pthread_rwlock_init(&p->filter_lock, NULL);
 	pthread_mutex_init(&p->stats_lock, NULL);
 
@@ -261,12 +259,12 @@ int pmu_set_filter(struct pmu *p, const struct cfg_pmu_filter *f, char *err, siz
 	if (p->kernel_filter_live) {
 		/* A DENY list of nothing is how KVM spells "no filter". */
 		static struct kvm_pmu_event_filter none = { .action = KVM_PMU_EVENT_DENY };
-		int rc = p->ops.vm_ioctl(p->ops.ctx, p->vm, KVM_SET_PMU_EVENT_FILTER, nf ? nf->kvm : &none);
+		int rc = vm_ioctl(p->vm, KVM_SET_PMU_EVENT_FILTER, nf ? nf->kvm : &none, err, errlen);
 		if (rc < 0) {
 			pthread_rwlock_unlock(&p->filter_lock);
 			pmu_filter_free(nf);
-			FAIL("KVM_SET_PMU_EVENT_FILTER: %s%s; the previous filter stays", strerror(-rc),
-			     rc == -E2BIG ? " (more events than the kernel accepts)" : "");
+			return err_append(err, errlen, "%s; the previous filter stays",
+					  rc == -E2BIG ? " (more events than the kernel accepts)" : "");
 		}
 	}
 	old = p->filter;

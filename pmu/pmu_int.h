@@ -14,6 +14,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 
+#include "core/kvm_ops.h"
 #include "core/vm.h"
 #include "pmu/filter.h"
 #include "pmu/pmu.h"
@@ -53,7 +54,6 @@ struct soft_timer;
 struct pmu {
 	struct cfg_pmu cfg;
 	struct pmu_host host;
-	struct pmu_kvm_ops ops;
 	struct vm *vm;
 
 	enum pmu_mode mode;      /* in force */

@@ -303,7 +303,7 @@ static int add_kernel_vcpu(struct pmu *p, struct vcpu *vc, cJSON *v)
 	PMU_MSRS(40) m = { .nmsrs = (uint32_t)n };
 	for (int i = 0; i < n; i++)
 		m.e[i].index = idx[i];
-	int rc = n ? p->ops.vcpu_ioctl(p->ops.ctx, vc, KVM_GET_MSRS, &m) : 0;
+	int rc = n ? kvm_vcpu_ioctl(vc, KVM_GET_MSRS, &m) : 0;
 	if (rc < 0) {
 		cJSON_AddStringToObject(v, "error", strerror(-rc));
 		return -1;

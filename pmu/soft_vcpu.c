@@ -62,7 +62,7 @@ static bool allow_cb(void *opaque, int bit, uint64_t eventsel)
 /* Lock held. Counts the CPU time since the last sync. */
 static void sync_locked(struct pmu *p, struct soft_vcpu *s)
 {
-	uint64_t now = p->ops.cpu_time_ns(p->ops.ctx, s->vcpu);
+	uint64_t now = kvm_vcpu_cpu_time_ns(s->vcpu);
 	if (now <= s->last_ns)
 		return;
 	uint64_t cycles = soft_ns_to_cycles(now, s->tsc_khz) - soft_ns_to_cycles(s->last_ns, s->tsc_khz);
@@ -92,7 +92,7 @@ static void *timer_thread(void *arg)
 			if (read(s->tfd, &expirations, sizeof(expirations)) != sizeof(expirations))
 				continue;
 			atomic_store(&s->rearm, true);
-			p->ops.kick(p->ops.ctx, s->vcpu);
+			kvm_vcpu_kick(s->vcpu);
 		}
 	}
 }
@@ -132,16 +132,14 @@ fail:
 int soft_vcpu_init(struct pmu *p, struct vcpu *v, char *err, size_t errlen)
 {
 	struct kvm_lapic_state lapic;
-	int rc = p->ops.vcpu_ioctl(p->ops.ctx, v, KVM_GET_LAPIC, &lapic);
-	if (rc < 0) {
-		return err_set(err, errlen, "vCPU %d: KVM_GET_LAPIC: %s: the soft PMU delivers PMIs through the in-kernel LAPIC",
-			       v->id, strerror(-rc));
-	}
-	rc = p->ops.vcpu_ioctl(p->ops.ctx, v, KVM_GET_TSC_KHZ, NULL);
-	if (rc <= 0) {
-		return err_set(err, errlen, "vCPU %d: KVM_GET_TSC_KHZ: %s: the soft PMU counts cycles at the TSC rate",
-			       v->id, rc < 0 ? strerror(-rc) : "returned 0");
-	}
+	if (vcpu_ioctl(v, KVM_GET_LAPIC, &lapic, err, errlen) < 0)
+		return err_append(err, errlen, ": the soft PMU delivers PMIs through the in-kernel LAPIC");
+	int rc = vcpu_ioctl(v, KVM_GET_TSC_KHZ, NULL, err, errlen);
+	if (rc < 0)
+		return err_append(err, errlen, ": the soft PMU counts cycles at the TSC rate");
+	if (rc == 0)
+		return err_set(err, errlen, "vCPU %d: KVM_GET_TSC_KHZ: returned 0: the soft PMU counts cycles at the TSC rate",
+			       v->id);
 	if (!p->timer && timer_start(p, err, errlen))
 		return -1;
 
@@ -153,7 +151,7 @@ int soft_vcpu_init(struct pmu *p, struct vcpu *v, char *err, size_t errlen)
 	soft_pmu_init(&s->m, &p->shape);
 	s->vcpu = v;
 	s->tsc_khz = (uint64_t)rc;
-	s->last_ns = p->ops.cpu_time_ns(p->ops.ctx, v);
+	s->last_ns = kvm_vcpu_cpu_time_ns(v);
 	s->tfd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
 	struct epoll_event ev = { .events = EPOLLIN, .data.ptr = s };
 	if (s->tfd < 0 || epoll_ctl(p->timer->epfd, EPOLL_CTL_ADD, s->tfd, &ev)) {
@@ -210,7 +208,7 @@ static void deliver_pmi(struct pmu *p, struct soft_vcpu *s)
 	struct vcpu *v = s->vcpu;
 	struct kvm_lapic_state lapic;
 	uint32_t lvtpc;
-	int rc = p->ops.vcpu_ioctl(p->ops.ctx, v, KVM_GET_LAPIC, &lapic);
+	int rc = kvm_vcpu_ioctl(v, KVM_GET_LAPIC, &lapic);
 
 	if (rc < 0) {
 		atomic_fetch_add(&p->pmis_dropped, 1);
@@ -228,9 +226,9 @@ static void deliver_pmi(struct pmu *p, struct soft_vcpu *s)
 	if (mode == LVT_DM_FIXED && vector >= 16) {
 		struct kvm_msi msi = { .address_lo = (uint32_t)VM_LAPIC_ADDR | ((uint32_t)v->id << 12),
 				       .data = vector };
-		rc = p->ops.vm_ioctl(p->ops.ctx, v->vm, KVM_SIGNAL_MSI, &msi);
+		rc = kvm_vm_ioctl(v->vm, KVM_SIGNAL_MSI, &msi);
 	} else if (mode == LVT_DM_NMI) {
-		rc = p->ops.vcpu_ioctl(p->ops.ctx, v, KVM_NMI, NULL);
+		rc = kvm_vcpu_ioctl(v, KVM_NMI, NULL);
 	} else {
 		atomic_fetch_add(&p->pmis_dropped, 1);
 		log_debug("vCPU %d: PMI dropped: LVTPC 0x%x (delivery mode %u, vector %u) is not modelled",
@@ -296,7 +294,7 @@ int soft_vcpu_snapshot(struct pmu *p, struct vcpu *v, struct soft_pmu *out)
 	pthread_mutex_unlock(&s->lock);
 	/* An overflow found from another thread is delivered by the vCPU. */
 	if (kick)
-		p->ops.kick(p->ops.ctx, v);
+		kvm_vcpu_kick(v);
 	return 0;
 }
 
@@ -319,7 +317,7 @@ void soft_rearm_all(struct pmu *p)
 		if (!s)
 			continue;
 		atomic_store(&s->rearm, true);
-		p->ops.kick(p->ops.ctx, s->vcpu);
+		kvm_vcpu_kick(s->vcpu);
 	}
 }
 

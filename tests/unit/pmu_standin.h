@@ -1,7 +1,8 @@
-/* A stand-in of the kernel's mediated-PMU contract (shared/design/pmu.md
- * §2-4), NOT the real kernel. It answers the PMU module's ioctls through
- * struct pmu_kvm_ops the way the document says KVM does, and logs every
- * call, so tests can check the exact sequence mpvm issues:
+/* A stand-in of the kernel's mediated-PMU contract (docs/pmu.md), NOT the
+ * real kernel. Installed as a VM's struct kvm_ops (core/kvm_ops.h), it
+ * answers the PMU module's ioctls, and vm.c's, the way the document says
+ * KVM does, and logs every call of the contract, so tests can check the
+ * exact sequence mpvm issues:
  *  - without KVM_CREATE_IRQCHIP before the first vCPU, the VM gets no PMU
  *    (and no in-kernel LAPIC: KVM_GET_LAPIC fails with ENXIO);
  *  - the opt-out (KVM_ENABLE_CAP PMU_CAPABILITY, DISABLE) works only before
@@ -11,7 +12,11 @@
  *  - KVM_SET_PMU_EVENT_FILTER: at most 300 events (E2BIG), any time;
  *  - CPUID and PERF_CAPABILITIES are frozen after the first KVM_RUN;
  *  - MSR filter and user-space MSR exits are recorded as given.
- * Header-only; used by test_pmu_contract.c and test_pmu_softrun.c.
+ * The calls outside the PMU contract that vm.c makes (memory slots, PIT,
+ * registers, LAPIC LINTs) succeed and are not logged; KVM_CREATE_VM and
+ * KVM_CREATE_VCPU hand out real (eventfd) descriptors, so vm_destroy() can
+ * close them. Header-only; used by test_pmu_contract.c and
+ * test_pmu_softrun.c.
  */
 #ifndef PMU_STANDIN_H
 #define PMU_STANDIN_H
@@ -22,6 +27,10 @@
 #include <stdio.h>
 #include <string.h>
 
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include "core/kvm_ops.h"
 #include "core/vm.h"
 #include "pmu/pmu.h"
 
@@ -58,6 +67,7 @@ struct standin {
 	int nmsi, nnmi;
 	int nlog;
 	char log[SI_LOG][96];
+	struct kvm_ops ops; /* si_ops() */
 };
 
 __attribute__((format(printf, 2, 3)))
@@ -119,9 +129,66 @@ static inline int si_create_vcpu(struct standin *k, int id)
 	return id;
 }
 
+/* A descriptor vm_destroy() may close. */
+static inline int si_fd(void)
+{
+	int fd = eventfd(0, EFD_CLOEXEC);
+	return fd < 0 ? -errno : fd;
+}
+
+/* A KVM_GET_SUPPORTED_CPUID-like table with the PMU leaves present. */
+static inline void si_cpuid_fill(struct kvm_cpuid2 *c)
+{
+	c->entries[0] = (struct kvm_cpuid_entry2){ .function = 0, .eax = 0x20 };
+	c->entries[1] = (struct kvm_cpuid_entry2){ .function = 1, .ecx = 1u << 15 };
+	c->entries[2] = (struct kvm_cpuid_entry2){ .function = 0xa, .eax = 0x07300802 };
+	c->entries[3] = (struct kvm_cpuid_entry2){ .function = 0x80000001, .ecx = 1u << 23 };
+	c->entries[4] = (struct kvm_cpuid_entry2){ .function = 0x80000022, .eax = 1, .ebx = 6 };
+	c->nent = 5;
+}
+
+/* On /dev/kvm. */
+static inline int si_sys_ioctl(void *ctx, int kvm_fd, unsigned long req, void *arg)
+{
+	struct standin *k = ctx;
+	switch (req) {
+	case KVM_CREATE_VM:
+		si_log(k, "CREATE_VM");
+		return si_fd();
+	case KVM_GET_VCPU_MMAP_SIZE:
+		return (int)sizeof(struct kvm_run);
+	case KVM_GET_SUPPORTED_CPUID: {
+		struct kvm_cpuid2 *c = arg;
+		if (c->nent < 5)
+			return -E2BIG;
+		si_cpuid_fill(c);
+		return 0;
+	}
+	case KVM_CHECK_EXTENSION:
+		return 0; /* no TSC-deadline timer, nothing else asked here */
+	default:
+		si_log(k, "sys ioctl 0x%lx", req);
+		return -ENOTTY;
+	}
+}
+
 static inline int si_vm_ioctl(void *ctx, struct vm *vm, unsigned long req, void *arg)
 {
 	struct standin *k = ctx;
+	switch (req) {
+	case KVM_CHECK_EXTENSION:
+		return si_check_extension(k, vm, (long)(uintptr_t)arg);
+	case KVM_CREATE_VCPU: {
+		int r = si_create_vcpu(k, (int)(uintptr_t)arg);
+		return r < 0 ? r : si_fd();
+	}
+	case KVM_SET_TSS_ADDR:
+	case KVM_SET_IDENTITY_MAP_ADDR:
+	case KVM_SET_USER_MEMORY_REGION:
+	case KVM_CREATE_PIT2:
+	case KVM_IRQ_LINE:
+		return 0; /* the platform, outside the PMU contract */
+	}
 	if (req == KVM_CREATE_IRQCHIP) {
 		si_log(k, "CREATE_IRQCHIP");
 		if (k->nvcpus)
@@ -277,6 +344,13 @@ static inline int si_vcpu_ioctl(void *ctx, struct vcpu *vc, unsigned long req, v
 		si_log(k, "vcpu%d RUN", v);
 		k->ran[v] = true;
 		return 0;
+	case KVM_GET_SREGS:
+		memset(arg, 0, sizeof(struct kvm_sregs));
+		return 0;
+	case KVM_SET_SREGS:
+	case KVM_SET_REGS:
+	case KVM_SET_LAPIC:
+		return 0; /* boot state, outside the PMU contract */
 	default:
 		si_log(k, "vcpu%d ioctl 0x%lx", v, req);
 		return -ENOTTY;
@@ -293,30 +367,39 @@ static inline uint64_t si_cpu_time(void *ctx, struct vcpu *v)
 	return ((struct standin *)ctx)->cpu_ns[v->id];
 }
 
-static inline struct pmu_kvm_ops si_ops(struct standin *k)
+static inline struct kvm_run *si_map_run(void *ctx, struct vcpu *v, size_t size)
 {
-	return (struct pmu_kvm_ops){ .ctx = k, .check_extension = si_check_extension,
-				     .vm_ioctl = si_vm_ioctl, .vcpu_ioctl = si_vcpu_ioctl,
-				     .kick = si_kick, .cpu_time_ns = si_cpu_time };
+	return calloc(1, size);
 }
 
-/* ---- the VM side, in vm.c's order (vm_create, vm_setup_vcpus) ---- */
+static inline void si_unmap_run(void *ctx, struct vcpu *v, size_t size)
+{
+	free(v->run);
+}
+
+/* The stand-in as a VM's struct kvm_ops (vm_params.ops, or vm->kvm). */
+static inline const struct kvm_ops *si_ops(struct standin *k)
+{
+	k->ops = (struct kvm_ops){ .ctx = k, .sys = si_sys_ioctl, .vm = si_vm_ioctl,
+				   .vcpu = si_vcpu_ioctl, .map_run = si_map_run,
+				   .unmap_run = si_unmap_run, .kick = si_kick,
+				   .cpu_time_ns = si_cpu_time };
+	return &k->ops;
+}
+
+/* ---- the VM side, in vm.c's order (vm_create, vm_setup_vcpus) ----
+ * si_boot() drives the hooks directly, so a test sees only the PMU's calls;
+ * test_pmu_contract.c checks that vm.c itself keeps this order. */
 
 struct si_vm {
 	struct vm vm;
 	struct vcpu vcpus[SI_VCPUS];
 };
 
-/* A KVM_GET_SUPPORTED_CPUID-like table with the PMU leaves present. */
 static inline struct kvm_cpuid2 *si_cpuid_table(void)
 {
 	struct kvm_cpuid2 *c = calloc(1, sizeof(*c) + 6 * sizeof(struct kvm_cpuid_entry2));
-	c->entries[0] = (struct kvm_cpuid_entry2){ .function = 0, .eax = 0x20 };
-	c->entries[1] = (struct kvm_cpuid_entry2){ .function = 1, .ecx = 1u << 15 };
-	c->entries[2] = (struct kvm_cpuid_entry2){ .function = 0xa, .eax = 0x07300802 };
-	c->entries[3] = (struct kvm_cpuid_entry2){ .function = 0x80000001, .ecx = 1u << 23 };
-	c->entries[4] = (struct kvm_cpuid_entry2){ .function = 0x80000022, .eax = 1, .ebx = 6 };
-	c->nent = 5;
+	si_cpuid_fill(c);
 	return c;
 }
 
@@ -328,6 +411,7 @@ static inline int si_boot(struct standin *k, struct si_vm *sv, struct pmu *p, in
 {
 	struct vm *vm = &sv->vm;
 	memset(sv, 0, sizeof(*sv));
+	vm->kvm = si_ops(k);
 	vm->fd = -1;
 	vm->vcpus = sv->vcpus;
 	vm->params.ncpus = (uint32_t)n;

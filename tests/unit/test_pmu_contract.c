@@ -1,5 +1,5 @@
 /* The in-kernel PMU modes against a stand-in of the kernel's mediated-PMU
- * contract (shared/design/pmu.md §2-4; pmu_standin.h), not the real
+ * contract (docs/pmu.md; pmu_standin.h), not the real
  * kernel: this machine has no PMU, so the exact ioctl sequence mpvm issues
  * is checked here. Every test name starts with "standin_kernel_". */
 #include <check.h>
@@ -15,7 +15,6 @@
 static struct fake_host fh;
 static struct pmu_host host;
 static struct standin k;
-static struct pmu_kvm_ops ops;
 static struct si_vm sv;
 static struct pmu *p;
 static char err[1024];
@@ -24,7 +23,6 @@ static void setup(void)
 {
 	memset(&k, 0, sizeof(k));
 	k.perf_caps_supported = 0x2000 | 0x4 | (1u << 15);
-	ops = si_ops(&k);
 	p = NULL;
 	err[0] = 0;
 }
@@ -54,7 +52,7 @@ static void expect_log(const char *const *exp)
 static struct pmu *new_pmu(struct cfg_pmu c)
 {
 	fh_probe(&fh, &host);
-	return pmu_new_with_ops(&c, &host, &ops, err, sizeof(err));
+	return pmu_new(&c, &host, err, sizeof(err));
 }
 
 static void mediated_host(int nmi_watchdog, bool guest_counting_event)
@@ -84,6 +82,89 @@ START_TEST(standin_kernel_mediated_success_follows_the_contract_order)
 	ck_assert_uint_eq(k.leaf_a[0].edx, 3u | 48u << 5);
 	ck_assert(k.leaf1[0].ecx & (1u << 15));
 	ck_assert_ptr_null(sv.vm.hooks.msr); /* nothing trapped: no MSR exits */
+}
+END_TEST
+
+/* The tests above drive the hooks in vm.c's order (si_boot); these run
+ * vm.c itself on the stand-in, so a change of order in vm.c shows here. */
+static struct vm real_vm;
+
+static int build_with_vm_c(int ncpus)
+{
+	struct vm_params prm = { .ncpus = (uint32_t)ncpus, .mem_bytes = 2 << 20, .ops = si_ops(&k) };
+	if (vm_create(&real_vm, -1, &prm, err, sizeof(err)))
+		return -1;
+	pmu_attach(p, &real_vm);
+	return vm_setup_vcpus(&real_vm, err, sizeof(err));
+}
+
+static void destroy_vm_c(void)
+{
+	vm_destroy(&real_vm); /* runs the PMU's destroy hook */
+	pmu_free(p);
+	p = NULL;
+}
+
+START_TEST(standin_kernel_vm_c_builds_in_the_contract_order)
+{
+	mediated_host(0, false);
+	p = new_pmu(cfg_mode(CFG_PMU_MEDIATED));
+	ck_assert_msg(p, "%s", err);
+	ck_assert_msg(build_with_vm_c(2) == 0, "%s", err);
+	expect_log((const char *const[]){
+		"CREATE_VM",
+		"CREATE_IRQCHIP", /* before any vCPU: else no PMU */
+		"CHECK_EXTENSION(PMU_CAPABILITY)", /* the PMU's before_vcpus */
+		"CREATE_VCPU 0", /* all vCPUs first: CPUID describes the whole VM */
+		"CREATE_VCPU 1",
+		"vcpu0 SET_CPUID2",
+		"vcpu0 GET_LAPIC", /* the PMU checks the in-kernel LAPIC */
+		"vcpu0 SET_MSRS(0x345=0x2000)", /* PERF_CAPABILITIES before the first run */
+		"vcpu0 SET_MSRS(0x1a0=0x1)", /* then the boot MSRs and LINTs */
+		"vcpu0 SET_MSRS(0x2ff=0x806)",
+		"vcpu0 SET_MSRS(0x174=0x0)",
+		"vcpu0 GET_LAPIC",
+		"vcpu1 SET_CPUID2",
+		"vcpu1 GET_LAPIC",
+		"vcpu1 SET_MSRS(0x345=0x2000)",
+		"vcpu1 SET_MSRS(0x1a0=0x1)",
+		"vcpu1 SET_MSRS(0x2ff=0x806)",
+		"vcpu1 SET_MSRS(0x174=0x0)",
+		"vcpu1 GET_LAPIC",
+		NULL });
+	ck_assert_int_eq(k.vpmu, VPMU_MEDIATED);
+	ck_assert_uint_eq(k.leaf_a[1].eax, 2u | 8u << 8 | 48u << 16 | 7u << 24);
+	destroy_vm_c();
+}
+END_TEST
+
+START_TEST(standin_kernel_vm_c_retries_the_first_vcpu_after_ebusy_in_auto)
+{
+	mediated_host(0, true);
+	p = new_pmu(cfg_mode(CFG_PMU_AUTO));
+	ck_assert_msg(p, "%s", err);
+	ck_assert_msg(build_with_vm_c(1) == 0, "%s", err);
+	ck_assert_int_lt(si_find(&k, "CREATE_VCPU 0 -> EBUSY"),
+			 si_find(&k, "ENABLE_CAP(PMU_CAPABILITY,DISABLE)"));
+	ck_assert_int_lt(si_find(&k, "ENABLE_CAP(PMU_CAPABILITY,DISABLE)"),
+			 si_find(&k, "CREATE_VCPU 0"));
+	ck_assert_int_lt(si_find(&k, "CREATE_VCPU 0"), si_find(&k, "vcpu0 SET_CPUID2"));
+	ck_assert_int_eq(k.nvcpus, 1);
+	ck_assert_int_eq(pmu_mode(p), PMU_MODE_OFF);
+	ck_assert_int_eq(k.vpmu, VPMU_NONE);
+	destroy_vm_c();
+}
+END_TEST
+
+START_TEST(standin_kernel_vm_c_ebusy_in_mediated_fails_the_build)
+{
+	mediated_host(0, true);
+	p = new_pmu(cfg_mode(CFG_PMU_MEDIATED));
+	ck_assert_msg(p, "%s", err);
+	ck_assert_int_eq(build_with_vm_c(2), -1);
+	ck_assert_ptr_nonnull(strstr(err, "KVM_CREATE_VCPU 0: EBUSY"));
+	ck_assert_int_eq(k.nvcpus, 0);
+	destroy_vm_c();
 }
 END_TEST
 
@@ -171,6 +252,7 @@ START_TEST(standin_kernel_opt_out_after_first_vcpu_is_einval)
 	p = new_pmu(cfg_mode(CFG_PMU_OFF));
 	ck_assert_msg(p, "%s", err);
 	memset(&sv, 0, sizeof(sv));
+	sv.vm.kvm = si_ops(&k);
 	sv.vm.vcpus = sv.vcpus;
 	pmu_attach(p, &sv.vm);
 	si_vm_ioctl(&k, &sv.vm, KVM_CREATE_IRQCHIP, NULL);
@@ -525,6 +607,9 @@ int main(void)
 	tcase_add_checked_fixture(t, setup, teardown);
 	tcase_add_test(t, standin_kernel_mediated_success_follows_the_contract_order);
 	tcase_add_test(t, standin_kernel_mediated_ebusy_is_a_precise_error);
+	tcase_add_test(t, standin_kernel_vm_c_builds_in_the_contract_order);
+	tcase_add_test(t, standin_kernel_vm_c_retries_the_first_vcpu_after_ebusy_in_auto);
+	tcase_add_test(t, standin_kernel_vm_c_ebusy_in_mediated_fails_the_build);
 	tcase_add_test(t, standin_kernel_mediated_refused_up_front_when_nmi_watchdog_is_on);
 	tcase_add_test(t, standin_kernel_mediated_ebusy_falls_back_in_auto);
 	tcase_add_test(t, standin_kernel_off_opts_out_before_first_vcpu);

@@ -20,7 +20,6 @@
 static struct fake_host fh;
 static struct pmu_host host;
 static struct standin k;
-static struct pmu_kvm_ops ops;
 static struct si_vm sv;
 static struct pmu *p;
 static char err[1024];
@@ -37,10 +36,9 @@ static void teardown(void)
 static void boot_soft(const struct cfg_pmu *c, int ncpus)
 {
 	memset(&k, 0, sizeof(k));
-	ops = si_ops(&k);
 	fh_no_pmu(&fh);
 	fh_probe(&fh, &host);
-	p = pmu_new_with_ops(c, &host, &ops, err, sizeof(err));
+	p = pmu_new(c, &host, err, sizeof(err));
 	ck_assert_msg(p, "%s", err);
 	ck_assert_int_eq(pmu_mode(p), PMU_MODE_SOFT);
 	ck_assert_msg(si_boot(&k, &sv, p, ncpus, true, err, sizeof(err)) == 0, "%s", err);
@@ -103,11 +101,10 @@ START_TEST(standin_kernel_soft_mode_opts_out_of_the_kernel_pmu)
 	memset(&k, 0, sizeof(k));
 	k.host = SI_MEDIATED;
 	k.host_event_counts_guests = true; /* no EBUSY: the opt-out comes first */
-	ops = si_ops(&k);
 	fh_intel(&fh, 5, 8, 48, 3, 48, "Y", 1);
 	fh_probe(&fh, &host);
 	struct cfg_pmu c = cfg_mode(CFG_PMU_SOFT);
-	p = pmu_new_with_ops(&c, &host, &ops, err, sizeof(err));
+	p = pmu_new(&c, &host, err, sizeof(err));
 	ck_assert_msg(p, "%s", err);
 	ck_assert_int_eq(si_boot(&k, &sv, p, 1, true, err, sizeof(err)), 0);
 	ck_assert_int_ge(si_find(&k, "ENABLE_CAP(PMU_CAPABILITY,DISABLE)"), 0);

@@ -3,9 +3,9 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/ioctl.h>
 
 #include "base/err.h"
+#include "core/kvm_ops.h"
 #include "core/layout.h"
 #include "core/vm.h"
 
@@ -99,8 +99,8 @@ static struct kvm_segment segment(const struct vm *vm, int slot)
 static int set_boot_regs(struct vm *vm, struct vcpu *v, char *err, size_t errlen)
 {
 	struct kvm_sregs sregs;
-	if (ioctl(v->fd, KVM_GET_SREGS, &sregs))
-		FAIL("KVM_GET_SREGS vCPU %d: %s", v->id, strerror(errno));
+	if (vcpu_ioctl(v, KVM_GET_SREGS, &sregs, err, errlen) < 0)
+		return -1;
 	sregs.gdt.base = BOOT_GDT_ADDR;
 	sregs.gdt.limit = GDT_ENTRIES * 8 - 1;
 	sregs.idt.base = 0;
@@ -117,8 +117,8 @@ static int set_boot_regs(struct vm *vm, struct vcpu *v, char *err, size_t errlen
 		sregs.cr0 |= X86_CR0_PG;
 		sregs.efer |= EFER_LME | EFER_LMA;
 	}
-	if (ioctl(v->fd, KVM_SET_SREGS, &sregs))
-		FAIL("KVM_SET_SREGS vCPU %d: %s", v->id, strerror(errno));
+	if (vcpu_ioctl(v, KVM_SET_SREGS, &sregs, err, errlen) < 0)
+		return -1;
 
 	struct kvm_regs regs = {
 		.rflags = 0x2,
@@ -129,8 +129,8 @@ static int set_boot_regs(struct vm *vm, struct vcpu *v, char *err, size_t errlen
 		.rbx = vm->entry.rbx,
 		.rsi = vm->entry.rsi,
 	};
-	if (ioctl(v->fd, KVM_SET_REGS, &regs))
-		FAIL("KVM_SET_REGS vCPU %d: %s", v->id, strerror(errno));
+	if (vcpu_ioctl(v, KVM_SET_REGS, &regs, err, errlen) < 0)
+		return -1;
 	return 0;
 }
 
@@ -149,27 +149,27 @@ static int set_boot_msrs(struct vcpu *v, char *err, size_t errlen)
 	} m = { .hdr.nmsrs = 3 };
 	memcpy(m.hdr.entries, boot, sizeof(boot));
 	/* KVM_SET_MSRS returns how many it set: it stops at the first refusal. */
-	int n = ioctl(v->fd, KVM_SET_MSRS, &m);
+	int n = kvm_vcpu_ioctl_named(v, KVM_SET_MSRS, "KVM_SET_MSRS (boot MSRs)", &m, err, errlen);
 	if (n < 0)
-		FAIL("KVM_SET_MSRS boot MSRs vCPU %d: %s", v->id, strerror(errno));
+		return -1;
 	if (n < 3)
-		FAIL("KVM_SET_MSRS vCPU %d: KVM refused MSR 0x%x", v->id, boot[n].index);
+		FAIL("vCPU %d: KVM_SET_MSRS: KVM refused MSR 0x%x", v->id, boot[n].index);
 	return 0;
 }
 
 static int set_lint(struct vcpu *v, char *err, size_t errlen)
 {
 	struct kvm_lapic_state lapic;
-	if (ioctl(v->fd, KVM_GET_LAPIC, &lapic))
-		FAIL("KVM_GET_LAPIC vCPU %d: %s", v->id, strerror(errno));
+	if (vcpu_ioctl(v, KVM_GET_LAPIC, &lapic, err, errlen) < 0)
+		return -1;
 	/* LINT0 = ExtINT (the PIC), LINT1 = NMI: what a PC's firmware sets up
 	 * and what guests expect before they program the LAPIC themselves. */
 	uint32_t *lvt0 = (uint32_t *)&lapic.regs[APIC_LVT0];
 	uint32_t *lvt1 = (uint32_t *)&lapic.regs[APIC_LVT1];
 	*lvt0 = (*lvt0 & ~0x700u) | (APIC_MODE_EXTINT << 8);
 	*lvt1 = (*lvt1 & ~0x700u) | (APIC_MODE_NMI << 8);
-	if (ioctl(v->fd, KVM_SET_LAPIC, &lapic))
-		FAIL("KVM_SET_LAPIC vCPU %d: %s", v->id, strerror(errno));
+	if (vcpu_ioctl(v, KVM_SET_LAPIC, &lapic, err, errlen) < 0)
+		return -1;
 	return 0;
 }
 

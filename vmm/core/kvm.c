@@ -9,6 +9,9 @@
 #include <sys/ioctl.h>
 #include <unistd.h>
 
+#include "base/err.h"
+#include "core/kvm_ops.h"
+
 /* Capabilities mpvm cannot run without. PMU-related ones are optional and
  * probed by pmu/. */
 static const struct {
@@ -71,24 +74,49 @@ int kvm_check_cap(int fd, long cap)
 	return r < 0 ? 0 : r;
 }
 
-struct kvm_cpuid2 *kvm_supported_cpuid(int kvm_fd, char *err, size_t errlen)
+/* KVM_GET_SUPPORTED_CPUID wants a table large enough: grow until it fits.
+ * `get` does the ioctl (raw, or through a VM's struct kvm_ops). */
+static struct kvm_cpuid2 *supported_cpuid(int (*get)(void *ctx, struct kvm_cpuid2 *c), void *ctx,
+					  char *err, size_t errlen)
 {
 	for (int n = 128; n <= 4096; n *= 2) {
 		struct kvm_cpuid2 *c = calloc(1, sizeof(*c) + n * sizeof(struct kvm_cpuid_entry2));
 		if (!c)
 			break;
 		c->nent = n;
-		if (ioctl(kvm_fd, KVM_GET_SUPPORTED_CPUID, c) == 0)
+		int r = get(ctx, c);
+		if (r == 0)
 			return c;
-		int e = errno;
 		free(c);
-		if (e != E2BIG) {
-			err_set(err, errlen, "KVM_GET_SUPPORTED_CPUID: %s", strerror(e));
+		if (r != -E2BIG) {
+			char e[96];
+			err_set(err, errlen, "KVM_GET_SUPPORTED_CPUID: %s", err_errno(-r, e, sizeof(e)));
 			return NULL;
 		}
 	}
 	err_set(err, errlen, "KVM_GET_SUPPORTED_CPUID: too many entries");
 	return NULL;
+}
+
+static int get_from_fd(void *ctx, struct kvm_cpuid2 *c)
+{
+	return ioctl(*(int *)ctx, KVM_GET_SUPPORTED_CPUID, c) ? -errno : 0;
+}
+
+static int get_from_vm(void *ctx, struct kvm_cpuid2 *c)
+{
+	int r = kvm_sys_ioctl(ctx, KVM_GET_SUPPORTED_CPUID, c);
+	return r < 0 ? r : 0;
+}
+
+struct kvm_cpuid2 *kvm_supported_cpuid(int kvm_fd, char *err, size_t errlen)
+{
+	return supported_cpuid(get_from_fd, &kvm_fd, err, errlen);
+}
+
+struct kvm_cpuid2 *kvm_vm_supported_cpuid(struct vm *vm, char *err, size_t errlen)
+{
+	return supported_cpuid(get_from_vm, vm, err, errlen);
 }
 
 int kvm_vcpu_mmap_size(int kvm_fd)

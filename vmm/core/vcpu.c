@@ -6,11 +6,11 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/ioctl.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
 #include "base/err.h"
+#include "core/kvm_ops.h"
 #include "core/log.h"
 #include "core/vm.h"
 
@@ -183,8 +183,8 @@ static void *vcpu_thread(void *arg)
 	while (maybe_park(v)) {
 		if (vm->hooks.before_run)
 			vm->hooks.before_run(vm->hooks.opaque, v);
-		int rc = ioctl(v->fd, KVM_RUN, 0);
-		int e = errno;
+		int rc = kvm_vcpu_ioctl(v, KVM_RUN, NULL);
+		int e = -rc;
 		v->run->immediate_exit = 0;
 		if (rc < 0) {
 			if (e == EINTR || e == EAGAIN) {

@@ -6,8 +6,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
-#include <sys/ioctl.h>
-#include <sys/mman.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -15,6 +13,7 @@
 #include "core/cpu_setup.h"
 #include "core/cpuid.h"
 #include "core/kvm.h"
+#include "core/kvm_ops.h"
 #include "core/log.h"
 
 const char *const vcpu_stat_names[VSTAT_COUNT] = {
@@ -52,10 +51,10 @@ static int set_memory(struct vm *vm, char *err, size_t errlen)
 			.memory_size = r->size,
 			.userspace_addr = (uintptr_t)r->host,
 		};
-		if (ioctl(vm->fd, KVM_SET_USER_MEMORY_REGION, &reg))
-			FAIL("KVM_SET_USER_MEMORY_REGION slot %d (%llu MiB at 0x%llx): %s", i,
-			     (unsigned long long)(r->size >> 20), (unsigned long long)r->gpa,
-			     strerror(errno));
+		if (vm_ioctl(vm, KVM_SET_USER_MEMORY_REGION, &reg, err, errlen) < 0)
+			return err_append(err, errlen, " (slot %d: %llu MiB at 0x%llx)", i,
+					  (unsigned long long)(r->size >> 20),
+					  (unsigned long long)r->gpa);
 	}
 	return 0;
 }
@@ -63,6 +62,7 @@ static int set_memory(struct vm *vm, char *err, size_t errlen)
 int vm_create(struct vm *vm, int kvm_fd, const struct vm_params *p, char *err, size_t errlen)
 {
 	memset(vm, 0, sizeof(*vm));
+	vm->kvm = p->ops ? p->ops : &kvm_ops_real;
 	vm->fd = -1;
 	vm->exit_evfd = -1;
 	vm->kvm_fd = kvm_fd;
@@ -71,36 +71,36 @@ int vm_create(struct vm *vm, int kvm_fd, const struct vm_params *p, char *err, s
 	pthread_mutex_init(&vm->thread_lock, NULL);
 	pthread_cond_init(&vm->cond, NULL);
 
-	vm->fd = ioctl(kvm_fd, KVM_CREATE_VM, 0);
-	if (vm->fd < 0)
-		FAIL("KVM_CREATE_VM: %s", strerror(errno));
+	vm->fd = sys_ioctl(vm, KVM_CREATE_VM, NULL, err, errlen);
+	if (vm->fd < 0) {
+		vm->fd = -1;
+		return -1;
+	}
 	vm->exit_evfd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	vm->bus = io_bus_new();
 	if (vm->exit_evfd < 0 || !vm->bus)
 		FAIL("eventfd/io bus: %s", strerror(errno));
-	vm->run_size = kvm_vcpu_mmap_size(kvm_fd);
-	if (vm->run_size <= 0)
-		FAIL("KVM_GET_VCPU_MMAP_SIZE: %s", strerror(errno));
-	vm->supported_cpuid = kvm_supported_cpuid(kvm_fd, err, errlen);
+	vm->run_size = sys_ioctl(vm, KVM_GET_VCPU_MMAP_SIZE, NULL, err, errlen);
+	if (vm->run_size < 0)
+		return -1;
+	vm->supported_cpuid = kvm_vm_supported_cpuid(vm, err, errlen);
 	if (!vm->supported_cpuid)
 		return -1;
 
-	if (ioctl(vm->fd, KVM_SET_TSS_ADDR, VM_TSS_ADDR))
-		FAIL("KVM_SET_TSS_ADDR: %s", strerror(errno));
 	uint64_t idmap = VM_IDENTITY_ADDR;
-	if (ioctl(vm->fd, KVM_SET_IDENTITY_MAP_ADDR, &idmap))
-		FAIL("KVM_SET_IDENTITY_MAP_ADDR: %s", strerror(errno));
+	if (vm_ioctl(vm, KVM_SET_TSS_ADDR, KVM_ARG(VM_TSS_ADDR), err, errlen) < 0 ||
+	    vm_ioctl(vm, KVM_SET_IDENTITY_MAP_ADDR, &idmap, err, errlen) < 0)
+		return -1;
 	if (gm_create(&vm->mem, p->mem_bytes, p->hugepages, err, errlen))
 		return -1;
 	if (set_memory(vm, err, errlen))
 		return -1;
 	/* The irqchip must exist before any vCPU: without an in-kernel LAPIC
-	 * KVM silently gives the VM no PMU (shared/design/pmu.md §2). */
-	if (ioctl(vm->fd, KVM_CREATE_IRQCHIP, 0))
-		FAIL("KVM_CREATE_IRQCHIP: %s", strerror(errno));
+	 * KVM silently gives the VM no PMU (docs/pmu.md). */
 	struct kvm_pit_config pit = { .flags = KVM_PIT_SPEAKER_DUMMY };
-	if (ioctl(vm->fd, KVM_CREATE_PIT2, &pit))
-		FAIL("KVM_CREATE_PIT2: %s", strerror(errno));
+	if (vm_ioctl(vm, KVM_CREATE_IRQCHIP, NULL, err, errlen) < 0 ||
+	    vm_ioctl(vm, KVM_CREATE_PIT2, &pit, err, errlen) < 0)
+		return -1;
 	atomic_store(&vm->state, VM_NOT_STARTED);
 	return 0;
 }
@@ -111,10 +111,11 @@ static int create_vcpu(struct vm *vm, int id, char *err, size_t errlen)
 	v->vm = vm;
 	v->id = id;
 	for (;;) {
-		v->fd = ioctl(vm->fd, KVM_CREATE_VCPU, (unsigned long)id);
+		v->fd = kvm_vm_ioctl(vm, KVM_CREATE_VCPU, KVM_ARG(id));
 		if (v->fd >= 0)
 			break;
-		int e = errno;
+		int e = -v->fd;
+		v->fd = -1;
 		/* The first vCPU is where a mediated PMU is created; the PMU module
 		 * decides whether a failure there can be retried. */
 		if (id == 0 && vm->hooks.vcpu_create_failed) {
@@ -123,29 +124,28 @@ static int create_vcpu(struct vm *vm, int id, char *err, size_t errlen)
 				continue;
 			return -1;
 		}
-		FAIL("KVM_CREATE_VCPU %d: %s", id, strerror(e));
+		char en[96];
+		FAIL("vCPU %d: KVM_CREATE_VCPU: %s", id, err_errno(e, en, sizeof(en)));
 	}
-	v->run = mmap(NULL, vm->run_size, PROT_READ | PROT_WRITE, MAP_SHARED, v->fd, 0);
-	if (v->run == MAP_FAILED) {
-		v->run = NULL;
-		FAIL("mmap of vCPU %d run area: %s", id, strerror(errno));
-	}
+	v->run = vm->kvm->map_run(vm->kvm->ctx, v, (size_t)vm->run_size);
+	if (!v->run)
+		FAIL("vCPU %d: mmap of the kvm_run area: %s", id, strerror(errno));
 	return 0;
 }
 
 static int init_vcpu(struct vm *vm, struct vcpu *v, char *err, size_t errlen)
 {
-	struct kvm_cpuid2 *c = cpuid_for_vcpu(vm->supported_cpuid, v->id, vm->nvcpus,
-					      kvm_check_cap(vm->kvm_fd, KVM_CAP_TSC_DEADLINE_TIMER) > 0);
+	bool tsc_deadline = kvm_sys_ioctl(vm, KVM_CHECK_EXTENSION,
+					  KVM_ARG(KVM_CAP_TSC_DEADLINE_TIMER)) > 0;
+	struct kvm_cpuid2 *c = cpuid_for_vcpu(vm->supported_cpuid, v->id, vm->nvcpus, tsc_deadline);
 	if (!c)
 		FAIL("vCPU %d: out of memory for CPUID", v->id);
 	if (vm->hooks.shape_cpuid)
 		vm->hooks.shape_cpuid(vm->hooks.opaque, v, c);
-	int rc = ioctl(v->fd, KVM_SET_CPUID2, c);
-	int e = errno;
+	int rc = vcpu_ioctl(v, KVM_SET_CPUID2, c, err, errlen);
 	free(c);
-	if (rc)
-		FAIL("KVM_SET_CPUID2 vCPU %d: %s", v->id, strerror(e));
+	if (rc < 0)
+		return -1;
 	if (vm->hooks.vcpu_init && vm->hooks.vcpu_init(vm->hooks.opaque, v, err, errlen))
 		return -1;
 	return cpu_setup_vcpu(vm, v, err, errlen);
@@ -239,7 +239,8 @@ int vm_resume(struct vm *vm)
 int vm_irq_line(struct vm *vm, uint32_t gsi, int level)
 {
 	struct kvm_irq_level irq = { .irq = gsi, .level = level };
-	return ioctl(vm->fd, KVM_IRQ_LINE, &irq) ? -errno : 0;
+	int r = kvm_vm_ioctl(vm, KVM_IRQ_LINE, &irq);
+	return r < 0 ? r : 0;
 }
 
 void vm_destroy(struct vm *vm)
@@ -249,7 +250,7 @@ void vm_destroy(struct vm *vm)
 	for (uint32_t i = 0; vm->vcpus && i < vm->params.ncpus; i++) {
 		struct vcpu *v = &vm->vcpus[i];
 		if (v->run)
-			munmap(v->run, vm->run_size);
+			vm->kvm->unmap_run(vm->kvm->ctx, v, (size_t)vm->run_size);
 		if (v->fd >= 0)
 			close(v->fd);
 	}

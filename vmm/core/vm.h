@@ -19,6 +19,8 @@
  *    vm_join() then joins the threads and returns that status.
  *  - vm_destroy(): hooks.destroy(), then vCPUs, memory and the VM fd.
  * Device handlers run on vCPU threads; anything they share they lock.
+ * Every KVM call goes through vm->kvm (core/kvm_ops.h), so that tests can
+ * put a stand-in of the kernel underneath.
  */
 #ifndef MPVM_VM_H
 #define MPVM_VM_H
@@ -35,6 +37,7 @@
 #include "core/cpu_setup.h"
 #include "core/exits.h"
 #include "core/guest_mem.h"
+#include "core/kvm_ops.h"
 #include "core/layout.h"
 
 struct vm;
@@ -87,9 +90,11 @@ struct vm_params {
 	uint32_t ncpus;
 	uint64_t mem_bytes;
 	bool hugepages;
+	const struct kvm_ops *ops; /* NULL: the real kernel (kvm_ops_real) */
 };
 
 struct vm {
+	const struct kvm_ops *kvm; /* every KVM call on this VM */
 	int kvm_fd;
 	int fd;
 	struct guest_mem mem;
