@@ -204,9 +204,8 @@ static int load_drives(struct vm_config *t, const cJSON *root, struct jerr *e)
 		jg_index(p, sizeof(p), "drives", i);
 		cfg_drive_defaults(&d);
 		if (sec_drive(it, p, &d, e) ||
-		    (cfg_find_drive(t, d.drive_id) >= 0 &&
-		     jg_fail(e, p, "drive_id", "\"%s\" is given twice", d.drive_id)) ||
-		    cfg_put_drive(t, &d, p, e)) {
+		    cfg_check_unique_id(d.drive_id, cfg_find_drive(t, d.drive_id), p, "drive_id", e) ||
+		    cfg_put_drive(t, &d, p, &cfg_json_keys, e)) {
 			cfg_drive_free(&d);
 			return -1;
 		}
@@ -232,9 +231,8 @@ static int load_nets(struct vm_config *t, const cJSON *root, struct jerr *e)
 
 		jg_index(p, sizeof(p), "network-interfaces", i);
 		if (sec_net(it, p, &n, e) ||
-		    (cfg_find_net(t, n.iface_id) >= 0 &&
-		     jg_fail(e, p, "iface_id", "\"%s\" is given twice", n.iface_id)) ||
-		    cfg_put_net(t, &n, p, e)) {
+		    cfg_check_unique_id(n.iface_id, cfg_find_net(t, n.iface_id), p, "iface_id", e) ||
+		    cfg_put_net(t, &n, p, &cfg_json_keys, e)) {
 			cfg_net_free(&n);
 			return -1;
 		}
@@ -426,7 +424,7 @@ int cfg_parse_drive(struct vm_config *c, const char *json, const char *id_from_p
 	cfg_drive_defaults(&d);
 	rc = sec_drive(j, "drive", &d, &e) ||
 	     check_path_id(d.drive_id, id_from_path, "drive", "drive_id", &e) ||
-	     cfg_put_drive(c, &d, "drive", &e);
+	     cfg_put_drive(c, &d, "drive", &cfg_json_keys, &e);
 	cJSON_Delete(j);
 	cfg_drive_free(&d); /* emptied by cfg_put_drive on success */
 	return rc ? -1 : 0;
@@ -478,7 +476,7 @@ int cfg_parse_net(struct vm_config *c, const char *json, const char *id_from_pat
 		return -1;
 	rc = sec_net(j, "network-interface", &n, &e) ||
 	     check_path_id(n.iface_id, id_from_path, "network-interface", "iface_id", &e) ||
-	     cfg_put_net(c, &n, "network-interface", &e);
+	     cfg_put_net(c, &n, "network-interface", &cfg_json_keys, &e);
 	cJSON_Delete(j);
 	cfg_net_free(&n);
 	return rc ? -1 : 0;

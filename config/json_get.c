@@ -30,7 +30,9 @@ int jg_fail(struct jerr *e, const char *path, const char *key, const char *fmt, 
 
 void jg_subpath(char *buf, size_t len, const char *path, const char *key)
 {
-	snprintf(buf, len, "%s%s%s", path, path[0] ? "." : "", key);
+	const char *sep = !path[0] ? "" : !strncmp(path, "--", 2) ? ": " : ".";
+
+	snprintf(buf, len, "%s%s%s", path, sep, key);
 }
 
 void jg_index(char *buf, size_t len, const char *path, size_t i)
@@ -53,6 +55,17 @@ void jg_describe(const cJSON *v, char *buf, size_t len)
 		snprintf(buf, len, "%s", p ? p : "?");
 		cJSON_free(p);
 	}
+}
+
+void jg_describe_str(const char *s, char *buf, size_t len)
+{
+	cJSON *v = cJSON_CreateString(s);
+
+	if (v)
+		jg_describe(v, buf, len);
+	else
+		snprintf(buf, len, "a string");
+	cJSON_Delete(v);
 }
 
 /* One line of context from the error position, control chars blanked. */

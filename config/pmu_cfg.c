@@ -112,10 +112,6 @@ static int get_unavailable(const cJSON *j, const char *path, uint32_t *out, stru
 	return 0;
 }
 
-#define PMU_MAX_VERSION 5
-#define PMU_MAX_COUNTERS 32
-#define PMU_MAX_EVENT_SELECT 0xfff /* AMD's 12-bit event select */
-
 void cfg_pmu_defaults(struct cfg_pmu *p)
 {
 	memset(p, 0, sizeof(*p));
@@ -134,7 +130,7 @@ static int sec_event(const cJSON *j, const char *path, bool masked, struct cfg_p
 	*ev = (struct cfg_pmu_event){.masked = masked};
 	if (jg_want_object(j, path, e) || jg_check_keys(j, path, keys, e))
 		return -1;
-	if (jg_uint(j, path, "event_select", JG_REQUIRED | JG_HEXSTR, 0, PMU_MAX_EVENT_SELECT, &v,
+	if (jg_uint(j, path, "event_select", JG_REQUIRED | JG_HEXSTR, 0, CFG_PMU_MAX_EVENT_SELECT, &v,
 		    e) < 0)
 		return -1;
 	ev->event_select = (uint16_t)v;
@@ -215,11 +211,11 @@ int sec_pmu(const cJSON *j, const char *path, struct cfg_pmu *p, struct jerr *e)
 		return -1;
 	if (r)
 		p->mode = (enum cfg_pmu_mode)mode;
-	if (get_num(j, path, "version", 0, PMU_MAX_VERSION, &p->version, e) ||
-	    get_num(j, path, "gp_counters", 0, PMU_MAX_COUNTERS, &p->gp_counters, e) ||
-	    get_num(j, path, "fixed_counters", 0, PMU_MAX_COUNTERS, &p->fixed_counters, e) ||
-	    get_num(j, path, "gp_width", 1, 64, &p->gp_width, e) ||
-	    get_num(j, path, "fixed_width", 1, 64, &p->fixed_width, e) ||
+	if (get_num(j, path, "version", 0, CFG_PMU_MAX_VERSION, &p->version, e) ||
+	    get_num(j, path, "gp_counters", 0, CFG_PMU_MAX_COUNTERS, &p->gp_counters, e) ||
+	    get_num(j, path, "fixed_counters", 0, CFG_PMU_MAX_COUNTERS, &p->fixed_counters, e) ||
+	    get_num(j, path, "gp_width", 1, CFG_PMU_MAX_WIDTH, &p->gp_width, e) ||
+	    get_num(j, path, "fixed_width", 1, CFG_PMU_MAX_WIDTH, &p->fixed_width, e) ||
 	    jg_bool(j, path, "trap_event_selects", 0, &p->trap_event_selects, e) < 0 ||
 	    get_unavailable(j, path, &p->unavailable_events, e))
 		return -1;

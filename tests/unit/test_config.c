@@ -575,17 +575,42 @@ START_TEST(validate_cross_checks)
 	/* Callers may fill the struct directly; validate still catches it. */
 	cfg.drives[1].is_root_device = true;
 	ck_assert_int_eq(vm_config_validate(&cfg, err, sizeof(err)), -1);
-	ck_assert_str_eq(err, "drives[1].is_root_device: drives[0] is already the root device");
+	ck_assert_str_eq(err, "drives[1].is_root_device: drive \"rootfs\" is already the root device");
 	cfg.drives[1].is_root_device = false;
 	free(cfg.drives[1].drive_id);
 	cfg.drives[1].drive_id = strdup("rootfs");
 	ck_assert_int_eq(vm_config_validate(&cfg, err, sizeof(err)), -1);
-	ck_assert_str_eq(err, "drives[1].drive_id: \"rootfs\" is also drives[0]");
+	ck_assert_str_eq(err, "drives[1].drive_id: \"rootfs\" is given twice");
 	load_ok(&cfg, FULL);
 	free(cfg.serial.path);
 	cfg.serial.path = NULL;
 	ck_assert_int_eq(vm_config_validate(&cfg, err, sizeof(err)), -1);
 	ck_assert_str_eq(err, "serial.path: required with mode \"file\"");
+}
+END_TEST
+
+/* A rule lives once (config/rules.c): the API, the CLI and the validator
+ * refuse a shared tap in the same words, each naming its own place. */
+START_TEST(one_rule_reads_the_same_from_every_source)
+{
+	struct run_opts o = {0};
+	char *argv[] = {"run", "--net", "id=e1,tap=tap0", NULL};
+
+	load_ok(&cfg, FULL);
+	ck_assert_int_eq(cfg_parse_net(&cfg, "{\"iface_id\": \"e1\", \"host_dev_name\": \"tap0\"}",
+				       NULL, err, sizeof(err)), -1);
+	ck_assert_str_eq(err, "network-interface.host_dev_name: \"tap0\" is already used by "
+			 "interface \"eth0\"");
+	ck_assert_int_eq(cfg_parse_run_args(&cfg, &o, 3, argv, err, sizeof(err)), -1);
+	ck_assert_str_eq(err, "--net: tap: \"tap0\" is already used by interface \"eth0\"");
+	ck_assert_int_eq(cfg_parse_net(&cfg, "{\"iface_id\": \"e1\", \"host_dev_name\": \"tap1\"}",
+				       NULL, err, sizeof(err)), 0);
+	free(cfg.nets[1].host_dev_name);
+	cfg.nets[1].host_dev_name = strdup("tap0"); /* filled directly */
+	ck_assert_int_eq(vm_config_validate(&cfg, err, sizeof(err)), -1);
+	ck_assert_str_eq(err, "network-interfaces[1].host_dev_name: \"tap0\" is already used by "
+			 "interface \"eth0\"");
+	run_opts_free(&o);
 }
 END_TEST
 
@@ -653,6 +678,7 @@ int main(void)
 	tcase_add_test(tc, other_sections_put);
 	tcase_add_test(tc, load_file_prefixes_the_path);
 	tcase_add_test(tc, validate_cross_checks);
+	tcase_add_test(tc, one_rule_reads_the_same_from_every_source);
 	tcase_add_test(tc, example_files);
 	suite_add_tcase(s, tc);
 	return run_suite(s);
