@@ -3,8 +3,8 @@
  * Contract: each sec_* parser validates one JSON section `j` (at JSON path
  * `path`) into `*out`, which the caller has initialised (defaults, or the
  * current value for PATCH). On -1, `*out` may hold partly parsed strings:
- * the caller frees it with the matching cfg_*_free and keeps its own copy,
- * which is how failed parses leave the config unchanged.
+ * config.c parses into a scratch copy of the whole config and frees it on
+ * failure, which is how failed parses leave the config unchanged.
  */
 #ifndef MPVM_CONFIG_INT_H
 #define MPVM_CONFIG_INT_H

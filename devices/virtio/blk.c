@@ -272,14 +272,6 @@ static int blk_quiesce(struct virtio_dev *d)
 	return blk_io_quiesce(to_blk(d));
 }
 
-static void blk_config_read(struct virtio_dev *d, uint32_t off, uint8_t *buf, uint32_t len)
-{
-	struct virtio_blk *b = to_blk(d);
-	if (off < sizeof(b->config))
-		memcpy(buf, (uint8_t *)&b->config + off,
-		       len < sizeof(b->config) - off ? len : sizeof(b->config) - off);
-}
-
 static void blk_destroy(struct virtio_dev *d)
 {
 	struct virtio_blk *b = to_blk(d);
@@ -296,7 +288,6 @@ static const struct virtio_dev_ops blk_ops = {
 	.queue_notify = blk_queue_notify,
 	.reset = blk_reset,
 	.quiesce = blk_quiesce,
-	.config_read = blk_config_read,
 	.destroy = blk_destroy,
 };
 
@@ -356,6 +347,8 @@ struct virtio_dev *virtio_blk_create(const struct cfg_drive *cfg, const struct g
 			 (unsigned long long)(size % BLK_SECTOR));
 	b->config.capacity = b->capacity;
 	b->config.seg_max = VIRTQ_MAX_CHAIN - 2; /* plus header and status */
+	b->dev.config = &b->config;
+	b->dev.config_len = sizeof(b->config);
 
 	b->nslots = b->engine == CFG_IO_ASYNC ? VIRTQ_MAX_SIZE : 1;
 	b->slots = calloc(b->nslots, sizeof(*b->slots));

@@ -167,25 +167,37 @@ void blk_io_kick(struct virtio_blk *b)
 		b->unsubmitted = 0;
 }
 
-int blk_io_quiesce(struct virtio_blk *b)
+/* Kick, then wait until no request is in flight: completed normally
+ * (`complete`), or with the results thrown away. -1 if the ring failed with
+ * requests left. */
+static int wait_inflight(struct virtio_blk *b, bool complete)
 {
-	if (!b->ring_ok)
-		return 0;
 	blk_io_kick(b);
-	int rc = 0;
 	while (b->inflight) {
 		struct io_uring_cqe *cqe;
 		int r = io_uring_wait_cqe(&b->ring, &cqe);
 		if (r == -EINTR)
 			continue;
 		if (r < 0) {
-			log_err("drive %s: io_uring_wait_cqe: %s (%u requests still in flight)", b->drive_id,
-				strerror(-r), b->inflight);
-			rc = -1;
-			break;
+			log_err("drive %s: io_uring_wait_cqe: %s (%u requests %s)", b->drive_id,
+				strerror(-r), b->inflight, complete ? "still in flight" : "lost");
+			return -1;
 		}
-		reap(b);
+		if (complete) {
+			reap(b);
+		} else {
+			io_uring_cqe_seen(&b->ring, cqe);
+			b->inflight--;
+		}
 	}
+	return 0;
+}
+
+int blk_io_quiesce(struct virtio_blk *b)
+{
+	if (!b->ring_ok)
+		return 0;
+	int rc = wait_inflight(b, true);
 	if (b->pushed) {
 		b->pushed = false;
 		virtio_notify(&b->dev, 0);
@@ -197,20 +209,7 @@ void blk_io_drain(struct virtio_blk *b)
 {
 	if (!b->ring_ok)
 		return;
-	blk_io_kick(b);
-	while (b->inflight) {
-		struct io_uring_cqe *cqe;
-		int r = io_uring_wait_cqe(&b->ring, &cqe);
-		if (r == -EINTR)
-			continue;
-		if (r < 0) {
-			log_err("drive %s: io_uring_wait_cqe: %s (%u requests lost)", b->drive_id,
-				strerror(-r), b->inflight);
-			break;
-		}
-		io_uring_cqe_seen(&b->ring, cqe);
-		b->inflight--;
-	}
+	wait_inflight(b, false);
 	b->inflight = 0;
 	b->unsubmitted = 0;
 }

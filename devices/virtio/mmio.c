@@ -121,8 +121,9 @@ void virtio_mmio_access(void *opaque, struct vcpu *vcpu, uint64_t off,
 		pthread_mutex_lock(&d->lock);
 		if (!is_write) {
 			memset(data, 0, len);
-			if (d->ops->config_read)
-				d->ops->config_read(d, (uint32_t)coff, data, len);
+			if (coff < d->config_len)
+				memcpy(data, (const uint8_t *)d->config + coff,
+				       len < d->config_len - coff ? len : d->config_len - coff);
 		} else if (d->ops->config_write) {
 			d->ops->config_write(d, (uint32_t)coff, data, len);
 		}

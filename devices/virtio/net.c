@@ -333,14 +333,6 @@ static void net_reset(struct virtio_dev *d)
 	n->rx.throttled = n->tx.throttled = false;
 }
 
-static void net_config_read(struct virtio_dev *d, uint32_t off, uint8_t *buf, uint32_t len)
-{
-	struct virtio_net *n = to_net(d);
-	if (off < sizeof(n->config))
-		memcpy(buf, (uint8_t *)&n->config + off,
-		       len < sizeof(n->config) - off ? len : sizeof(n->config) - off);
-}
-
 static void net_destroy(struct virtio_dev *d)
 {
 	struct virtio_net *n = to_net(d);
@@ -355,7 +347,6 @@ static const struct virtio_dev_ops net_ops = {
 	.activate = net_activate,
 	.queue_notify = net_queue_notify,
 	.reset = net_reset,
-	.config_read = net_config_read,
 	.destroy = net_destroy,
 };
 
@@ -409,6 +400,8 @@ struct virtio_dev *virtio_net_create(const struct cfg_net *cfg, const struct gue
 	if (virtio_dev_init(&n->dev, name, VIRTIO_ID_NET, features, 2, VIRTQ_MAX_SIZE, &net_ops, mem,
 			    err, errlen))
 		goto fail;
+	n->dev.config = &n->config;
+	n->dev.config_len = sizeof(n->config);
 	char e2[256];
 	n->tap_fd = tap_open(n->ifname, e2, sizeof(e2));
 	if (n->tap_fd < 0) {

@@ -59,6 +59,33 @@ int boot_put_initrd(struct boot_ctx *c, uint64_t kernel_end, uint64_t limit, uin
 	return 0;
 }
 
+int boot_place(struct boot_ctx *c, uint64_t kernel_end, uint64_t initrd_limit, bool with_name,
+	       struct boot_placed *p)
+{
+	uint64_t cursor = BOOT_CMDLINE_ADDR;
+	*p = (struct boot_placed){ 0 };
+	if (boot_put_str(c, &cursor, c->cmdline, &p->cmdline) ||
+	    boot_put_initrd(c, kernel_end, initrd_limit, &p->initrd) ||
+	    (with_name && c->ilen && boot_put_str(c, &cursor, c->initrd_name, &p->initrd_name)))
+		return -1;
+	return 0;
+}
+
+int boot_hand_over(struct boot_ctx *c, const char *what, const void *b, size_t len,
+		   enum boot_protocol proto, enum boot_cpu_mode mode, uint64_t entry,
+		   uint64_t kernel_end, struct boot_entry *out)
+{
+	if (gm_write(c->m, BOOT_ZERO_PAGE_ADDR, b, len))
+		return boot_err(c, BOOT_WHO_KERNEL, "cannot write the %s at 0x%llx", what,
+				(unsigned long long)BOOT_ZERO_PAGE_ADDR);
+	out->proto = proto;
+	out->mode = mode;
+	out->rip = entry;
+	out->rsp = BOOT_STACK_TOP;
+	out->kernel_end = kernel_end;
+	return 0;
+}
+
 int boot_copy(struct boot_ctx *c, uint64_t addr, const uint8_t *src, uint64_t filesz,
 	      uint64_t memsz)
 {

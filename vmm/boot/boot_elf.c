@@ -216,10 +216,8 @@ static int find_pvh(struct boot_ctx *c, const struct elf_img *e, uint64_t *entry
 
 static int pvh_boot(struct boot_ctx *c, uint64_t entry, uint64_t kernel_end, struct boot_entry *out)
 {
-	uint64_t cursor = BOOT_CMDLINE_ADDR, cmdline, rd, name = 0;
-	if (boot_put_str(c, &cursor, c->cmdline, &cmdline) ||
-	    boot_put_initrd(c, kernel_end, c->low_end, &rd) ||
-	    (c->ilen && boot_put_str(c, &cursor, c->initrd_name, &name)))
+	struct boot_placed pl;
+	if (boot_place(c, kernel_end, c->low_end, true, &pl))
 		return -1;
 	uint8_t b[PVH_MEMMAP_OFF + PVH_MEMMAP_MAX * 24] = { 0 };
 	struct boot_mem_range mm[PVH_MEMMAP_MAX];
@@ -228,28 +226,23 @@ static int pvh_boot(struct boot_ctx *c, uint64_t entry, uint64_t kernel_end, str
 	wr32(b + 4, 1); /* version 1: has the memory map */
 	wr32(b + 12, c->ilen ? 1 : 0);
 	wr64(b + 16, c->ilen ? BOOT_ZERO_PAGE_ADDR + PVH_MODLIST_OFF : 0);
-	wr64(b + 24, cmdline);
+	wr64(b + 24, pl.cmdline);
 	wr64(b + 32, c->rsdp);
 	wr64(b + 40, BOOT_ZERO_PAGE_ADDR + PVH_MEMMAP_OFF);
 	wr32(b + 48, (uint32_t)n);
-	wr64(b + PVH_MODLIST_OFF, rd);
+	wr64(b + PVH_MODLIST_OFF, pl.initrd);
 	wr64(b + PVH_MODLIST_OFF + 8, c->ilen);
-	wr64(b + PVH_MODLIST_OFF + 16, name);
+	wr64(b + PVH_MODLIST_OFF + 16, pl.initrd_name);
 	for (int i = 0; i < n; i++) {
 		uint8_t *m = b + PVH_MEMMAP_OFF + 24 * i;
 		wr64(m, mm[i].addr);
 		wr64(m + 8, mm[i].size);
 		wr32(m + 16, mm[i].type);
 	}
-	if (gm_write(c->m, BOOT_ZERO_PAGE_ADDR, b, sizeof(b)))
-		return boot_err(c, BOOT_WHO_KERNEL, "cannot write the PVH start_info at 0x%llx",
-				(unsigned long long)BOOT_ZERO_PAGE_ADDR);
-	out->proto = BOOT_PROTO_PVH;
-	out->mode = BOOT_MODE_PROT32;
-	out->rip = entry;
-	out->rsp = BOOT_STACK_TOP;
+	if (boot_hand_over(c, "PVH start_info", b, sizeof(b), BOOT_PROTO_PVH, BOOT_MODE_PROT32, entry,
+			   kernel_end, out))
+		return -1;
 	out->rbx = BOOT_ZERO_PAGE_ADDR;
-	out->kernel_end = kernel_end;
 	return 0;
 }
 

@@ -54,6 +54,22 @@ int boot_put_str(struct boot_ctx *c, uint64_t *cursor, const char *s, uint64_t *
  * `kernel_end`. *addr = 0 when there is no initrd. */
 int boot_put_initrd(struct boot_ctx *c, uint64_t kernel_end, uint64_t limit, uint64_t *addr);
 
+/* Where a protocol's preamble put things (guest addresses; 0: not there). */
+struct boot_placed {
+	uint64_t cmdline, initrd, initrd_name;
+};
+/* The preamble every protocol shares: the command line, the initrd as high
+ * as it fits below `initrd_limit`, and (`with_name`, for protocols that
+ * pass the initrd as a module) its name after the command line. */
+int boot_place(struct boot_ctx *c, uint64_t kernel_end, uint64_t initrd_limit, bool with_name,
+	       struct boot_placed *p);
+/* The hand-over every protocol shares: write its boot structure `b` (`what`
+ * names it in errors) at BOOT_ZERO_PAGE_ADDR and fill `out` (rip = entry,
+ * the boot stack); the caller adds the protocol's registers. */
+int boot_hand_over(struct boot_ctx *c, const char *what, const void *b, size_t len,
+		   enum boot_protocol proto, enum boot_cpu_mode mode, uint64_t entry,
+		   uint64_t kernel_end, struct boot_entry *out);
+
 /* Write [addr, addr+size) to guest memory: file bytes, then zeros up to memsz.
  * The caller has validated the range; failure here is an internal error. */
 int boot_copy(struct boot_ctx *c, uint64_t addr, const uint8_t *src, uint64_t filesz,

@@ -44,15 +44,14 @@ enum {
 static int linux_finish(struct boot_ctx *c, uint8_t *zp, uint64_t kernel_end,
 			uint64_t initrd_limit, uint64_t entry, struct boot_entry *out)
 {
-	uint64_t cursor = BOOT_CMDLINE_ADDR, cmdline, rd;
-	if (boot_put_str(c, &cursor, c->cmdline, &cmdline) ||
-	    boot_put_initrd(c, kernel_end, initrd_limit, &rd))
+	struct boot_placed pl;
+	if (boot_place(c, kernel_end, initrd_limit, false, &pl))
 		return -1;
 	zp[H_TYPE_OF_LOADER] = LOADER_OTHER;
 	zp[H_LOADFLAGS] |= CAN_USE_HEAP;
 	wr16(zp + H_HEAP_END_PTR, 0xfe00); /* only the real-mode setup code uses it */
-	wr32(zp + H_CMD_LINE_PTR, (uint32_t)cmdline);
-	wr32(zp + H_RAMDISK_IMAGE, (uint32_t)rd);     /* below the MMIO hole, so < 4 GiB */
+	wr32(zp + H_CMD_LINE_PTR, (uint32_t)pl.cmdline);
+	wr32(zp + H_RAMDISK_IMAGE, (uint32_t)pl.initrd); /* below the MMIO hole, so < 4 GiB */
 	wr32(zp + H_RAMDISK_SIZE, (uint32_t)c->ilen);
 	if (c->rsdp)
 		wr64(zp + ZP_ACPI_RSDP, c->rsdp);
@@ -65,15 +64,10 @@ static int linux_finish(struct boot_ctx *c, uint8_t *zp, uint64_t kernel_end,
 		wr64(e + 8, mm[i].size);
 		wr32(e + 16, mm[i].type);
 	}
-	if (gm_write(c->m, BOOT_ZERO_PAGE_ADDR, zp, ZP_SIZE))
-		return boot_err(c, BOOT_WHO_KERNEL, "cannot write the zero page at 0x%llx",
-				(unsigned long long)BOOT_ZERO_PAGE_ADDR);
-	out->proto = BOOT_PROTO_LINUX64;
-	out->mode = BOOT_MODE_LONG64;
-	out->rip = entry;
-	out->rsp = BOOT_STACK_TOP;
+	if (boot_hand_over(c, "zero page", zp, ZP_SIZE, BOOT_PROTO_LINUX64, BOOT_MODE_LONG64, entry,
+			   kernel_end, out))
+		return -1;
 	out->rsi = BOOT_ZERO_PAGE_ADDR;
-	out->kernel_end = kernel_end;
 	return 0;
 }
 

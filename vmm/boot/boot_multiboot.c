@@ -94,10 +94,8 @@ static int load_kludge(struct boot_ctx *c, size_t off, uint64_t *entry, uint64_t
 
 static int write_info(struct boot_ctx *c, uint64_t entry, uint64_t kernel_end, struct boot_entry *out)
 {
-	uint64_t cursor = BOOT_CMDLINE_ADDR, cmdline, rd, name = 0;
-	if (boot_put_str(c, &cursor, c->cmdline, &cmdline) ||
-	    boot_put_initrd(c, kernel_end, c->low_end, &rd) ||
-	    (c->ilen && boot_put_str(c, &cursor, c->initrd_name, &name)))
+	struct boot_placed pl;
+	if (boot_place(c, kernel_end, c->low_end, true, &pl))
 		return -1;
 	uint8_t b[MBI_SIZE] = { 0 };
 	struct boot_mem_range mm[MBI_MMAP_MAX];
@@ -106,13 +104,13 @@ static int write_info(struct boot_ctx *c, uint64_t entry, uint64_t kernel_end, s
 	wr32(b + 0, MBI_MEM | MBI_CMDLINE | MBI_MMAP | MBI_LOADER_NAME | (c->ilen ? MBI_MODS : 0));
 	wr32(b + 4, (uint32_t)(lower >> 10));
 	wr32(b + 8, (uint32_t)((c->low_end - BOOT_HIMEM_START) >> 10));
-	wr32(b + 16, (uint32_t)cmdline);
+	wr32(b + 16, (uint32_t)pl.cmdline);
 	if (c->ilen) {
 		wr32(b + 20, 1);
 		wr32(b + 24, BOOT_ZERO_PAGE_ADDR + MBI_MODS_OFF);
-		wr32(b + MBI_MODS_OFF, (uint32_t)rd);
-		wr32(b + MBI_MODS_OFF + 4, (uint32_t)(rd + c->ilen));
-		wr32(b + MBI_MODS_OFF + 8, (uint32_t)name);
+		wr32(b + MBI_MODS_OFF, (uint32_t)pl.initrd);
+		wr32(b + MBI_MODS_OFF + 4, (uint32_t)(pl.initrd + c->ilen));
+		wr32(b + MBI_MODS_OFF + 8, (uint32_t)pl.initrd_name);
 	}
 	wr32(b + 44, (uint32_t)n * 24);
 	wr32(b + 48, BOOT_ZERO_PAGE_ADDR + MBI_MMAP_OFF);
@@ -125,16 +123,11 @@ static int write_info(struct boot_ctx *c, uint64_t entry, uint64_t kernel_end, s
 	}
 	wr32(b + 64, BOOT_ZERO_PAGE_ADDR + MBI_NAME_OFF);
 	memcpy(b + MBI_NAME_OFF, "mpvm", 5);
-	if (gm_write(c->m, BOOT_ZERO_PAGE_ADDR, b, sizeof(b)))
-		return boot_err(c, BOOT_WHO_KERNEL, "cannot write the multiboot info at 0x%llx",
-				(unsigned long long)BOOT_ZERO_PAGE_ADDR);
-	out->proto = BOOT_PROTO_MULTIBOOT;
-	out->mode = BOOT_MODE_PROT32;
-	out->rip = entry;
-	out->rsp = BOOT_STACK_TOP;
+	if (boot_hand_over(c, "multiboot info", b, sizeof(b), BOOT_PROTO_MULTIBOOT, BOOT_MODE_PROT32,
+			   entry, kernel_end, out))
+		return -1;
 	out->rax = MB_BOOT_MAGIC;
 	out->rbx = BOOT_ZERO_PAGE_ADDR;
-	out->kernel_end = kernel_end;
 	return 0;
 }
 
