@@ -1,8 +1,8 @@
 /* ACPI tables as a guest sees them: scan the BIOS area for the RSDP, follow
  * the XSDT, check every checksum, read the MADT's CPUs and IOAPIC, the
  * FADT's hardware-reduced flags and sleep registers, and walk the DSDT's AML
- * with an independent decoder. Also: the AML emitter's encodings, the
- * power-off device, and configurations that must be refused.
+ * with an independent decoder (aml_decoder.h). Also: configurations that
+ * must be refused, and ACPICA's disassembler when it is installed.
  */
 #include <check.h>
 #include <errno.h>
@@ -11,11 +11,10 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "aml_decoder.h"
 #include "boot/acpi.h"
-#include "boot/aml.h"
 #include "check_main.h"
 #include "core/guest_mem.h"
-#include "devices/acpi_pm.h"
 
 #define MiB (1024ull * 1024)
 
@@ -64,17 +63,6 @@ static uint64_t build(const struct acpi_config *c)
 	return rsdp;
 }
 
-static uint16_t rd16(const uint8_t *p) { return (uint16_t)(p[0] | p[1] << 8); }
-static uint32_t rd32(const uint8_t *p) { return (uint32_t)rd16(p) | (uint32_t)rd16(p + 2) << 16; }
-static uint64_t rd64(const uint8_t *p) { return (uint64_t)rd32(p) | (uint64_t)rd32(p + 4) << 32; }
-
-static uint8_t sum(const uint8_t *p, size_t n)
-{
-	uint8_t s = 0;
-	while (n--)
-		s = (uint8_t)(s + *p++);
-	return s;
-}
 
 /* ---- what a guest does: find the RSDP, then the tables ------------------- */
 
@@ -133,280 +121,6 @@ static const uint8_t *guest_dsdt(void)
 {
 	const uint8_t *fadt = guest_table("FACP");
 	return table(rd64(fadt + 140), "DSDT");
-}
-
-/* ---- an independent AML decoder for the subset the DSDT uses ------------- */
-
-struct res {
-	int nmem, nio, nirq, nextirq;
-	uint32_t mem_base, mem_size;
-	bool mem_rw;
-	uint16_t io_min[4];
-	uint8_t io_len[4];
-	uint16_t irq_mask;
-	uint8_t extirq_flags;
-	uint32_t extirq_gsi;
-};
-
-struct dev {
-	char path[128];
-	char hid[16];
-	bool has_uid;
-	uint64_t uid;
-	bool has_crs;
-	struct res crs;
-};
-
-struct ns {
-	struct dev devs[300];
-	int ndev;
-	bool has_s5;
-	uint64_t s5[8];
-	int s5_count;
-};
-
-struct cur {
-	const uint8_t *p, *end;
-};
-
-/* Check has no pointer ordering asserts. */
-#define assert_ptr_lt(a, b) ck_assert_msg((a) < (b), "AML decoder ran past the end: %s", #a)
-#define assert_ptr_le(a, b) ck_assert_msg((a) <= (b), "AML object overruns its container: %s", #a)
-
-static const uint8_t *pkg_end(struct cur *c)
-{
-	assert_ptr_lt(c->p, c->end);
-	const uint8_t *start = c->p;
-	uint8_t lead = *c->p++;
-	int extra = lead >> 6;
-	size_t len = extra ? (lead & 0xF) : (lead & 0x3F);
-	if (extra)
-		ck_assert_msg((lead & 0x30) == 0, "PkgLength lead byte 0x%02x has bits 5:4 set", lead);
-	for (int i = 0; i < extra; i++) {
-		assert_ptr_lt(c->p, c->end);
-		len |= (size_t)*c->p++ << (4 + 8 * i);
-	}
-	ck_assert_msg(start + len <= c->end, "PkgLength %zu runs past the enclosing object", len);
-	return start + len;
-}
-
-static void name_string(struct cur *c, char *out, size_t outlen)
-{
-	char buf[64] = "";
-	size_t n = 0;
-	while (c->p < c->end && (*c->p == '\\' || *c->p == '^'))
-		buf[n++] = (char)*c->p++;
-	assert_ptr_lt(c->p, c->end);
-	int segs = 1;
-	if (*c->p == 0x00) {
-		segs = 0;
-		c->p++;
-	} else if (*c->p == 0x2E) {
-		segs = 2;
-		c->p++;
-	} else if (*c->p == 0x2F) {
-		c->p++;
-		segs = *c->p++;
-	}
-	for (int i = 0; i < segs; i++) {
-		assert_ptr_le(c->p + 4, c->end);
-		if (i)
-			buf[n++] = '.';
-		ck_assert_uint_lt(n + 4, sizeof(buf));
-		memcpy(buf + n, c->p, 4);
-		n += 4;
-		c->p += 4;
-	}
-	buf[n] = 0;
-	snprintf(out, outlen, "%s", buf);
-}
-
-static void decode_eisaid(uint32_t v, char out[8])
-{
-	uint16_t vendor = (uint16_t)((v & 0xFF) << 8 | (v >> 8 & 0xFF));
-	out[0] = (char)('@' + (vendor >> 10 & 0x1F));
-	out[1] = (char)('@' + (vendor >> 5 & 0x1F));
-	out[2] = (char)('@' + (vendor & 0x1F));
-	snprintf(out + 3, 5, "%02X%02X", v >> 16 & 0xFF, v >> 24 & 0xFF);
-}
-
-static void parse_resources(const uint8_t *p, const uint8_t *end, struct res *r)
-{
-	memset(r, 0, sizeof(*r));
-	for (;;) {
-		ck_assert_msg(p < end, "resource template without an End Tag");
-		uint8_t tag = *p;
-		if (tag == 0x79) {
-			ck_assert_ptr_eq(p + 2, end); /* End Tag is the last thing */
-			return;
-		}
-		if (tag & 0x80) {
-			uint16_t len = rd16(p + 1);
-			const uint8_t *body = p + 3;
-			assert_ptr_le(body + len, end);
-			if (tag == 0x86) {
-				ck_assert_uint_eq(len, 9);
-				r->nmem++;
-				r->mem_rw = body[0] & 1;
-				r->mem_base = rd32(body + 1);
-				r->mem_size = rd32(body + 5);
-			} else if (tag == 0x89) {
-				ck_assert_uint_ge(len, 6);
-				ck_assert_uint_eq(body[1], 1); /* one interrupt */
-				r->nextirq++;
-				r->extirq_flags = body[0];
-				r->extirq_gsi = rd32(body + 2);
-			} else {
-				ck_abort_msg("unexpected large resource 0x%02x", tag);
-			}
-			p = body + len;
-		} else {
-			int type = tag >> 3 & 0xF, len = tag & 7;
-			const uint8_t *body = p + 1;
-			assert_ptr_le(body + len, end);
-			if (type == 8) { /* IO */
-				ck_assert_int_eq(len, 7);
-				ck_assert_int_lt(r->nio, 4);
-				ck_assert_uint_eq(rd16(body + 1), rd16(body + 3)); /* fixed: min == max */
-				r->io_min[r->nio] = rd16(body + 1);
-				r->io_len[r->nio] = body[6];
-				r->nio++;
-			} else if (type == 4) { /* IRQ */
-				ck_assert_int_ge(len, 2);
-				r->nirq++;
-				r->irq_mask = rd16(body);
-			} else {
-				ck_abort_msg("unexpected small resource type %d", type);
-			}
-			p = body + len;
-		}
-	}
-}
-
-/* Returns the integer, or records strings/EISA ids into `hid`. */
-static uint64_t data_object(struct cur *c, char *hid, size_t hidlen, struct res *crs,
-			    bool *is_buffer, uint64_t *elems, int *nelems)
-{
-	assert_ptr_lt(c->p, c->end);
-	uint8_t op = *c->p++;
-	uint64_t v = 0;
-	switch (op) {
-	case 0x00: return 0;
-	case 0x01: return 1;
-	case 0xFF: return ~0ull;
-	case 0x0A: v = c->p[0]; c->p += 1; return v;
-	case 0x0B: v = rd16(c->p); c->p += 2; return v;
-	case 0x0C:
-		v = rd32(c->p);
-		c->p += 4;
-		if (hid)
-			decode_eisaid((uint32_t)v, hid);
-		return v;
-	case 0x0E: v = rd64(c->p); c->p += 8; return v;
-	case 0x0D: {
-		const uint8_t *z = memchr(c->p, 0, (size_t)(c->end - c->p));
-		ck_assert_ptr_nonnull(z);
-		if (hid)
-			snprintf(hid, hidlen, "%.*s", (int)(z - c->p), (const char *)c->p);
-		c->p = z + 1;
-		return 0;
-	}
-	case 0x11: { /* Buffer */
-		const uint8_t *end = pkg_end(c);
-		struct cur in = { c->p, end };
-		uint64_t size = data_object(&in, NULL, 0, NULL, NULL, NULL, NULL);
-		ck_assert_uint_eq(size, (uint64_t)(end - in.p));
-		if (crs)
-			parse_resources(in.p, end, crs);
-		if (is_buffer)
-			*is_buffer = true;
-		c->p = end;
-		return 0;
-	}
-	case 0x12: { /* Package */
-		const uint8_t *end = pkg_end(c);
-		struct cur in = { c->p, end };
-		int count = *in.p++;
-		int n = 0;
-		while (in.p < end) {
-			uint64_t e = data_object(&in, NULL, 0, NULL, NULL, NULL, NULL);
-			if (elems && n < 8)
-				elems[n] = e;
-			n++;
-		}
-		ck_assert_int_eq(n, count);
-		if (nelems)
-			*nelems = n;
-		c->p = end;
-		return 0;
-	}
-	}
-	ck_abort_msg("unexpected AML data opcode 0x%02x", op);
-	return 0;
-}
-
-static void term_list(struct cur *c, const char *scope, struct ns *ns, struct dev *dev)
-{
-	while (c->p < c->end) {
-		uint8_t op = *c->p++;
-		char name[64], path[128];
-		if (op == 0x10 || (op == 0x5B && *c->p == 0x82)) {
-			bool is_dev = op == 0x5B;
-			if (is_dev)
-				c->p++;
-			const uint8_t *end = pkg_end(c);
-			struct cur in = { c->p, end };
-			name_string(&in, name, sizeof(name));
-			snprintf(path, sizeof(path), "%s%s%s", name[0] == '\\' ? "" : scope,
-				 name[0] == '\\' || !scope[0] ? "" : ".", name);
-			struct dev *d = dev;
-			if (is_dev) {
-				ck_assert_int_lt(ns->ndev, 300);
-				d = &ns->devs[ns->ndev++];
-				memset(d, 0, sizeof(*d));
-				snprintf(d->path, sizeof(d->path), "%s", path);
-			}
-			term_list(&in, path, ns, d);
-			c->p = end;
-		} else if (op == 0x08) {
-			name_string(c, name, sizeof(name));
-			if (dev && strcmp(name, "_HID") == 0) {
-				data_object(c, dev->hid, sizeof(dev->hid), NULL, NULL, NULL, NULL);
-			} else if (dev && strcmp(name, "_UID") == 0) {
-				dev->has_uid = true;
-				dev->uid = data_object(c, NULL, 0, NULL, NULL, NULL, NULL);
-			} else if (dev && strcmp(name, "_CRS") == 0) {
-				data_object(c, NULL, 0, &dev->crs, &dev->has_crs, NULL, NULL);
-			} else if (strcmp(name, "\\_S5_") == 0) {
-				ns->has_s5 = true;
-				data_object(c, NULL, 0, NULL, NULL, ns->s5, &ns->s5_count);
-			} else {
-				data_object(c, NULL, 0, NULL, NULL, NULL, NULL);
-			}
-		} else {
-			ck_abort_msg("unexpected AML opcode 0x%02x in %s", op, scope);
-		}
-	}
-}
-
-static void parse_dsdt(const uint8_t *dsdt, struct ns *ns)
-{
-	memset(ns, 0, sizeof(*ns));
-	struct cur c = { dsdt + 36, dsdt + rd32(dsdt + 4) };
-	term_list(&c, "", ns, NULL);
-}
-
-static const struct dev *ns_dev(const struct ns *ns, const char *path)
-{
-	for (int i = 0; i < ns->ndev; i++)
-		if (strcmp(ns->devs[i].path, path) == 0)
-			return &ns->devs[i];
-	return NULL;
-}
-
-static bool contains(const uint8_t *hay, size_t n, const void *needle, size_t m)
-{
-	return memmem(hay, n, needle, m) != NULL;
 }
 
 /* ---- tests: the table set as found by a scanning guest ------------------- */
@@ -760,238 +474,6 @@ START_TEST(tables_need_guest_ram_in_the_bios_area)
 }
 END_TEST
 
-/* ---- tests: the AML emitter ------------------------------------------------ */
-
-START_TEST(pkglength_uses_the_shortest_encoding)
-{
-	uint8_t b[4];
-	ck_assert_int_eq(aml_pkglen_encode(0, b), 1);
-	ck_assert_uint_eq(b[0], 1);
-	ck_assert_int_eq(aml_pkglen_encode(62, b), 1);
-	ck_assert_uint_eq(b[0], 63);
-	ck_assert_int_eq(aml_pkglen_encode(63, b), 2);   /* 65 total */
-	ck_assert_uint_eq(b[0], 0x41);
-	ck_assert_uint_eq(b[1], 0x04);
-	ck_assert_int_eq(aml_pkglen_encode(4093, b), 2); /* 4095 total */
-	ck_assert_int_eq(aml_pkglen_encode(4094, b), 3);
-	ck_assert_int_eq(aml_pkglen_encode((1u << 20) - 4, b), 3);
-	ck_assert_int_eq(aml_pkglen_encode((1u << 20) - 3, b), 4);
-	ck_assert_int_eq(aml_pkglen_encode((1u << 28) - 5, b), 4);
-	ck_assert_int_eq(aml_pkglen_encode((1u << 28) - 4, b), 0); /* too large for AML */
-}
-END_TEST
-
-START_TEST(eisaid_is_compressed_as_acpi_specifies)
-{
-	uint32_t v;
-	ck_assert_int_eq(aml_eisaid_encode("PNP0501", &v), 0);
-	ck_assert_uint_eq(v, 0x0105D041);
-	ck_assert_int_eq(aml_eisaid_encode("PNP0A03", &v), 0);
-	ck_assert_uint_eq(v, 0x030AD041);
-	ck_assert_int_eq(aml_eisaid_encode("pnp0501", &v), -1);
-	ck_assert_int_eq(aml_eisaid_encode("PNP050", &v), -1);
-	ck_assert_int_eq(aml_eisaid_encode("PNP05G1", &v), -1);
-	ck_assert_int_eq(aml_eisaid_encode(NULL, &v), -1);
-}
-END_TEST
-
-START_TEST(aml_names_integers_and_strings_encode_exactly)
-{
-	struct aml a;
-	aml_init(&a);
-	aml_name_integer(&a, "\\_SB_.PCI0.FOO", 0x12345);
-	aml_name_integer(&a, "_S5", 1);
-	aml_name_string(&a, "AB.C", "x");
-	aml_name_integer(&a, "^Q", 0x100000000ull);
-	ck_assert_int_eq(aml_finish(&a), 0);
-	static const uint8_t want[] = {
-		0x08, '\\', 0x2F, 3, '_', 'S', 'B', '_', 'P', 'C', 'I', '0', 'F', 'O', 'O', '_',
-		0x0C, 0x45, 0x23, 0x01, 0x00,
-		0x08, '_', 'S', '5', '_', 0x01,
-		0x08, 0x2E, 'A', 'B', '_', '_', 'C', '_', '_', '_', 0x0D, 'x', 0x00,
-		0x08, '^', 'Q', '_', '_', '_', 0x0E, 0, 0, 0, 0, 1, 0, 0, 0,
-	};
-	ck_assert_uint_eq(a.len, sizeof(want));
-	ck_assert_mem_eq(a.data, want, sizeof(want));
-	aml_free(&a);
-}
-END_TEST
-
-START_TEST(aml_blocks_compute_lengths_counts_and_buffer_sizes)
-{
-	struct aml a;
-	aml_init(&a);
-	aml_scope_begin(&a, "\\_SB_");
-	aml_device_begin(&a, "DEV0");
-	aml_name(&a, "PKG_");
-	aml_package_begin(&a);
-	for (int i = 0; i < 200; i++) /* a package longer than 63 and 255 bytes */
-		aml_integer(&a, 0x1000u + (unsigned)i);
-	aml_package_end(&a);
-	aml_name(&a, "_CRS");
-	aml_restemplate_begin(&a);
-	for (int i = 0; i < 40; i++) /* a buffer larger than 255 bytes */
-		aml_res_mem32_fixed(&a, i & 1, 0x1000u * (unsigned)i, 0x1000);
-	aml_restemplate_end(&a);
-	aml_device_end(&a);
-	aml_scope_end(&a);
-	ck_assert_int_eq(aml_finish(&a), 0);
-
-	/* Wrap it in a fake DSDT and decode it with the test's own parser. */
-	uint8_t *t = calloc(1, 36 + a.len);
-	memcpy(t, "DSDT", 4);
-	uint32_t l = (uint32_t)(36 + a.len);
-	memcpy(t + 4, &l, 4);
-	memcpy(t + 36, a.data, a.len);
-	struct ns ns;
-	parse_dsdt(t, &ns);
-	ck_assert_int_eq(ns.ndev, 1);
-	ck_assert_str_eq(ns.devs[0].path, "\\_SB_.DEV0");
-	ck_assert_int_eq(ns.devs[0].crs.nmem, 40);
-	ck_assert_uint_eq(ns.devs[0].crs.mem_base, 0x1000u * 39);
-	ck_assert(ns.devs[0].crs.mem_rw);
-	/* Outer PkgLengths needed 2 bytes: the Scope's lead byte says so. */
-	ck_assert_uint_eq(a.data[0], 0x10);
-	ck_assert_uint_eq(a.data[1] >> 6, 1);
-	free(t);
-	aml_free(&a);
-}
-END_TEST
-
-static void expect_aml_error(struct aml *a, const char *needle)
-{
-	ck_assert_int_eq(aml_finish(a), -1);
-	ck_assert_msg(strstr(a->err, needle) != NULL, "AML error \"%s\" does not mention \"%s\"",
-		      a->err, needle);
-	aml_free(a);
-}
-
-START_TEST(aml_misuse_is_reported_not_emitted)
-{
-	struct aml a;
-
-	aml_init(&a); aml_name_integer(&a, "TOOLONG", 1);      expect_aml_error(&a, "segment");
-	aml_init(&a); aml_name_integer(&a, "1ABC", 1);         expect_aml_error(&a, "invalid character");
-	aml_init(&a); aml_name_integer(&a, "ab", 1);           expect_aml_error(&a, "invalid character");
-	aml_init(&a); aml_name_integer(&a, "A..B", 1);         expect_aml_error(&a, "segment");
-	aml_init(&a); aml_name_integer(&a, "AB.", 1);          expect_aml_error(&a, "ends with");
-	aml_init(&a); aml_name_eisaid(&a, "_HID", "LNRO0005"); expect_aml_error(&a, "EISAID");
-	aml_init(&a); aml_res_irq_noflags(&a, 3);              expect_aml_error(&a, "outside a ResourceTemplate");
-	aml_init(&a); aml_device_begin(&a, "DEV0");            expect_aml_error(&a, "left open");
-	aml_init(&a); aml_scope_end(&a);                       expect_aml_error(&a, "without a matching begin");
-
-	aml_init(&a);
-	aml_device_begin(&a, "DEV0");
-	aml_scope_end(&a);
-	expect_aml_error(&a, "Scope end");
-
-	aml_init(&a);
-	aml_restemplate_begin(&a);
-	aml_res_irq_noflags(&a, 16);
-	expect_aml_error(&a, "ISA IRQs");
-
-	aml_init(&a);
-	aml_restemplate_begin(&a);
-	aml_integer(&a, 1);
-	expect_aml_error(&a, "inside a ResourceTemplate");
-
-	aml_init(&a);
-	aml_package_begin(&a);
-	for (int i = 0; i < 256; i++)
-		aml_integer(&a, 0);
-	aml_package_end(&a);
-	expect_aml_error(&a, "at most 255");
-
-	aml_init(&a);
-	for (int i = 0; i < AML_MAX_DEPTH + 1; i++)
-		aml_package_begin(&a);
-	expect_aml_error(&a, "nested deeper");
-
-	/* The first error sticks; later calls do nothing. */
-	aml_init(&a);
-	aml_name_integer(&a, "TOOLONG", 1);
-	size_t len = a.len;
-	aml_name_integer(&a, "GOOD", 1);
-	ck_assert_uint_eq(a.len, len);
-	expect_aml_error(&a, "TOOLONG");
-}
-END_TEST
-
-/* ---- tests: the power-off device ------------------------------------------- */
-
-static void count_poweroff(void *opaque)
-{
-	(*(int *)opaque)++;
-}
-
-static void pm_write(struct acpi_pm *pm, uint64_t off, uint8_t v)
-{
-	acpi_pm_io(pm, NULL, off, &v, 1, true);
-}
-
-START_TEST(slp_en_with_the_s5_type_powers_off)
-{
-	int calls = 0;
-	struct acpi_pm pm;
-	acpi_pm_init(&pm, count_poweroff, &calls);
-
-	/* What Linux's acpi_hw_extended_sleep() does for S5: clear WAK_STS in
-	 * the status register, then SLP_TYP | SLP_EN in one control write. */
-	pm_write(&pm, 1, 0x80);
-	ck_assert_int_eq(calls, 0);
-	pm_write(&pm, 0, (uint8_t)(ACPI_PM_SLP_EN | ACPI_S5_SLP_TYP << ACPI_PM_SLP_TYP_SHIFT));
-	ck_assert_int_eq(calls, 1);
-
-	/* A 16-bit write covering both registers carries control in byte 0. */
-	uint8_t two[2] = { 0x20 | 5 << 2, 0x00 };
-	acpi_pm_io(&pm, NULL, 0, two, 2, true);
-	ck_assert_int_eq(calls, 2);
-}
-END_TEST
-
-START_TEST(other_sleep_requests_are_ignored)
-{
-	int calls = 0;
-	struct acpi_pm pm;
-	acpi_pm_init(&pm, count_poweroff, &calls);
-
-	pm_write(&pm, 0, ACPI_S5_SLP_TYP << ACPI_PM_SLP_TYP_SHIFT);   /* no SLP_EN */
-	for (unsigned typ = 0; typ < 8; typ++)
-		if (typ != ACPI_S5_SLP_TYP)
-			pm_write(&pm, 0, (uint8_t)(ACPI_PM_SLP_EN | typ << 2)); /* S0..S4 */
-	pm_write(&pm, 1, 0x20 | 5 << 2);                                /* status register */
-	ck_assert_int_eq(calls, 0);
-	ck_assert_uint_eq(atomic_load(&pm.ignored), 7);
-
-	uint8_t r[4] = { 0xff, 0xff, 0xff, 0xff };
-	acpi_pm_io(&pm, NULL, 0, r, 4, false);
-	ck_assert_uint_eq(rd32(r), 0);
-}
-END_TEST
-
-static struct io_bus *kept_bus; /* the device lives as long as its bus */
-
-START_TEST(setup_registers_the_device_on_the_io_bus)
-{
-	int calls = 0;
-	kept_bus = io_bus_new();
-	ck_assert_ptr_nonnull(kept_bus);
-	ck_assert_int_eq(acpi_pm_setup(kept_bus, ACPI_DEFAULT_PM_PORT, count_poweroff, &calls), 0);
-
-	uint8_t v = 0x20 | ACPI_S5_SLP_TYP << 2;
-	ck_assert(io_dispatch(kept_bus, IO_SPACE_PIO, NULL, 0x600, &v, 1, true));
-	ck_assert_int_eq(calls, 1);
-	v = 0xff;
-	ck_assert(io_dispatch(kept_bus, IO_SPACE_PIO, NULL, 0x601, &v, 1, false));
-	ck_assert_uint_eq(v, 0);
-
-	ck_assert_int_eq(acpi_pm_setup(kept_bus, 0x601, count_poweroff, &calls), -EEXIST);
-	ck_assert_int_eq(acpi_pm_setup(kept_bus, 0, count_poweroff, &calls), -EINVAL);
-	ck_assert_int_eq(acpi_pm_setup(kept_bus, 0xFFFF, count_poweroff, &calls), -EINVAL);
-	ck_assert_int_eq(acpi_pm_setup(kept_bus, 0x700, NULL, NULL), -EINVAL);
-}
-END_TEST
-
 /* ---- optional: ACPICA's disassembler agrees the AML is well-formed ------- */
 
 static bool have_iasl(void)
@@ -1061,9 +543,9 @@ START_TEST(iasl_disassembles_the_tables_cleanly)
 }
 END_TEST
 
-static Suite *acpi_suite(void)
+static Suite *acpi_tables_suite(void)
 {
-	Suite *s = suite_create("acpi");
+	Suite *s = suite_create("acpi_tables");
 	TCase *tables = tcase_create("tables");
 	tcase_add_checked_fixture(tables, mem_setup, mem_teardown);
 	tcase_add_test(tables, rsdp_is_found_by_scanning_the_bios_area);
@@ -1080,24 +562,10 @@ static Suite *acpi_suite(void)
 	tcase_add_test(tables, tables_need_guest_ram_in_the_bios_area);
 	tcase_add_test(tables, iasl_disassembles_the_tables_cleanly);
 	suite_add_tcase(s, tables);
-
-	TCase *aml = tcase_create("aml");
-	tcase_add_test(aml, pkglength_uses_the_shortest_encoding);
-	tcase_add_test(aml, eisaid_is_compressed_as_acpi_specifies);
-	tcase_add_test(aml, aml_names_integers_and_strings_encode_exactly);
-	tcase_add_test(aml, aml_blocks_compute_lengths_counts_and_buffer_sizes);
-	tcase_add_test(aml, aml_misuse_is_reported_not_emitted);
-	suite_add_tcase(s, aml);
-
-	TCase *pm = tcase_create("poweroff");
-	tcase_add_test(pm, slp_en_with_the_s5_type_powers_off);
-	tcase_add_test(pm, other_sleep_requests_are_ignored);
-	tcase_add_test(pm, setup_registers_the_device_on_the_io_bus);
-	suite_add_tcase(s, pm);
 	return s;
 }
 
 int main(void)
 {
-	return run_suite(acpi_suite());
+	return run_suite(acpi_tables_suite());
 }
