@@ -1,4 +1,4 @@
-/* CPUID shaping per mode (shared/design/pmu.md §3). */
+/* CPUID shaping per mode (docs/pmu.md §3). */
 #include "base/err.h"
 #include "pmu/shape.h"
 

@@ -1,5 +1,5 @@
 /* The in-kernel modes (mediated, legacy) and the opt-out, in the order the
- * kernel requires (shared/design/pmu.md §2): opt-out and event filter before
+ * kernel requires (docs/pmu.md §2): opt-out and event filter before
  * the first KVM_CREATE_VCPU, EBUSY handled there, PERF_CAPABILITIES before
  * each vCPU's first run. Also the trapped control plane
  * (trap_event_selects): event selects exit to mpvm, which counts them,

@@ -1,4 +1,4 @@
-/* PMU MSR names and mpvm's MSR filter (shared/design/pmu.md §4: a filter
+/* PMU MSR names and mpvm's MSR filter (docs/pmu.md §4: a filter
  * wins over pass-through, and KVM_MSR_EXIT_REASON_FILTER sends the denied
  * accesses to userspace). */
 #include <errno.h>

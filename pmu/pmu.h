@@ -1,6 +1,6 @@
 /* The guest PMU module: one per VM.
  *
- * Contract (the kernel's side is shared/design/pmu.md; read it first):
+ * Contract (the kernel's side is docs/pmu.md; read it first):
  *  - pmu_probe() (probe.h) describes the host; pmu_new() checks the "pmu"
  *    config against it and decides the mode in force. It fails, with `err`
  *    saying why and what to change, when the config asks for what the host

@@ -86,7 +86,7 @@ static void route(cJSON *arr, const char *msrs, const char *name, const char *go
 	cJSON_AddItemToArray(arr, o);
 }
 
-/* Where each PMU MSR goes (shared/design/pmu.md §4). */
+/* Where each PMU MSR goes (docs/pmu.md §4). */
 static void routes_json(const struct pmu *p, cJSON *o)
 {
 	const struct pmu_shape *s = &p->shape;

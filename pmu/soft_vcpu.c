@@ -1,6 +1,6 @@
 /* The soft PMU at run time: one model per vCPU, fed by the vCPU thread's
  * CPU time at the TSC rate, MSR-filter exits, an overflow timer and PMI
- * delivery through the in-kernel LAPIC (shared/design/pmu.md §5-6).
+ * delivery through the in-kernel LAPIC (docs/pmu.md §5-6).
  *
  * Time: counters advance by the CPU time the vCPU thread consumed since the
  * last sync (a halted guest sleeps in the kernel and does not count, as

@@ -1,5 +1,5 @@
 /* The control API: Firecracker's REST resources plus mpvm's own (/pmu...,
- * /vcpus), HTTP/1.1 with JSON bodies on a UNIX socket (shared/design/api.md).
+ * /vcpus), HTTP/1.1 with JSON bodies on a UNIX socket (docs/api.md).
  *
  * Contract:
  *  - Everything runs on the main thread's event loop: libmicrohttpd runs in

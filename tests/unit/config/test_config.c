@@ -630,7 +630,7 @@ START_TEST(example_files)
 	};
 	const char *src = getenv("MPVM_SOURCE_DIR");
 	char path[512], want[CFG_ERR_LEN + 600];
-	char here[] = __FILE__; /* absolute under CMake: <src>/tests/unit/test_config.c */
+	char here[] = __FILE__; /* absolute under CMake: <src>/tests/unit/config/test_config.c */
 	char *cut = strstr(here, "/tests/unit/");
 
 	if (!src && cut) {

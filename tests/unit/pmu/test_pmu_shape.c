@@ -1,5 +1,5 @@
 /* CPUID shaping: the PMU each kind of host gives a guest, per mode and
- * config, and the CPUID leaves that carry it (shared/design/pmu.md §3). */
+ * config, and the CPUID leaves that carry it (docs/pmu.md §3). */
 #include <check.h>
 #include <stdlib.h>
 #include <string.h>
