@@ -100,14 +100,32 @@ static inline void sim_put_desc(struct sim *s, unsigned q, uint16_t i, uint64_t 
 	ck_assert_int_eq(gm_write(&s->mem, SIM_RING(q) + 16ull * i, &d, sizeof(d)), 0);
 }
 
+/* The ring indexes are where driver and device hand buffers over: like a
+ * real driver's barriers (virtio 1.x 2.7.13), the driver publishes avail.idx
+ * with release semantics, after the ring entry and the buffers it covers,
+ * and reads used.idx with acquire semantics, before the used entry and the
+ * buffers the device filled. The device does the same (queue.c). */
+static inline void sim_publish_idx(struct sim *s, uint64_t gpa, uint16_t v)
+{
+	uint16_t *p = gm_ptr(&s->mem, gpa, 2);
+	ck_assert_ptr_nonnull(p);
+	__atomic_store_n(p, v, __ATOMIC_RELEASE);
+}
+
+static inline uint16_t sim_observe_idx(struct sim *s, uint64_t gpa)
+{
+	uint16_t *p = gm_ptr(&s->mem, gpa, 2);
+	ck_assert_ptr_nonnull(p);
+	return __atomic_load_n(p, __ATOMIC_ACQUIRE);
+}
+
 /* Make head available (without a kick). */
 static inline void sim_offer(struct sim *s, unsigned q, uint16_t head)
 {
 	uint16_t slot = s->avail_idx[q] % SIM_QSIZE;
 	gm_write(&s->mem, SIM_RING(q) + 0x1000 + 4 + 2ull * slot, &head, 2);
 	s->avail_idx[q]++;
-	__atomic_thread_fence(__ATOMIC_SEQ_CST);
-	gm_write(&s->mem, SIM_RING(q) + 0x1000 + 2, &s->avail_idx[q], 2);
+	sim_publish_idx(s, SIM_RING(q) + 0x1000 + 2, s->avail_idx[q]);
 }
 
 static inline void sim_kick(struct sim *s, unsigned q)
@@ -131,9 +149,7 @@ static inline uint16_t sim_chain(struct sim *s, unsigned q, const struct sim_buf
 
 static inline uint16_t sim_used_idx(struct sim *s, unsigned q)
 {
-	uint16_t v;
-	gm_read(&s->mem, SIM_RING(q) + 0x2000 + 2, &v, 2);
-	return v;
+	return sim_observe_idx(s, SIM_RING(q) + 0x2000 + 2);
 }
 
 /* Wait (bounded) for the next used entry. Returns false on timeout. */
