@@ -21,9 +21,6 @@ enum {
 	OPT_ID,
 };
 
-#define STR_(x) #x
-#define STR(x) STR_(x)
-
 static const struct option long_opts[] = {
 	{"config-file", required_argument, NULL, OPT_CONFIG},
 	{"kernel", required_argument, NULL, OPT_KERNEL},
@@ -70,7 +67,7 @@ void cfg_print_run_usage(FILE *f)
 	      "  --kernel PATH             kernel image (boot-source.kernel_image_path)\n"
 	      "  --initrd PATH             initrd\n"
 	      "  --cmdline STR             kernel command line (alias --boot-args)\n"
-	      "  --cpus N                  vCPUs, 1.." STR(CFG_MAX_VCPUS) " (default 1)\n"
+	      "  --cpus N                  vCPUs, 1.." CFG_STR(CFG_MAX_VCPUS) " (default 1)\n"
 	      "  --memory SIZE             RAM: 512, 512M or 2G (default 128M)\n"
 	      "  --huge-pages              back RAM with 2M huge pages\n"
 	      "  --serial WHERE            stdio | none | file:PATH | socket:PATH\n"
@@ -78,11 +75,11 @@ void cfg_print_run_usage(FILE *f)
 	      "  --boot-marker, --no-boot-marker  log boot time on a write to port 0x3f0\n"
 	      "  --pmu MODE                auto | off | mediated | legacy | soft\n"
 	      "  --pmu-version N           architectural PMU version shown to the guest, 0.."
-	      STR(CFG_PMU_MAX_VERSION) "\n"
-	      "  --pmu-gp-counters N       general-purpose counters, 0.." STR(CFG_PMU_MAX_COUNTERS) "\n"
-	      "  --pmu-fixed-counters N    fixed counters, 0.." STR(CFG_PMU_MAX_COUNTERS) "\n"
+	      CFG_STR(CFG_PMU_MAX_VERSION) "\n"
+	      "  --pmu-gp-counters N       general-purpose counters, 0.." CFG_STR(CFG_PMU_MAX_COUNTERS) "\n"
+	      "  --pmu-fixed-counters N    fixed counters, 0.." CFG_STR(CFG_PMU_MAX_COUNTERS) "\n"
 	      "  --pmu-gp-width N, --pmu-fixed-width N   counter widths in bits, 1.."
-	      STR(CFG_PMU_MAX_WIDTH) "\n"
+	      CFG_STR(CFG_PMU_MAX_WIDTH) "\n"
 	      "  --pmu-trap-event-selects  route event-select writes through mpvm\n"
 	      "  --pmu-filter-allow LIST   only these events count: EVENT[:UMASK],... in hex\n"
 	      "  --pmu-filter-deny LIST    these events do not count\n"

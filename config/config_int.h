@@ -81,6 +81,11 @@ int cfg_put_drive(struct vm_config *c, struct cfg_drive *d, const char *what,
 int cfg_put_net(struct vm_config *c, struct cfg_net *n, const char *what,
 		const struct cfg_keys *k, struct jerr *e);
 
+/* A limit's value as text, for messages and usage built at compile time
+ * ("1.." CFG_STR(CFG_ID_MAX_LEN)). */
+#define CFG_STR_(x) #x
+#define CFG_STR(x) CFG_STR_(x)
+
 /* Enum names, index = enum value (log levels offset by one for Off). */
 extern const char *const cfg_huge_names[];
 extern const char *const cfg_engine_names[];

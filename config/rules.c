@@ -9,9 +9,6 @@
 #include <stdio.h>
 #include <string.h>
 
-#define STR_(x) #x
-#define STR(x) STR_(x)
-
 const struct cfg_keys cfg_json_keys = {
 	.drive_id = "drive_id", .path_on_host = "path_on_host", .root = "is_root_device",
 	.iface_id = "iface_id", .tap = "host_dev_name", .mac = "guest_mac",
@@ -63,14 +60,14 @@ int cfg_check_id(const char *id, const char *path, const char *key, struct jerr 
 {
 	if (id && cfg_valid_id(id))
 		return 0;
-	return refuse(id, path, key, "1.." STR(CFG_ID_MAX_LEN) " characters of A-Z a-z 0-9 _ -", e);
+	return refuse(id, path, key, "1.." CFG_STR(CFG_ID_MAX_LEN) " characters of A-Z a-z 0-9 _ -", e);
 }
 
 int cfg_check_tap(const char *name, const char *path, const char *key, struct jerr *e)
 {
 	if (name && cfg_valid_tap(name))
 		return 0;
-	return refuse(name, path, key, "a tap device name of 1.." STR(CFG_TAP_MAX_LEN) " characters",
+	return refuse(name, path, key, "a tap device name of 1.." CFG_STR(CFG_TAP_MAX_LEN) " characters",
 		      e);
 }
 

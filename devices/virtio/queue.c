@@ -1,9 +1,10 @@
 #include "devices/virtio/queue.h"
 
-#include "base/err.h"
 #include <stdio.h>
 #include <string.h>
 #include <linux/virtio_ring.h>
+
+#include "base/err.h"
 
 /* The rings are shared with vCPUs running the driver concurrently: every
  * guest field is read exactly once through a volatile/atomic access, so the

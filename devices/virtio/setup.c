@@ -42,7 +42,7 @@ static int add(struct virtio_set *s, struct vm *vm, enum virtio_kind kind, const
 	sl->base = VIRTIO_MMIO_BASE + (uint64_t)s->n * VIRTIO_MMIO_WINDOW;
 	sl->gsi = gsis[s->n];
 	s->n++;
-	if (virtio_mmio_attach(d, vm->bus, vm->fd, sl->base, sl->gsi, err, errlen))
+	if (virtio_mmio_attach(d, vm->bus, vm, sl->base, sl->gsi, err, errlen))
 		return -1;
 	if (virtio_dev_start(d, err, errlen))
 		return -1;

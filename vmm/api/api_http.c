@@ -7,7 +7,7 @@
  * every other main-thread callback takes too. MHD's epoll fd goes into the
  * loop, MHD_run() is non-blocking, and a timerfd armed from
  * MHD_get_timeout() closes idle connections and lets MHD finish work it has
- * already buffered. Handlers must be quick: the longest is vm_pause(), which
+ * already buffered. Handlers must be quick: the longest is vmm_pause(), which
  * waits only for vCPUs to leave KVM_RUN.
  */
 #include "api/api.h"

@@ -1,10 +1,11 @@
 #include "core/guest_mem.h"
 
-#include "base/err.h"
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
+
+#include "base/err.h"
 
 static int map_region(struct gm_region *r, uint64_t gpa, uint64_t size, bool huge)
 {

@@ -1,6 +1,5 @@
 #include "core/kvm.h"
 
-#include "base/err.h"
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
