@@ -7,8 +7,8 @@
  *  - modules install vm->hooks and register their exits on vm->bus; the
  *    loader fills vm->entry (boot/boot.h).
  *  - vm_setup_vcpus(): hooks.before_vcpus() after the irqchip and before the
- *    first KVM_CREATE_VCPU (the PMU opt-out lives there); then every vCPU is
- *    created, and hooks.vcpu_create_failed() may ask for a retry after
+ *    first KVM_CREATE_VCPU (the PMU opt-out lives there); the boot GDT and
+ *    page tables (cpu_setup.h); then every vCPU is created, and hooks.vcpu_create_failed() may ask for a retry after
  *    EBUSY from the first one; then per vCPU, before its first KVM_RUN:
  *    CPUID (normalised, then hooks.shape_cpuid()), KVM_SET_CPUID2,
  *    hooks.vcpu_init(), boot MSRs, LAPIC LINTs and registers.
