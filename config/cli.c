@@ -10,6 +10,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include "base/err.h"
+
 enum {
 	OPT_CONFIG = 256, OPT_KERNEL, OPT_INITRD, OPT_CMDLINE, OPT_CPUS, OPT_MEMORY, OPT_HUGE,
 	OPT_SERIAL, OPT_EXIT_PORT, OPT_NO_EXIT_PORT, OPT_BOOT_MARKER, OPT_NO_BOOT_MARKER,
@@ -65,17 +67,19 @@ void cfg_print_run_usage(FILE *f)
 	      "  --kernel PATH             kernel image (boot-source.kernel_image_path)\n"
 	      "  --initrd PATH             initrd\n"
 	      "  --cmdline STR             kernel command line (alias --boot-args)\n"
-	      "  --cpus N                  vCPUs, 1..32 (default 1)\n"
+	      "  --cpus N                  vCPUs, 1.." CFG_STR(CFG_MAX_VCPUS) " (default 1)\n"
 	      "  --memory SIZE             RAM: 512, 512M or 2G (default 128M)\n"
 	      "  --huge-pages              back RAM with 2M huge pages\n"
 	      "  --serial WHERE            stdio | none | file:PATH | socket:PATH\n"
 	      "  --exit-port, --no-exit-port   isa-debug-exit device at port 0xf4\n"
 	      "  --boot-marker, --no-boot-marker  log boot time on a write to port 0x3f0\n"
 	      "  --pmu MODE                auto | off | mediated | legacy | soft\n"
-	      "  --pmu-version N           architectural PMU version shown to the guest, 0..5\n"
-	      "  --pmu-gp-counters N       general-purpose counters, 0..32\n"
-	      "  --pmu-fixed-counters N    fixed counters, 0..32\n"
-	      "  --pmu-gp-width N, --pmu-fixed-width N   counter widths in bits, 1..64\n"
+	      "  --pmu-version N           architectural PMU version shown to the guest, 0.."
+	      CFG_STR(CFG_PMU_MAX_VERSION) "\n"
+	      "  --pmu-gp-counters N       general-purpose counters, 0.." CFG_STR(CFG_PMU_MAX_COUNTERS) "\n"
+	      "  --pmu-fixed-counters N    fixed counters, 0.." CFG_STR(CFG_PMU_MAX_COUNTERS) "\n"
+	      "  --pmu-gp-width N, --pmu-fixed-width N   counter widths in bits, 1.."
+	      CFG_STR(CFG_PMU_MAX_WIDTH) "\n"
 	      "  --pmu-trap-event-selects  route event-select writes through mpvm\n"
 	      "  --pmu-filter-allow LIST   only these events count: EVENT[:UMASK],... in hex\n"
 	      "  --pmu-filter-deny LIST    these events do not count\n"
@@ -102,13 +106,12 @@ static int fail(struct jerr *e, const char *flag, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 static int fail(struct jerr *e, const char *flag, const char *fmt, ...)
 {
-	char msg[320];
 	va_list ap;
 
 	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
+	err_vset(e->buf, e->len, fmt, ap);
 	va_end(ap);
-	return jg_fail(e, flag, NULL, "%s", msg);
+	return err_prefix(e->buf, e->len, "%s: ", flag);
 }
 
 static int set_str(char **dst, const char *v, const char *flag, struct jerr *e)
@@ -236,7 +239,7 @@ static int set_filter(struct cfg_pmu_filter *f, bool *from_cli, enum cfg_filter_
 
 		if (um)
 			*um++ = 0;
-		if (!jg_parse_u64(t, 16, &ev) || ev > 0xfff ||
+		if (!jg_parse_u64(t, 16, &ev) || ev > CFG_PMU_MAX_EVENT_SELECT ||
 		    (um && (!jg_parse_u64(um, 16, &mask) || mask > 0xff))) {
 			if (um)
 				um[-1] = ':';
@@ -295,14 +298,9 @@ static int drive_item(void *ctx, const char *k, const char *val, const char *fla
 	struct cfg_drive *d = ctx;
 	int v;
 
-	if (!strcmp(k, "id")) {
-		if (need_value(k, val, flag, e))
-			return -1;
-		if (!cfg_valid_id(val))
-			return fail(e, flag, "id: expected 1..64 characters of A-Z a-z 0-9 _ -, "
-				    "got \"%s\"", val);
-		return set_str(&d->drive_id, val, flag, e);
-	}
+	if (!strcmp(k, "id"))
+		return need_value(k, val, flag, e) || cfg_check_id(val, flag, k, e) ||
+		       set_str(&d->drive_id, val, flag, e);
 	if (!strcmp(k, "path"))
 		return need_value(k, val, flag, e) || set_str(&d->path_on_host, val, flag, e);
 	if (!strcmp(k, "ro"))
@@ -332,21 +330,14 @@ static int drive_item(void *ctx, const char *k, const char *val, const char *fla
 static int add_drive(struct vm_config *t, const char *v, const char *flag, struct jerr *e)
 {
 	struct cfg_drive d;
-	int i, rc;
+	int rc;
 
 	cfg_drive_defaults(&d);
 	rc = each_item(v, flag, e, &d, drive_item);
 	if (!rc && (!d.drive_id || !d.path_on_host))
 		rc = fail(e, flag, "needs id=ID and path=PATH, got \"%s\"", v);
-	if (!rc) {
-		i = cfg_find_drive(t, d.drive_id);
-		for (uint32_t k = 0; d.is_root_device && k < t->ndrives; k++)
-			if ((int)k != i && t->drives[k].is_root_device)
-				rc = fail(e, flag, "root: drive \"%s\" is already the root device",
-					  t->drives[k].drive_id);
-	}
 	if (!rc)
-		rc = cfg_put_drive(t, &d, flag, e);
+		rc = cfg_put_drive(t, &d, flag, &cfg_cli_keys, e);
 	cfg_drive_free(&d);
 	return rc;
 }
@@ -357,18 +348,10 @@ static int net_item(void *ctx, const char *k, const char *val, const char *flag,
 
 	if (need_value(k, val, flag, e))
 		return -1;
-	if (!strcmp(k, "id")) {
-		if (!cfg_valid_id(val))
-			return fail(e, flag, "id: expected 1..64 characters of A-Z a-z 0-9 _ -, "
-				    "got \"%s\"", val);
-		return set_str(&n->iface_id, val, flag, e);
-	}
-	if (!strcmp(k, "tap")) {
-		if (!cfg_valid_tap(val))
-			return fail(e, flag, "tap: expected a tap device name of 1..15 characters, "
-				    "got \"%s\"", val);
-		return set_str(&n->host_dev_name, val, flag, e);
-	}
+	if (!strcmp(k, "id"))
+		return cfg_check_id(val, flag, k, e) || set_str(&n->iface_id, val, flag, e);
+	if (!strcmp(k, "tap"))
+		return cfg_check_tap(val, flag, k, e) || set_str(&n->host_dev_name, val, flag, e);
 	if (!strcmp(k, "mac")) {
 		if (!jg_parse_mac(val, n->guest_mac))
 			return fail(e, flag, "mac: expected a MAC address like 06:00:ac:10:00:02, "
@@ -386,20 +369,8 @@ static int add_net(struct vm_config *t, const char *v, const char *flag, struct 
 
 	if (!rc && (!n.iface_id || !n.host_dev_name))
 		rc = fail(e, flag, "needs id=ID and tap=NAME, got \"%s\"", v);
-	/* Checked here too so that messages use the flag's item names. */
-	for (uint32_t k = 0; !rc && k < t->nnets; k++) {
-		const struct cfg_net *o = &t->nets[k];
-
-		if (!strcmp(o->iface_id, n.iface_id))
-			continue;
-		if (!strcmp(o->host_dev_name, n.host_dev_name))
-			rc = fail(e, flag, "tap: \"%s\" is already used by interface \"%s\"",
-				  n.host_dev_name, o->iface_id);
-		else if (n.has_mac && o->has_mac && !memcmp(o->guest_mac, n.guest_mac, 6))
-			rc = fail(e, flag, "mac: already used by interface \"%s\"", o->iface_id);
-	}
 	if (!rc)
-		rc = cfg_put_net(t, &n, flag, e);
+		rc = cfg_put_net(t, &n, flag, &cfg_cli_keys, e);
 	cfg_net_free(&n);
 	return rc;
 }
@@ -454,11 +425,14 @@ static int apply_one(struct apply_ctx *x, const struct parsed *p, struct jerr *e
 			return -1;
 		t->pmu.mode = (enum cfg_pmu_mode)n;
 		return 0;
-	case OPT_PMU_GP: return set_int(&t->pmu.gp_counters, v, 0, 32, f, e);
-	case OPT_PMU_FIXED: return set_int(&t->pmu.fixed_counters, v, 0, 32, f, e);
-	case OPT_PMU_VERSION: return set_int(&t->pmu.version, v, 0, 5, f, e);
-	case OPT_PMU_GP_WIDTH: return set_int(&t->pmu.gp_width, v, 1, 64, f, e);
-	case OPT_PMU_FIXED_WIDTH: return set_int(&t->pmu.fixed_width, v, 1, 64, f, e);
+	case OPT_PMU_GP:
+		return set_int(&t->pmu.gp_counters, v, 0, CFG_PMU_MAX_COUNTERS, f, e);
+	case OPT_PMU_FIXED:
+		return set_int(&t->pmu.fixed_counters, v, 0, CFG_PMU_MAX_COUNTERS, f, e);
+	case OPT_PMU_VERSION: return set_int(&t->pmu.version, v, 0, CFG_PMU_MAX_VERSION, f, e);
+	case OPT_PMU_GP_WIDTH: return set_int(&t->pmu.gp_width, v, 1, CFG_PMU_MAX_WIDTH, f, e);
+	case OPT_PMU_FIXED_WIDTH:
+		return set_int(&t->pmu.fixed_width, v, 1, CFG_PMU_MAX_WIDTH, f, e);
 	case OPT_PMU_TRAP: t->pmu.trap_event_selects = true; return 0;
 	case OPT_PMU_ALLOW:
 	case OPT_PMU_DENY:
@@ -477,25 +451,19 @@ static int apply_one(struct apply_ctx *x, const struct parsed *p, struct jerr *e
 	case OPT_DRIVE: return add_drive(t, v, f, e);
 	case OPT_NET: return add_net(t, v, f, e);
 	case OPT_ENTROPY: t->entropy.enabled = true; return 0;
-	case OPT_LOG_LEVEL: {
-		static const char *const names[] = {"Off", "Error", "Warning", "Info", "Debug",
-						    "Trace", "Warn", NULL};
-
-		if (set_enum(&n, v, names, f, e))
+	case OPT_LOG_LEVEL:
+		if (set_enum(&n, v, cfg_log_level_names, f, e))
 			return -1;
-		t->logger.level = n == 6 ? CFG_LOG_WARNING : (enum cfg_log_level)(n - 1);
+		t->logger.level = n == CFG_LOG_LEVEL_WARN_ALIAS ? CFG_LOG_WARNING
+								: (enum cfg_log_level)(n - 1);
 		return 0;
-	}
 	case OPT_LOG_PATH: return set_str(&t->logger.log_path, v, f, e);
 	case OPT_METRICS_PATH: return set_str(&t->metrics.metrics_path, v, f, e);
 	case OPT_API_SOCK: return set_str(&x->o->api_sock, v, f, e);
 	case OPT_NO_API: x->o->no_api = true; return 0;
 	case OPT_NO_SECCOMP: x->o->no_seccomp = true; return 0;
 	case OPT_ID:
-		if (!cfg_valid_id(v))
-			return fail(e, f, "expected 1..64 characters of A-Z a-z 0-9 _ -, got \"%s\"",
-				    v);
-		return set_str(&x->o->id, v, f, e);
+		return cfg_check_id(v, f, NULL, e) || set_str(&x->o->id, v, f, e);
 	}
 	return fail(e, f, "internal error: unhandled flag");
 }

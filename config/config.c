@@ -1,6 +1,8 @@
 /* vm_config lifetime, the whole-file loader and the per-section entry points
- * the API uses. Every entry point parses into a private copy and commits only
- * on success, so a failed parse leaves the config as it was. */
+ * the API uses. Every entry point parses into a private copy of the whole
+ * config and commits only on success, so a failed parse leaves the config as
+ * it was. */
+#include "base/err.h"
 #include "config/config_int.h"
 
 #include <errno.h>
@@ -84,104 +86,65 @@ static int commit(struct vm_config *c, struct vm_config *tmp, int rc)
 	return 0;
 }
 
-/* Each apply_* parses section j into a local value and, on success only,
- * moves it into c: the per-section half of "failures change nothing". */
-static int apply_boot(struct vm_config *c, const cJSON *j, const char *path, struct jerr *e)
+/* Each put_* resets one section of `t` (freeing its strings) to what a PUT
+ * starts from, then parses j into it. `t` is always a scratch copy of the
+ * config that commit() installs only when everything parsed: that is how a
+ * failure changes nothing, for one section as for a whole file. */
+static int put_boot(struct vm_config *t, const cJSON *j, const char *path, struct jerr *e)
 {
-	struct cfg_boot_source b = {0};
-
-	if (sec_boot(j, path, &b, e)) {
-		cfg_boot_free(&b);
-		return -1;
-	}
-	cfg_boot_free(&c->boot);
-	c->boot = b;
-	return 0;
+	cfg_boot_free(&t->boot);
+	return sec_boot(j, path, &t->boot, e);
 }
 
-static int apply_machine(struct vm_config *c, const cJSON *j, const char *path, bool partial,
-			 struct jerr *e)
+static int put_machine(struct vm_config *t, const cJSON *j, const char *path, struct jerr *e)
 {
-	struct cfg_machine m = c->machine;
-
-	if (!partial)
-		cfg_machine_defaults(&m);
-	if (sec_machine(j, path, partial, &m, e))
-		return -1;
-	c->machine = m;
-	return 0;
+	cfg_machine_defaults(&t->machine);
+	return sec_machine(j, path, false, &t->machine, e);
 }
 
-static int apply_entropy(struct vm_config *c, const cJSON *j, const char *path, struct jerr *e)
+/* PATCH keeps the fields the body leaves out. */
+static int patch_machine(struct vm_config *t, const cJSON *j, const char *path, struct jerr *e)
 {
-	struct cfg_entropy en = {0};
-
-	if (sec_entropy(j, path, &en, e))
-		return -1;
-	c->entropy = en;
-	return 0;
+	return sec_machine(j, path, true, &t->machine, e);
 }
 
-static int apply_logger(struct vm_config *c, const cJSON *j, const char *path, struct jerr *e)
+static int put_entropy(struct vm_config *t, const cJSON *j, const char *path, struct jerr *e)
 {
-	struct cfg_logger l;
-
-	cfg_logger_defaults(&l);
-	if (sec_logger(j, path, &l, e)) {
-		free(l.log_path);
-		return -1;
-	}
-	free(c->logger.log_path);
-	c->logger = l;
-	return 0;
+	t->entropy = (struct cfg_entropy){0};
+	return sec_entropy(j, path, &t->entropy, e);
 }
 
-static int apply_metrics(struct vm_config *c, const cJSON *j, const char *path, struct jerr *e)
+static int put_logger(struct vm_config *t, const cJSON *j, const char *path, struct jerr *e)
 {
-	struct cfg_metrics m = {0};
-
-	if (sec_metrics(j, path, &m, e)) {
-		free(m.metrics_path);
-		return -1;
-	}
-	free(c->metrics.metrics_path);
-	c->metrics = m;
-	return 0;
+	free(t->logger.log_path);
+	cfg_logger_defaults(&t->logger);
+	return sec_logger(j, path, &t->logger, e);
 }
 
-static int apply_serial(struct vm_config *c, const cJSON *j, const char *path, struct jerr *e)
+static int put_metrics(struct vm_config *t, const cJSON *j, const char *path, struct jerr *e)
 {
-	struct cfg_serial s = {.kind = CFG_SERIAL_STDIO};
-
-	if (sec_serial(j, path, &s, e)) {
-		free(s.path);
-		return -1;
-	}
-	free(c->serial.path);
-	c->serial = s;
-	return 0;
+	free(t->metrics.metrics_path);
+	t->metrics = (struct cfg_metrics){0};
+	return sec_metrics(j, path, &t->metrics, e);
 }
 
-static int apply_debug(struct vm_config *c, const cJSON *j, const char *path, struct jerr *e)
+static int put_serial(struct vm_config *t, const cJSON *j, const char *path, struct jerr *e)
 {
-	struct cfg_debug d;
-
-	cfg_debug_defaults(&d);
-	if (sec_debug(j, path, &d, e))
-		return -1;
-	c->debug = d;
-	return 0;
+	free(t->serial.path);
+	t->serial = (struct cfg_serial){.kind = CFG_SERIAL_STDIO};
+	return sec_serial(j, path, &t->serial, e);
 }
 
-static int apply_pmu(struct vm_config *c, const cJSON *j, const char *path, struct jerr *e)
+static int put_debug(struct vm_config *t, const cJSON *j, const char *path, struct jerr *e)
 {
-	struct cfg_pmu p;
+	cfg_debug_defaults(&t->debug);
+	return sec_debug(j, path, &t->debug, e);
+}
 
-	cfg_pmu_defaults(&p);
-	if (sec_pmu(j, path, &p, e))
-		return -1;
-	c->pmu = p;
-	return 0;
+static int put_pmu(struct vm_config *t, const cJSON *j, const char *path, struct jerr *e)
+{
+	cfg_pmu_defaults(&t->pmu);
+	return sec_pmu(j, path, &t->pmu, e);
 }
 
 /* The file's "drives" array replaces the whole list; ids must be unique. */
@@ -203,9 +166,8 @@ static int load_drives(struct vm_config *t, const cJSON *root, struct jerr *e)
 		jg_index(p, sizeof(p), "drives", i);
 		cfg_drive_defaults(&d);
 		if (sec_drive(it, p, &d, e) ||
-		    (cfg_find_drive(t, d.drive_id) >= 0 &&
-		     jg_fail(e, p, "drive_id", "\"%s\" is given twice", d.drive_id)) ||
-		    cfg_put_drive(t, &d, p, e)) {
+		    cfg_check_unique_id(d.drive_id, cfg_find_drive(t, d.drive_id), p, "drive_id", e) ||
+		    cfg_put_drive(t, &d, p, &cfg_json_keys, e)) {
 			cfg_drive_free(&d);
 			return -1;
 		}
@@ -231,9 +193,8 @@ static int load_nets(struct vm_config *t, const cJSON *root, struct jerr *e)
 
 		jg_index(p, sizeof(p), "network-interfaces", i);
 		if (sec_net(it, p, &n, e) ||
-		    (cfg_find_net(t, n.iface_id) >= 0 &&
-		     jg_fail(e, p, "iface_id", "\"%s\" is given twice", n.iface_id)) ||
-		    cfg_put_net(t, &n, p, e)) {
+		    cfg_check_unique_id(n.iface_id, cfg_find_net(t, n.iface_id), p, "iface_id", e) ||
+		    cfg_put_net(t, &n, p, &cfg_json_keys, e)) {
 			cfg_net_free(&n);
 			return -1;
 		}
@@ -241,14 +202,14 @@ static int load_nets(struct vm_config *t, const cJSON *root, struct jerr *e)
 	return 0;
 }
 
-typedef int (*apply_fn)(struct vm_config *c, const cJSON *j, const char *path, struct jerr *e);
+typedef int (*put_fn)(struct vm_config *t, const cJSON *j, const char *path, struct jerr *e);
 
-static int apply_if_present(struct vm_config *c, const cJSON *root, const char *key,
-			    apply_fn fn, struct jerr *e)
+static int put_if_present(struct vm_config *t, const cJSON *root, const char *key, put_fn fn,
+			  struct jerr *e)
 {
 	const cJSON *j = jg_get(root, key);
 
-	return j ? fn(c, j, key, e) : 0;
+	return j ? fn(t, j, key, e) : 0;
 }
 
 int vm_config_load_json(struct vm_config *c, const char *json, char *err, size_t errlen)
@@ -258,7 +219,6 @@ int vm_config_load_json(struct vm_config *c, const char *json, char *err, size_t
 					   "pmu", "serial", "debug", NULL};
 	struct jerr e = {err, errlen};
 	struct vm_config tmp;
-	const cJSON *mc;
 	cJSON *root;
 	int rc;
 
@@ -268,17 +228,16 @@ int vm_config_load_json(struct vm_config *c, const char *json, char *err, size_t
 		cJSON_Delete(root);
 		return jg_fail(&e, "", NULL, "out of memory");
 	}
-	mc = jg_get(root, "machine-config");
 	rc = jg_check_keys(root, "", keys, &e) ||
-	     apply_if_present(&tmp, root, "boot-source", apply_boot, &e) ||
-	     (mc && apply_machine(&tmp, mc, "machine-config", false, &e)) ||
+	     put_if_present(&tmp, root, "boot-source", put_boot, &e) ||
+	     put_if_present(&tmp, root, "machine-config", put_machine, &e) ||
 	     load_drives(&tmp, root, &e) || load_nets(&tmp, root, &e) ||
-	     apply_if_present(&tmp, root, "entropy", apply_entropy, &e) ||
-	     apply_if_present(&tmp, root, "logger", apply_logger, &e) ||
-	     apply_if_present(&tmp, root, "metrics", apply_metrics, &e) ||
-	     apply_if_present(&tmp, root, "pmu", apply_pmu, &e) ||
-	     apply_if_present(&tmp, root, "serial", apply_serial, &e) ||
-	     apply_if_present(&tmp, root, "debug", apply_debug, &e);
+	     put_if_present(&tmp, root, "entropy", put_entropy, &e) ||
+	     put_if_present(&tmp, root, "logger", put_logger, &e) ||
+	     put_if_present(&tmp, root, "metrics", put_metrics, &e) ||
+	     put_if_present(&tmp, root, "pmu", put_pmu, &e) ||
+	     put_if_present(&tmp, root, "serial", put_serial, &e) ||
+	     put_if_present(&tmp, root, "debug", put_debug, &e);
 	cJSON_Delete(root);
 	return commit(c, &tmp, rc);
 }
@@ -291,19 +250,17 @@ int vm_config_load_file(struct vm_config *c, const char *path, char *err, size_t
 	int rc;
 
 	if (!f) {
-		snprintf(err, errlen, "%s: %s", path, strerror(errno));
-		return -1;
+		return err_set(err, errlen, "%s: %s", path, strerror(errno));
 	}
 	buf = malloc(CFG_MAX_FILE_BYTES + 1);
 	if (!buf) {
 		fclose(f);
-		snprintf(err, errlen, "%s: out of memory", path);
-		return -1;
+		return err_set(err, errlen, "%s: out of memory", path);
 	}
 	n = fread(buf, 1, CFG_MAX_FILE_BYTES + 1, f);
 	if (ferror(f) || n > CFG_MAX_FILE_BYTES) {
-		snprintf(err, errlen, "%s: %s", path,
-			 ferror(f) ? strerror(errno) : "larger than 4 MiB, not a config file");
+		err_set(err, errlen, "%s: %s", path,
+			ferror(f) ? strerror(errno) : "larger than 4 MiB, not a config file");
 		fclose(f);
 		free(buf);
 		return -1;
@@ -311,81 +268,80 @@ int vm_config_load_file(struct vm_config *c, const char *path, char *err, size_t
 	fclose(f);
 	buf[n] = 0;
 	if (memchr(buf, 0, n)) {
-		snprintf(err, errlen, "%s: contains a NUL byte, not a JSON text", path);
+		err_set(err, errlen, "%s: contains a NUL byte, not a JSON text", path);
 		free(buf);
 		return -1;
 	}
 	rc = vm_config_load_json(c, buf, err, errlen);
 	free(buf);
 	if (rc && errlen && (msg = strdup(err))) {
-		snprintf(err, errlen, "%s: %s", path, msg);
+		err_set(err, errlen, "%s: %s", path, msg);
 		free(msg);
 	}
 	return rc;
 }
 
-/* Text -> object -> apply: the shape of every single-section entry point. */
-static int parse_section(struct vm_config *c, const char *json, const char *path, apply_fn fn,
+/* Text -> object -> put into a copy -> commit: every single-section entry
+ * point. */
+static int parse_section(struct vm_config *c, const char *json, const char *path, put_fn fn,
 			 char *err, size_t errlen)
 {
 	struct jerr e = {err, errlen};
+	struct vm_config tmp;
 	cJSON *j;
 	int rc;
 
 	if (jg_parse_object(json, path, &j, &e))
 		return -1;
-	rc = fn(c, j, path, &e);
+	if (vm_config_copy(&tmp, c)) {
+		cJSON_Delete(j);
+		return jg_fail(&e, path, NULL, "out of memory");
+	}
+	rc = fn(&tmp, j, path, &e);
 	cJSON_Delete(j);
-	return rc;
+	return commit(c, &tmp, rc);
 }
 
 int cfg_parse_boot_source(struct vm_config *c, const char *json, char *err, size_t errlen)
 {
-	return parse_section(c, json, "boot-source", apply_boot, err, errlen);
+	return parse_section(c, json, "boot-source", put_boot, err, errlen);
 }
 
 int cfg_parse_entropy(struct vm_config *c, const char *json, char *err, size_t errlen)
 {
-	return parse_section(c, json, "entropy", apply_entropy, err, errlen);
+	return parse_section(c, json, "entropy", put_entropy, err, errlen);
 }
 
 int cfg_parse_logger(struct vm_config *c, const char *json, char *err, size_t errlen)
 {
-	return parse_section(c, json, "logger", apply_logger, err, errlen);
+	return parse_section(c, json, "logger", put_logger, err, errlen);
 }
 
 int cfg_parse_metrics(struct vm_config *c, const char *json, char *err, size_t errlen)
 {
-	return parse_section(c, json, "metrics", apply_metrics, err, errlen);
+	return parse_section(c, json, "metrics", put_metrics, err, errlen);
 }
 
 int cfg_parse_serial(struct vm_config *c, const char *json, char *err, size_t errlen)
 {
-	return parse_section(c, json, "serial", apply_serial, err, errlen);
+	return parse_section(c, json, "serial", put_serial, err, errlen);
 }
 
 int cfg_parse_debug(struct vm_config *c, const char *json, char *err, size_t errlen)
 {
-	return parse_section(c, json, "debug", apply_debug, err, errlen);
+	return parse_section(c, json, "debug", put_debug, err, errlen);
 }
 
 int cfg_parse_pmu(struct vm_config *c, const char *json, char *err, size_t errlen)
 {
-	return parse_section(c, json, "pmu", apply_pmu, err, errlen);
+	return parse_section(c, json, "pmu", put_pmu, err, errlen);
 }
 
 int cfg_parse_machine(struct vm_config *c, const char *json, bool partial, char *err,
 		      size_t errlen)
 {
-	struct jerr e = {err, errlen};
-	cJSON *j;
-	int rc;
-
-	if (jg_parse_object(json, "machine-config", &j, &e))
-		return -1;
-	rc = apply_machine(c, j, "machine-config", partial, &e);
-	cJSON_Delete(j);
-	return rc;
+	return parse_section(c, json, "machine-config", partial ? patch_machine : put_machine, err,
+			     errlen);
 }
 
 int cfg_parse_pmu_filter(struct cfg_pmu_filter *f, const char *json, char *err, size_t errlen)
@@ -427,7 +383,7 @@ int cfg_parse_drive(struct vm_config *c, const char *json, const char *id_from_p
 	cfg_drive_defaults(&d);
 	rc = sec_drive(j, "drive", &d, &e) ||
 	     check_path_id(d.drive_id, id_from_path, "drive", "drive_id", &e) ||
-	     cfg_put_drive(c, &d, "drive", &e);
+	     cfg_put_drive(c, &d, "drive", &cfg_json_keys, &e);
 	cJSON_Delete(j);
 	cfg_drive_free(&d); /* emptied by cfg_put_drive on success */
 	return rc ? -1 : 0;
@@ -479,7 +435,7 @@ int cfg_parse_net(struct vm_config *c, const char *json, const char *id_from_pat
 		return -1;
 	rc = sec_net(j, "network-interface", &n, &e) ||
 	     check_path_id(n.iface_id, id_from_path, "network-interface", "iface_id", &e) ||
-	     cfg_put_net(c, &n, "network-interface", &e);
+	     cfg_put_net(c, &n, "network-interface", &cfg_json_keys, &e);
 	cJSON_Delete(j);
 	cfg_net_free(&n);
 	return rc ? -1 : 0;

@@ -21,6 +21,10 @@
 #define CFG_MAX_DRIVES 8
 #define CFG_MAX_NETS 4
 #define CFG_ERR_LEN 512
+/* drive_id, iface_id and the instance id: 1..CFG_ID_MAX_LEN characters of
+ * [A-Za-z0-9_-], since they appear in API paths. */
+#define CFG_ID_MAX_LEN 64
+#define CFG_TAP_MAX_LEN 15 /* IFNAMSIZ without the NUL */
 
 struct cfg_token_bucket {
 	bool set;
@@ -54,7 +58,7 @@ enum cfg_io_engine { CFG_IO_SYNC, CFG_IO_ASYNC };
 enum cfg_cache_type { CFG_CACHE_UNSAFE, CFG_CACHE_WRITEBACK };
 
 struct cfg_drive {
-	char *drive_id;          /* 1..64 of [A-Za-z0-9_-]: it appears in API paths */
+	char *drive_id;          /* CFG_ID_MAX_LEN rule: it appears in API paths */
 	char *path_on_host;
 	char *partuuid;          /* NULL: none (root=PARTUUID= for the guest) */
 	bool is_root_device;
@@ -66,7 +70,7 @@ struct cfg_drive {
 
 struct cfg_net {
 	char *iface_id;
-	char *host_dev_name;     /* tap name, 1..15 chars (IFNAMSIZ) */
+	char *host_dev_name;     /* tap name, 1..CFG_TAP_MAX_LEN chars */
 	bool has_mac;
 	uint8_t guest_mac[6];
 	struct cfg_rate_limiter rx_rate_limiter;
@@ -106,6 +110,12 @@ struct cfg_serial {
 enum cfg_pmu_mode { CFG_PMU_AUTO, CFG_PMU_OFF, CFG_PMU_MEDIATED, CFG_PMU_LEGACY, CFG_PMU_SOFT };
 enum cfg_filter_action { CFG_FILTER_ALLOW, CFG_FILTER_DENY };
 #define CFG_PMU_MAX_FILTER_EVENTS 300 /* KVM_PMU_EVENT_FILTER limit */
+/* The most a config may ask for at all; whether the host can give it is
+ * pmu/'s decision, made after probing the host. */
+#define CFG_PMU_MAX_VERSION 5
+#define CFG_PMU_MAX_COUNTERS 32
+#define CFG_PMU_MAX_WIDTH 64           /* bits */
+#define CFG_PMU_MAX_EVENT_SELECT 0xfff /* AMD's 12-bit event select */
 
 struct cfg_pmu_event {
 	uint16_t event_select; /* 8 bits Intel; up to 12 bits AMD */
@@ -205,8 +215,8 @@ int cfg_parse_logger(struct vm_config *c, const char *json, char *err, size_t er
 int cfg_parse_metrics(struct vm_config *c, const char *json, char *err, size_t errlen);
 int cfg_parse_serial(struct vm_config *c, const char *json, char *err, size_t errlen);
 int cfg_parse_debug(struct vm_config *c, const char *json, char *err, size_t errlen);
-/* pmu: only checks that need no host (counts 0..32, widths 1..64, version
- * 0..5, at most 300 filter events); pmu/ checks the host's limits. */
+/* pmu: only checks that need no host (the CFG_PMU_MAX_* limits); pmu/
+ * checks the host's. */
 int cfg_parse_pmu(struct vm_config *c, const char *json, char *err, size_t errlen);
 int cfg_parse_pmu_filter(struct cfg_pmu_filter *f, const char *json, char *err, size_t errlen);
 
@@ -216,8 +226,12 @@ int cfg_parse_pmu_filter(struct cfg_pmu_filter *f, const char *json, char *err, 
  * NULL only when out of memory. */
 char *vm_config_to_json(const struct vm_config *c);
 
-/* Final cross-field checks before boot (kernel set, drive and interface ids
- * unique, at most one root device, serial path for file/socket, ...). */
+/* The one validator, run before boot on whatever built the struct (file,
+ * flags, API, or code filling it directly): every rule of config/rules.c
+ * over the whole config (kernel set, ranges, ids valid and unique, at most
+ * one root device, taps and MACs not shared, serial path for file/socket,
+ * PMU limits). The parsers apply the same rules as they go, so an error is
+ * reported as early as possible and in the same words. */
 int vm_config_validate(const struct vm_config *c, char *err, size_t errlen);
 
 /* Canonical names, as written in the config file. */

@@ -9,12 +9,13 @@
 #include <string.h>
 #include <strings.h>
 
+#include "base/err.h"
+
 #define GOT_LEN 48
 
 int jg_fail(struct jerr *e, const char *path, const char *key, const char *fmt, ...)
 {
 	char where[JG_PATH_LEN];
-	char msg[384];
 	va_list ap;
 
 	if (key)
@@ -22,16 +23,16 @@ int jg_fail(struct jerr *e, const char *path, const char *key, const char *fmt, 
 	else
 		snprintf(where, sizeof(where), "%s", path);
 	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
+	err_vset(e->buf, e->len, fmt, ap);
 	va_end(ap);
-	if (e->len)
-		snprintf(e->buf, e->len, "%s%s%s", where, where[0] ? ": " : "", msg);
-	return -1;
+	return where[0] ? err_prefix(e->buf, e->len, "%s: ", where) : -1;
 }
 
 void jg_subpath(char *buf, size_t len, const char *path, const char *key)
 {
-	snprintf(buf, len, "%s%s%s", path, path[0] ? "." : "", key);
+	const char *sep = !path[0] ? "" : !strncmp(path, "--", 2) ? ": " : ".";
+
+	snprintf(buf, len, "%s%s%s", path, sep, key);
 }
 
 void jg_index(char *buf, size_t len, const char *path, size_t i)
@@ -54,6 +55,17 @@ void jg_describe(const cJSON *v, char *buf, size_t len)
 		snprintf(buf, len, "%s", p ? p : "?");
 		cJSON_free(p);
 	}
+}
+
+void jg_describe_str(const char *s, char *buf, size_t len)
+{
+	cJSON *v = cJSON_CreateString(s);
+
+	if (v)
+		jg_describe(v, buf, len);
+	else
+		snprintf(buf, len, "a string");
+	cJSON_Delete(v);
 }
 
 /* One line of context from the error position, control chars blanked. */

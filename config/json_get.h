@@ -17,6 +17,7 @@
 
 #include <cjson/cJSON.h>
 
+/* An error buffer (base/err.h) carried through the getters. */
 struct jerr {
 	char *buf;
 	size_t len;
@@ -35,7 +36,10 @@ int jg_fail(struct jerr *e, const char *path, const char *key, const char *fmt, 
 /* "got" text: a quoted string (truncated), a number, true/false/null,
  * "an object" or "an array". */
 void jg_describe(const cJSON *v, char *buf, size_t len);
-/* "path.key" or "key" when path is "". */
+/* The same for a string. */
+void jg_describe_str(const char *s, char *buf, size_t len);
+/* "path.key" or "key" when path is "". A path that is a command-line flag
+ * ("--drive") joins its items the way the CLI names them: "--drive: id". */
 void jg_subpath(char *buf, size_t len, const char *path, const char *key);
 /* "path[i]". */
 void jg_index(char *buf, size_t len, const char *path, size_t i);

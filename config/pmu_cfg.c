@@ -1,6 +1,7 @@
 /* The "pmu" section and its event filter: shape and host-independent ranges.
  * Whether the host can give what is asked (counter counts, widths, masked
  * events) is pmu/'s decision, made after probing the host. */
+#include "base/err.h"
 #include "config/config_int.h"
 
 #include <stdio.h>
@@ -46,13 +47,11 @@ int cfg_pmu_parse_event_list(const char *s, uint32_t *mask, char *err, size_t er
 		bool hex = s[0] == '0' && (s[1] == 'x' || s[1] == 'X');
 
 		if (!jg_parse_u64(s, hex ? 16 : 10, &v)) {
-			snprintf(err, errlen, "expected event names or a bitmask, got \"%.40s\"", s);
-			return -1;
+			return err_set(err, errlen, "expected event names or a bitmask, got \"%.40s\"", s);
 		}
 		if (v & ~(uint64_t)CFG_PMU_ARCH_EVENTS_MASK) {
-			snprintf(err, errlen, "bitmask 0x%llx has bits beyond the %d architectural events (0x%x)",
-				 (unsigned long long)v, CFG_PMU_NUM_ARCH_EVENTS, CFG_PMU_ARCH_EVENTS_MASK);
-			return -1;
+			return err_set(err, errlen, "bitmask 0x%llx has bits beyond the %d architectural events (0x%x)",
+				       (unsigned long long)v, CFG_PMU_NUM_ARCH_EVENTS, CFG_PMU_ARCH_EVENTS_MASK);
 		}
 		*mask = (uint32_t)v;
 		return 0;
@@ -66,9 +65,8 @@ int cfg_pmu_parse_event_list(const char *s, uint32_t *mask, char *err, size_t er
 		bit = n && n < sizeof(tok) ? arch_event_bit(tok) : -1;
 		if (bit < 0) {
 			event_names_list(names, sizeof(names));
-			snprintf(err, errlen, "unknown architectural event \"%.*s\" (expected %s, or a hex bitmask like 0x12)",
-				 (int)(n > 40 ? 40 : n), p, names);
-			return -1;
+			return err_set(err, errlen, "unknown architectural event \"%.*s\" (expected %s, or a hex bitmask like 0x12)",
+				       (int)(n > 40 ? 40 : n), p, names);
 		}
 		*mask |= 1u << bit;
 		if (!end)
@@ -114,10 +112,6 @@ static int get_unavailable(const cJSON *j, const char *path, uint32_t *out, stru
 	return 0;
 }
 
-#define PMU_MAX_VERSION 5
-#define PMU_MAX_COUNTERS 32
-#define PMU_MAX_EVENT_SELECT 0xfff /* AMD's 12-bit event select */
-
 void cfg_pmu_defaults(struct cfg_pmu *p)
 {
 	memset(p, 0, sizeof(*p));
@@ -136,7 +130,7 @@ static int sec_event(const cJSON *j, const char *path, bool masked, struct cfg_p
 	*ev = (struct cfg_pmu_event){.masked = masked};
 	if (jg_want_object(j, path, e) || jg_check_keys(j, path, keys, e))
 		return -1;
-	if (jg_uint(j, path, "event_select", JG_REQUIRED | JG_HEXSTR, 0, PMU_MAX_EVENT_SELECT, &v,
+	if (jg_uint(j, path, "event_select", JG_REQUIRED | JG_HEXSTR, 0, CFG_PMU_MAX_EVENT_SELECT, &v,
 		    e) < 0)
 		return -1;
 	ev->event_select = (uint16_t)v;
@@ -217,11 +211,11 @@ int sec_pmu(const cJSON *j, const char *path, struct cfg_pmu *p, struct jerr *e)
 		return -1;
 	if (r)
 		p->mode = (enum cfg_pmu_mode)mode;
-	if (get_num(j, path, "version", 0, PMU_MAX_VERSION, &p->version, e) ||
-	    get_num(j, path, "gp_counters", 0, PMU_MAX_COUNTERS, &p->gp_counters, e) ||
-	    get_num(j, path, "fixed_counters", 0, PMU_MAX_COUNTERS, &p->fixed_counters, e) ||
-	    get_num(j, path, "gp_width", 1, 64, &p->gp_width, e) ||
-	    get_num(j, path, "fixed_width", 1, 64, &p->fixed_width, e) ||
+	if (get_num(j, path, "version", 0, CFG_PMU_MAX_VERSION, &p->version, e) ||
+	    get_num(j, path, "gp_counters", 0, CFG_PMU_MAX_COUNTERS, &p->gp_counters, e) ||
+	    get_num(j, path, "fixed_counters", 0, CFG_PMU_MAX_COUNTERS, &p->fixed_counters, e) ||
+	    get_num(j, path, "gp_width", 1, CFG_PMU_MAX_WIDTH, &p->gp_width, e) ||
+	    get_num(j, path, "fixed_width", 1, CFG_PMU_MAX_WIDTH, &p->fixed_width, e) ||
 	    jg_bool(j, path, "trap_event_selects", 0, &p->trap_event_selects, e) < 0 ||
 	    get_unavailable(j, path, &p->unavailable_events, e))
 		return -1;

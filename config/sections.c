@@ -11,9 +11,8 @@ const char *const cfg_huge_names[] = {"None", "2M", NULL};
 const char *const cfg_engine_names[] = {"Sync", "Async", NULL};
 const char *const cfg_cache_names[] = {"Unsafe", "Writeback", NULL};
 const char *const cfg_serial_names[] = {"stdio", "file", "socket", "none", NULL};
-/* Index i is level i - 1; "Warn" is Firecracker's alias of "Warning". */
-static const char *const level_names[] = {"Off", "Error", "Warning", "Info", "Debug", "Trace",
-					  "Warn", NULL};
+const char *const cfg_log_level_names[] = {"Off", "Error", "Warning", "Info", "Debug", "Trace",
+					   "Warn", NULL};
 
 void cfg_boot_free(struct cfg_boot_source *b)
 {
@@ -59,42 +58,12 @@ void cfg_debug_defaults(struct cfg_debug *d)
 	*d = (struct cfg_debug){.exit_port = false, .boot_marker = true};
 }
 
-bool cfg_valid_id(const char *id)
-{
-	size_t n = strlen(id);
-
-	if (n < 1 || n > 64)
-		return false;
-	for (size_t i = 0; i < n; i++)
-		if (!isalnum((unsigned char)id[i]) && id[i] != '_' && id[i] != '-')
-			return false;
-	return true;
-}
-
-bool cfg_valid_tap(const char *name)
-{
-	size_t n = strlen(name);
-
-	/* IFNAMSIZ is 16 with the NUL; '/' and spaces are not valid in names. */
-	if (n < 1 || n > 15)
-		return false;
-	for (size_t i = 0; i < n; i++)
-		if (name[i] == '/' || isspace((unsigned char)name[i]))
-			return false;
-	return true;
-}
-
 /* Required id string, checked for the characters API paths can carry. */
 static int get_id(const cJSON *j, const char *path, const char *key, char **out, struct jerr *e)
 {
-	char got[64];
-
 	if (jg_str(j, path, key, JG_REQUIRED, out, e) < 0)
 		return -1;
-	if (cfg_valid_id(*out))
-		return 0;
-	jg_describe(jg_get(j, key), got, sizeof(got));
-	return jg_fail(e, path, key, "expected 1..64 characters of A-Z a-z 0-9 _ -, got %s", got);
+	return cfg_check_id(*out, path, key, e);
 }
 
 int sec_boot(const cJSON *j, const char *path, struct cfg_boot_source *b, struct jerr *e)
@@ -138,15 +107,7 @@ int sec_machine(const cJSON *j, const char *path, bool partial, struct cfg_machi
 		return -1;
 	if (r)
 		m->huge_pages = (enum cfg_huge_pages)hp;
-	/* Firecracker's rules: SMT siblings come in pairs; 2M pages tile memory. */
-	if (m->smt && m->vcpu_count > 1 && m->vcpu_count % 2)
-		return jg_fail(e, path, "vcpu_count", "must be 1 or even when smt is true, got %u",
-			       m->vcpu_count);
-	if (m->huge_pages == CFG_HUGE_2M && m->mem_size_mib % 2)
-		return jg_fail(e, path, "mem_size_mib",
-			       "must be a multiple of 2 with huge_pages \"2M\", got %llu",
-			       (unsigned long long)m->mem_size_mib);
-	return 0;
+	return cfg_check_machine(m, path, e);
 }
 
 static int sec_bucket(const cJSON *j, const char *path, const char *key,
@@ -220,13 +181,9 @@ int sec_net(const cJSON *j, const char *path, struct cfg_net *n, struct jerr *e)
 
 	if (jg_want_object(j, path, e) || jg_check_keys(j, path, keys, e) ||
 	    get_id(j, path, "iface_id", &n->iface_id, e) ||
-	    jg_str(j, path, "host_dev_name", JG_REQUIRED, &n->host_dev_name, e) < 0)
+	    jg_str(j, path, "host_dev_name", JG_REQUIRED, &n->host_dev_name, e) < 0 ||
+	    cfg_check_tap(n->host_dev_name, path, "host_dev_name", e))
 		return -1;
-	if (!cfg_valid_tap(n->host_dev_name)) {
-		jg_describe(jg_get(j, "host_dev_name"), got, sizeof(got));
-		return jg_fail(e, path, "host_dev_name",
-			       "expected a tap device name of 1..15 characters, got %s", got);
-	}
 	mac = jg_get(j, "guest_mac");
 	if (mac) {
 		if (!cJSON_IsString(mac) || !jg_parse_mac(mac->valuestring, n->guest_mac)) {
@@ -265,10 +222,11 @@ int sec_logger(const cJSON *j, const char *path, struct cfg_logger *l, struct je
 	    jg_bool(j, path, "show_level", 0, &l->show_level, e) < 0 ||
 	    jg_bool(j, path, "show_log_origin", 0, &l->show_log_origin, e) < 0)
 		return -1;
-	if ((r = jg_enum(j, path, "level", 0, level_names, &lv, e)) < 0)
+	if ((r = jg_enum(j, path, "level", 0, cfg_log_level_names, &lv, e)) < 0)
 		return -1;
 	if (r)
-		l->level = lv == 6 ? CFG_LOG_WARNING : (enum cfg_log_level)(lv - 1);
+		l->level = lv == CFG_LOG_LEVEL_WARN_ALIAS ? CFG_LOG_WARNING
+							  : (enum cfg_log_level)(lv - 1);
 	return 0;
 }
 
@@ -294,10 +252,9 @@ int sec_serial(const cJSON *j, const char *path, struct cfg_serial *s, struct je
 	if (r)
 		s->kind = (enum cfg_serial_kind)kind;
 	if (s->kind == CFG_SERIAL_FILE || s->kind == CFG_SERIAL_SOCKET) {
-		if (!jg_get(j, "path"))
-			return jg_fail(e, path, "path", "required with mode \"%s\"",
-				       cfg_serial_names[s->kind]);
-		return jg_str(j, path, "path", JG_NONEMPTY, &s->path, e) < 0 ? -1 : 0;
+		if (jg_str(j, path, "path", JG_NONEMPTY, &s->path, e) < 0)
+			return -1;
+		return cfg_check_serial(s, path, e);
 	}
 	if (jg_get(j, "path"))
 		return jg_fail(e, path, "path", "only valid with mode \"file\" or \"socket\"");
@@ -331,16 +288,13 @@ int cfg_find_net(const struct vm_config *c, const char *id)
 	return -1;
 }
 
-int cfg_put_drive(struct vm_config *c, struct cfg_drive *d, const char *what, struct jerr *e)
+int cfg_put_drive(struct vm_config *c, struct cfg_drive *d, const char *what,
+		  const struct cfg_keys *k, struct jerr *e)
 {
 	int i = cfg_find_drive(c, d->drive_id);
 
-	/* Firecracker refuses a second root device rather than demoting one. */
-	for (uint32_t k = 0; d->is_root_device && k < c->ndrives; k++)
-		if ((int)k != i && c->drives[k].is_root_device)
-			return jg_fail(e, what, "is_root_device",
-				       "drive \"%s\" is already the root device",
-				       c->drives[k].drive_id);
+	if (cfg_check_drive_against(c->drives, c->ndrives, d, what, k, e))
+		return -1;
 	if (i < 0) {
 		if (c->ndrives >= CFG_MAX_DRIVES)
 			return jg_fail(e, what, NULL, "at most %d drives", CFG_MAX_DRIVES);
@@ -353,23 +307,13 @@ int cfg_put_drive(struct vm_config *c, struct cfg_drive *d, const char *what, st
 	return 0;
 }
 
-int cfg_put_net(struct vm_config *c, struct cfg_net *n, const char *what, struct jerr *e)
+int cfg_put_net(struct vm_config *c, struct cfg_net *n, const char *what,
+		const struct cfg_keys *k, struct jerr *e)
 {
 	int i = cfg_find_net(c, n->iface_id);
 
-	/* Two interfaces on one tap or one MAC would fight over frames. */
-	for (uint32_t k = 0; k < c->nnets; k++) {
-		if ((int)k == i)
-			continue;
-		if (!strcmp(c->nets[k].host_dev_name, n->host_dev_name))
-			return jg_fail(e, what, "host_dev_name",
-				       "\"%s\" is already used by interface \"%s\"",
-				       n->host_dev_name, c->nets[k].iface_id);
-		if (n->has_mac && c->nets[k].has_mac &&
-		    !memcmp(c->nets[k].guest_mac, n->guest_mac, 6))
-			return jg_fail(e, what, "guest_mac", "already used by interface \"%s\"",
-				       c->nets[k].iface_id);
-	}
+	if (cfg_check_net_against(c->nets, c->nnets, n, what, k, e))
+		return -1;
 	if (i < 0) {
 		if (c->nnets >= CFG_MAX_NETS)
 			return jg_fail(e, what, NULL, "at most %d network interfaces",

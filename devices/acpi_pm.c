@@ -1,11 +1,11 @@
-#include "acpi_pm.h"
+#include "devices/acpi_pm.h"
 
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "vmm/acpi.h"
-#include "vmm/log.h"
+#include "core/layout.h"
+#include "core/log.h"
 
 /* A guest looping on an unsupported sleep request must not flood the log. */
 #define ACPI_PM_LOG_LIMIT 4

@@ -17,7 +17,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "vmm/exits.h"
+#include "core/exits.h"
 
 #define ACPI_PM_PORT_LEN 2
 #define ACPI_PM_SLP_TYP_SHIFT 2

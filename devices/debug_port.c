@@ -1,4 +1,4 @@
-#include "debug_port.h"
+#include "devices/debug_port.h"
 
 #include <errno.h>
 #include <stdatomic.h>
@@ -7,7 +7,8 @@
 #include <string.h>
 #include <time.h>
 
-#include "log.h"
+#include "base/err.h"
+#include "core/log.h"
 
 #define RST_SYS  0x02
 #define RST_CPU  0x04
@@ -133,9 +134,8 @@ int debug_port_setup(struct vm *vm, struct io_bus *bus, const struct cfg_debug *
 		rc = io_register(bus, IO_SPACE_PIO, port, 1, reset_ctl_io, d, "reset control");
 	}
 	if (rc) {
-		snprintf(err, errlen, "%s at I/O port 0x%x: %s", what, port,
-			 rc == -EEXIST ? "already taken by another device" : strerror(-rc));
-		return -1;
+		return err_set(err, errlen, "%s at I/O port 0x%x: %s", what, port,
+			       rc == -EEXIST ? "already taken by another device" : strerror(-rc));
 	}
 	return 0;
 }

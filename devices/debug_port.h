@@ -26,8 +26,8 @@
 #include <stdint.h>
 
 #include "config/config.h"
-#include "exits.h"
-#include "vm.h"
+#include "core/exits.h"
+#include "core/vm.h"
 
 #define DEBUG_EXIT_PORT   0xf4
 #define DEBUG_EXIT_SIZE   4

@@ -1,4 +1,4 @@
-#include "i8042.h"
+#include "devices/i8042.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -7,7 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "log.h"
+#include "base/err.h"
+#include "core/log.h"
 
 #define BUF_SIZE 32 /* room for a Ctrl-Alt-Del press+release (11 bytes) and more */
 
@@ -353,7 +354,7 @@ struct i8042 *i8042_setup(struct vm *vm, struct io_bus *bus, char *err, size_t e
 {
 	struct i8042 *k = i8042_new(vm);
 	if (!k) {
-		snprintf(err, errlen, "i8042: out of memory");
+		err_set(err, errlen, "i8042: out of memory");
 		return NULL;
 	}
 	int rc = io_register(bus, IO_SPACE_PIO, I8042_DATA_PORT, 1, io_data, k, "i8042 data");
@@ -364,8 +365,8 @@ struct i8042 *i8042_setup(struct vm *vm, struct io_bus *bus, char *err, size_t e
 		/* On failure the data port still points at k: k stays allocated. */
 	}
 	if (rc) {
-		snprintf(err, errlen, "i8042: I/O port 0x%x or 0x%x: %s", I8042_DATA_PORT,
-			 I8042_CMD_PORT, rc == -EEXIST ? "already taken by another device" : strerror(-rc));
+		err_set(err, errlen, "i8042: I/O port 0x%x or 0x%x: %s", I8042_DATA_PORT,
+			I8042_CMD_PORT, rc == -EEXIST ? "already taken by another device" : strerror(-rc));
 		return NULL;
 	}
 	return k;

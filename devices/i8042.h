@@ -30,12 +30,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "exits.h"
-#include "vm.h"
+#include "core/exits.h"
+#include "core/vm.h"
 
 #define I8042_DATA_PORT 0x60
 #define I8042_CMD_PORT  0x64
-#define I8042_IRQ       1
+#define I8042_IRQ       ISA_IRQ_I8042
 
 struct i8042;
 

@@ -1,5 +1,5 @@
 /* The 16550A register model. Host plumbing is in serial_host.c. */
-#include "serial_priv.h"
+#include "devices/serial_priv.h"
 
 /* Register offsets (DLAB selects DLL/DLM at 0 and 1). */
 enum { R_DATA, R_IER, R_IIR_FCR, R_LCR, R_MCR, R_LSR, R_MSR, R_SCR };

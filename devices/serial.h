@@ -51,12 +51,12 @@
 #include <stdint.h>
 
 #include "config/config.h"
-#include "event_loop.h"
-#include "exits.h"
-#include "vm.h"
+#include "core/event_loop.h"
+#include "core/exits.h"
+#include "core/vm.h"
 
 #define SERIAL_COM1_BASE 0x3f8
-#define SERIAL_COM1_IRQ  4
+#define SERIAL_COM1_IRQ  ISA_IRQ_COM1
 #define SERIAL_NREGS     8
 
 struct serial;

@@ -1,7 +1,8 @@
 /* The UART's host side: input buffering, the Ctrl-A escape, the socket
  * server and setup from the config (contract in serial.h). The output sink
  * is in serial_out.c. */
-#include "serial_priv.h"
+#include "base/err.h"
+#include "devices/serial_priv.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -16,8 +17,8 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#include "log.h"
-#include "term.h"
+#include "core/log.h"
+#include "devices/term.h"
 
 #define CTRL_A 0x01
 
@@ -236,8 +237,6 @@ static void on_accept(void *opaque, int fd, uint32_t events)
 	log_info("serial: client connected to %s", s->sock_path);
 }
 
-#define FAIL(...) do { snprintf(err, errlen, __VA_ARGS__); return -1; } while (0)
-
 static int listen_unix(struct serial *s, const char *path, char *err, size_t errlen)
 {
 	struct sockaddr_un a = { .sun_family = AF_UNIX };
@@ -289,8 +288,8 @@ struct serial *serial_setup_from_config(struct vm *vm, struct io_bus *bus, struc
 	if (cfg->kind == CFG_SERIAL_NONE)
 		return NULL;
 	if (cfg->kind != CFG_SERIAL_STDIO && (!cfg->path || !*cfg->path)) {
-		snprintf(err, errlen, "serial: mode \"%s\" needs a path",
-			 cfg->kind == CFG_SERIAL_FILE ? "file" : "socket");
+		err_set(err, errlen, "serial: mode \"%s\" needs a path",
+			cfg->kind == CFG_SERIAL_FILE ? "file" : "socket");
 		return NULL;
 	}
 	int out = -1, in = -1;
@@ -301,14 +300,14 @@ struct serial *serial_setup_from_config(struct vm *vm, struct io_bus *bus, struc
 	} else if (cfg->kind == CFG_SERIAL_FILE) {
 		out = open(cfg->path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOCTTY, 0644);
 		if (out < 0) {
-			snprintf(err, errlen, "serial.path %s: cannot open for appending: %s",
-				 cfg->path, strerror(errno));
+			err_set(err, errlen, "serial.path %s: cannot open for appending: %s",
+				cfg->path, strerror(errno));
 			return NULL;
 		}
 	}
 	struct serial *s = serial_new(vm, SERIAL_COM1_BASE, SERIAL_COM1_IRQ, out, in, loop);
 	if (!s) {
-		snprintf(err, errlen, "serial: out of memory");
+		err_set(err, errlen, "serial: out of memory");
 		if (cfg->kind == CFG_SERIAL_FILE)
 			close(out);
 		return NULL;
@@ -327,9 +326,9 @@ struct serial *serial_setup_from_config(struct vm *vm, struct io_bus *bus, struc
 	int rc = io_register(bus, IO_SPACE_PIO, SERIAL_COM1_BASE, SERIAL_NREGS, serial_io, s,
 			     "serial");
 	if (rc) {
-		snprintf(err, errlen, "serial: I/O ports 0x%x-0x%x: %s", SERIAL_COM1_BASE,
-			 SERIAL_COM1_BASE + SERIAL_NREGS - 1,
-			 rc == -EEXIST ? "already taken by another device" : strerror(-rc));
+		err_set(err, errlen, "serial: I/O ports 0x%x-0x%x: %s", SERIAL_COM1_BASE,
+			SERIAL_COM1_BASE + SERIAL_NREGS - 1,
+			rc == -EEXIST ? "already taken by another device" : strerror(-rc));
 		goto fail;
 	}
 	return s;

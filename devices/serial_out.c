@@ -15,7 +15,7 @@
  * /proc/self/fd, which gives a description of our own; a socket is written
  * with send(MSG_DONTWAIT), which needs no flag at all.
  */
-#include "serial_priv.h"
+#include "devices/serial_priv.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -29,7 +29,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "log.h"
+#include "core/log.h"
 
 /* serial_free() waits at most this long for a slow sink to take what is
  * still buffered: a sink nobody reads must not delay exit. */

@@ -13,7 +13,7 @@
 
 #include <pthread.h>
 
-#include "serial.h"
+#include "devices/serial.h"
 
 #define SERIAL_RX_FIFO  64   /* model's receive FIFO */
 #define SERIAL_HOST_BUF 4096 /* host bytes waiting for FIFO room */

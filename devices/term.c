@@ -1,4 +1,4 @@
-#include "term.h"
+#include "devices/term.h"
 
 #include <errno.h>
 #include <stdatomic.h>

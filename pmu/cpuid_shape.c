@@ -1,11 +1,10 @@
-/* CPUID shaping per mode (shared/design/pmu.md §3). */
+/* CPUID shaping per mode (docs/pmu.md §3). */
+#include "base/err.h"
 #include "pmu/shape.h"
 
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
-
-#define FAIL(...) do { snprintf(err, errlen, __VA_ARGS__); return -1; } while (0)
 
 __attribute__((format(printf, 2, 3)))
 static void add_cost(struct pmu_shape *s, const char *fmt, ...)

@@ -1,4 +1,5 @@
 /* Event filter construction and the userspace matcher (mirrors KVM). */
+#include "base/err.h"
 #include "pmu/filter.h"
 
 #include <stdio.h>
@@ -27,27 +28,27 @@ struct pmu_filter *pmu_filter_build(const struct cfg_pmu_filter *cf, enum pmu_ve
 	const uint16_t max_event = v == PMU_VENDOR_AMD ? 0xfff : 0xff;
 
 	if (cf->nevents > PMU_FILTER_MAX_EVENTS) {
-		snprintf(err, errlen, "pmu.filter.events: %u entries, KVM accepts at most %d",
-			 cf->nevents, PMU_FILTER_MAX_EVENTS);
+		err_set(err, errlen, "pmu.filter.events: %u entries, KVM accepts at most %d",
+			cf->nevents, PMU_FILTER_MAX_EVENTS);
 		return NULL;
 	}
 	if (cf->masked_events && !masked_supported) {
-		snprintf(err, errlen,
-			 "pmu.filter.masked_events: this kernel lacks KVM_CAP_PMU_EVENT_MASKED_EVENTS (Linux 6.3+); use plain events");
+		err_set(err, errlen,
+			"pmu.filter.masked_events: this kernel lacks KVM_CAP_PMU_EVENT_MASKED_EVENTS (Linux 6.3+); use plain events");
 		return NULL;
 	}
 	for (uint32_t i = 0; i < cf->nevents; i++) {
 		const struct cfg_pmu_event *e = &cf->events[i];
 		if (e->event_select > max_event) {
-			snprintf(err, errlen,
-				 "pmu.filter.events[%u].event_select: 0x%x is wider than %s's %d-bit event select",
-				 i, e->event_select, v == PMU_VENDOR_AMD ? "AMD" : "Intel",
-				 v == PMU_VENDOR_AMD ? 12 : 8);
+			err_set(err, errlen,
+				"pmu.filter.events[%u].event_select: 0x%x is wider than %s's %d-bit event select",
+				i, e->event_select, v == PMU_VENDOR_AMD ? "AMD" : "Intel",
+				v == PMU_VENDOR_AMD ? 12 : 8);
 			return NULL;
 		}
 		if (e->masked != cf->masked_events) {
-			snprintf(err, errlen, "pmu.filter.events[%u]: %s entry in a filter with masked_events %s",
-				 i, e->masked ? "masked" : "plain", cf->masked_events ? "true" : "false");
+			err_set(err, errlen, "pmu.filter.events[%u]: %s entry in a filter with masked_events %s",
+				i, e->masked ? "masked" : "plain", cf->masked_events ? "true" : "false");
 			return NULL;
 		}
 	}
@@ -79,7 +80,7 @@ struct pmu_filter *pmu_filter_build(const struct cfg_pmu_filter *cf, enum pmu_ve
 	return f;
 oom:
 	pmu_filter_free(f);
-	snprintf(err, errlen, "pmu.filter: out of memory");
+	err_set(err, errlen, "pmu.filter: out of memory");
 	return NULL;
 }
 

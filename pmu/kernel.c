@@ -1,5 +1,5 @@
 /* The in-kernel modes (mediated, legacy) and the opt-out, in the order the
- * kernel requires (shared/design/pmu.md §2): opt-out and event filter before
+ * kernel requires (docs/pmu.md §2): opt-out and event filter before
  * the first KVM_CREATE_VCPU, EBUSY handled there, PERF_CAPABILITIES before
  * each vCPU's first run. Also the trapped control plane
  * (trap_event_selects): event selects exit to mpvm, which counts them,
@@ -8,18 +8,19 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "log.h"
+#include "base/err.h"
+#include "core/log.h"
 #include "pmu/pmu_int.h"
-
-#define FAIL(...) do { snprintf(err, errlen, __VA_ARGS__); return -1; } while (0)
 
 static int opt_out(struct pmu *p, struct vm *vm, char *err, size_t errlen)
 {
 	struct kvm_enable_cap cap = { .cap = KVM_CAP_PMU_CAPABILITY, .args[0] = KVM_PMU_CAP_DISABLE };
-	int rc = p->ops.vm_ioctl(p->ops.ctx, vm, KVM_ENABLE_CAP, &cap);
+	int rc = kvm_vm_ioctl_named(vm, KVM_ENABLE_CAP,
+				    "KVM_ENABLE_CAP(KVM_CAP_PMU_CAPABILITY, KVM_PMU_CAP_DISABLE)", &cap,
+				    err, errlen);
 	if (rc < 0)
-		FAIL("KVM_ENABLE_CAP(KVM_CAP_PMU_CAPABILITY, KVM_PMU_CAP_DISABLE): %s%s", strerror(-rc),
-		     rc == -EINVAL ? " (it must come before the first KVM_CREATE_VCPU)" : "");
+		return err_append(err, errlen, "%s", rc == -EINVAL ?
+				  " (it must come before the first KVM_CREATE_VCPU)" : "");
 	p->opted_out = true;
 	return 0;
 }
@@ -27,20 +28,19 @@ static int opt_out(struct pmu *p, struct vm *vm, char *err, size_t errlen)
 static int set_event_filter(struct pmu *p, struct vm *vm, const struct pmu_filter *f, char *err,
 			    size_t errlen)
 {
-	int rc = p->ops.vm_ioctl(p->ops.ctx, vm, KVM_SET_PMU_EVENT_FILTER, f->kvm);
+	char what[96];
+	snprintf(what, sizeof(what), "KVM_SET_PMU_EVENT_FILTER (%s, %u events%s)",
+		 f->cfg.action == CFG_FILTER_DENY ? "deny" : "allow", f->kvm->nevents,
+		 f->cfg.masked_events ? ", masked" : "");
+	int rc = kvm_vm_ioctl_named(vm, KVM_SET_PMU_EVENT_FILTER, what, f->kvm, err, errlen);
 	if (rc == -E2BIG)
-		FAIL("KVM_SET_PMU_EVENT_FILTER: %u events is more than this kernel accepts (E2BIG)",
-		     f->kvm->nevents);
-	if (rc < 0)
-		FAIL("KVM_SET_PMU_EVENT_FILTER (%s, %u events%s): %s",
-		     f->cfg.action == CFG_FILTER_DENY ? "deny" : "allow", f->kvm->nevents,
-		     f->cfg.masked_events ? ", masked" : "", strerror(-rc));
-	return 0;
+		return err_append(err, errlen, ": more events than this kernel accepts");
+	return rc < 0 ? -1 : 0;
 }
 
 int kernel_before_vcpus(struct pmu *p, struct vm *vm, char *err, size_t errlen)
 {
-	int cap = p->ops.check_extension(p->ops.ctx, vm, KVM_CAP_PMU_CAPABILITY);
+	int cap = kvm_vm_check_extension(vm, KVM_CAP_PMU_CAPABILITY);
 	const struct pmu_msr_range *r;
 	int n;
 
@@ -82,7 +82,7 @@ int kernel_before_vcpus(struct pmu *p, struct vm *vm, char *err, size_t errlen)
 int kernel_vcpu_create_failed(struct pmu *p, struct vm *vm, int e, char *err, size_t errlen)
 {
 	if (e != EBUSY || p->mode != PMU_MODE_MEDIATED) {
-		snprintf(err, errlen, "KVM_CREATE_VCPU 0: %s", strerror(e));
+		err_set(err, errlen, "KVM_CREATE_VCPU 0: %s", strerror(e));
 		return 0;
 	}
 	char cause[360];
@@ -97,7 +97,7 @@ int kernel_vcpu_create_failed(struct pmu *p, struct vm *vm, int e, char *err, si
 	if (p->cfg.mode == CFG_PMU_AUTO && !p->fell_back && p->opt_out_possible) {
 		char oe[256];
 		if (opt_out(p, vm, oe, sizeof(oe))) {
-			snprintf(err, errlen, "KVM_CREATE_VCPU 0: EBUSY (%s); opting out then failed: %s", cause, oe);
+			err_set(err, errlen, "KVM_CREATE_VCPU 0: EBUSY (%s); opting out then failed: %s", cause, oe);
 			return 0;
 		}
 		if (p->msr_filter_set && pmu_msr_filter_apply(p, NULL, 0, oe, sizeof(oe)))
@@ -112,22 +112,22 @@ int kernel_vcpu_create_failed(struct pmu *p, struct vm *vm, int e, char *err, si
 		log_warn("PMU: %s", p->why);
 		return 1;
 	}
-	snprintf(err, errlen,
-		 "KVM_CREATE_VCPU 0: EBUSY: the host could not create a mediated PMU for this VM: %s", cause);
+	err_set(err, errlen,
+		"KVM_CREATE_VCPU 0: EBUSY: the host could not create a mediated PMU for this VM: %s", cause);
 	return 0;
 }
 
 static int set_msr(struct pmu *p, struct vcpu *v, uint32_t index, uint64_t val)
 {
 	PMU_MSRS(1) m = { .nmsrs = 1, .e[0] = { .index = index, .data = val } };
-	int rc = p->ops.vcpu_ioctl(p->ops.ctx, v, KVM_SET_MSRS, &m);
+	int rc = kvm_vcpu_ioctl(v, KVM_SET_MSRS, &m);
 	return rc == 1 ? 0 : rc < 0 ? rc : -EINVAL;
 }
 
 static int get_msr(struct pmu *p, struct vcpu *v, uint32_t index, uint64_t *val)
 {
 	PMU_MSRS(1) m = { .nmsrs = 1, .e[0] = { .index = index } };
-	int rc = p->ops.vcpu_ioctl(p->ops.ctx, v, KVM_GET_MSRS, &m);
+	int rc = kvm_vcpu_ioctl(v, KVM_GET_MSRS, &m);
 	if (rc != 1)
 		return rc < 0 ? rc : -EINVAL;
 	*val = m.e[0].data;
@@ -141,13 +141,11 @@ int kernel_vcpu_init(struct pmu *p, struct vcpu *v, char *err, size_t errlen)
 	/* Without an in-kernel LAPIC before the first vCPU KVM silently gives
 	 * no PMU: catch a VM built in the wrong order. */
 	struct kvm_lapic_state lapic;
-	int rc = p->ops.vcpu_ioctl(p->ops.ctx, v, KVM_GET_LAPIC, &lapic);
-	if (rc < 0)
-		FAIL("vCPU %d: KVM_GET_LAPIC: %s: the VM has no in-kernel LAPIC, so KVM gave it no PMU",
-		     v->id, strerror(-rc));
+	if (vcpu_ioctl(v, KVM_GET_LAPIC, &lapic, err, errlen) < 0)
+		return err_append(err, errlen, ": the VM has no in-kernel LAPIC, so KVM gave it no PMU");
 	if (!p->shape.pdcm)
 		return 0;
-	rc = set_msr(p, v, MSR_IA32_PERF_CAPABILITIES, p->shape.perf_caps);
+	int rc = set_msr(p, v, MSR_IA32_PERF_CAPABILITIES, p->shape.perf_caps);
 	if (rc < 0)
 		FAIL("vCPU %d: KVM_SET_MSRS IA32_PERF_CAPABILITIES=0x%llx: %s (must precede the first KVM_RUN)",
 		     v->id, (unsigned long long)p->shape.perf_caps, strerror(-rc));

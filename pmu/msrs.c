@@ -1,10 +1,11 @@
-/* PMU MSR names and mpvm's MSR filter (shared/design/pmu.md §4: a filter
+/* PMU MSR names and mpvm's MSR filter (docs/pmu.md §4: a filter
  * wins over pass-through, and KVM_MSR_EXIT_REASON_FILTER sends the denied
  * accesses to userspace). */
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
 
+#include "base/err.h"
 #include "pmu/pmu_int.h"
 
 const char *pmu_msr_name(uint32_t m, char *b, size_t len)
@@ -91,19 +92,16 @@ int pmu_msr_filter_apply(struct pmu *p, const struct pmu_msr_range *r, int n, ch
 	struct kvm_msr_filter f = { .flags = KVM_MSR_FILTER_DEFAULT_ALLOW };
 	/* KVM copies the bitmaps during the ioctl; 12 MSRs fit in 2 bytes. */
 	uint8_t bitmaps[KVM_MSR_FILTER_MAX_RANGES][4];
-	int rc;
 
 	if (n > KVM_MSR_FILTER_MAX_RANGES)
 		n = KVM_MSR_FILTER_MAX_RANGES;
 	if (n > 0) {
 		struct kvm_enable_cap cap = { .cap = KVM_CAP_X86_USER_SPACE_MSR,
 					      .args[0] = KVM_MSR_EXIT_REASON_FILTER };
-		rc = p->ops.vm_ioctl(p->ops.ctx, p->vm, KVM_ENABLE_CAP, &cap);
-		if (rc < 0) {
-			snprintf(err, errlen, "KVM_ENABLE_CAP(KVM_CAP_X86_USER_SPACE_MSR, FILTER): %s",
-				 strerror(-rc));
+		if (kvm_vm_ioctl_named(p->vm, KVM_ENABLE_CAP,
+				       "KVM_ENABLE_CAP(KVM_CAP_X86_USER_SPACE_MSR, FILTER)", &cap,
+				       err, errlen) < 0)
 			return -1;
-		}
 	}
 	for (int i = 0; i < n; i++) {
 		uint32_t allow = r[i].allow;
@@ -115,11 +113,8 @@ int pmu_msr_filter_apply(struct pmu *p, const struct pmu_msr_range *r, int n, ch
 			.bitmap = bitmaps[i],
 		};
 	}
-	rc = p->ops.vm_ioctl(p->ops.ctx, p->vm, KVM_X86_SET_MSR_FILTER, &f);
-	if (rc < 0) {
-		snprintf(err, errlen, "KVM_X86_SET_MSR_FILTER (%d PMU ranges): %s", n, strerror(-rc));
-		return -1;
-	}
+	if (vm_ioctl(p->vm, KVM_X86_SET_MSR_FILTER, &f, err, errlen) < 0)
+		return err_append(err, errlen, " (%d PMU ranges)", n);
 	p->msr_filter_set = n > 0;
 	return 0;
 }

@@ -6,10 +6,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "log.h"
+#include "base/err.h"
+#include "core/log.h"
 #include "pmu/pmu_int.h"
-
-#define FAIL(...) do { snprintf(err, errlen, __VA_ARGS__); return -1; } while (0)
 
 void pmu_note(struct pmu *p, const char *fmt, ...)
 {
@@ -87,17 +86,15 @@ static int build_filter(struct pmu *p, const struct cfg_pmu_filter *f, struct pm
 	return *out ? 0 : -1;
 }
 
-struct pmu *pmu_new_with_ops(const struct cfg_pmu *cfg, const struct pmu_host *host,
-			     const struct pmu_kvm_ops *ops, char *err, size_t errlen)
+struct pmu *pmu_new(const struct cfg_pmu *cfg, const struct pmu_host *host, char *err, size_t errlen)
 {
 	struct pmu *p = calloc(1, sizeof(*p));
 	if (!p) {
-		snprintf(err, errlen, "PMU: out of memory");
+		err_set(err, errlen, "PMU: out of memory");
 		return NULL;
 	}
 	p->cfg = *cfg;
 	p->host = *host;
-	p->ops = *ops;
 	pthread_rwlock_init(&p->filter_lock, NULL);
 	pthread_mutex_init(&p->stats_lock, NULL);
 
@@ -125,8 +122,8 @@ struct pmu *pmu_new_with_ops(const struct cfg_pmu *cfg, const struct pmu_host *h
 		if (p->mode == PMU_MODE_MEDIATED || p->mode == PMU_MODE_LEGACY) {
 			const struct pmu_kvm_info *k = &host->kvm_info;
 			if (k->cap_user_space_msr <= 0 || k->cap_msr_filter <= 0) {
-				snprintf(err, errlen,
-					 "pmu.trap_event_selects: this kernel lacks KVM_CAP_X86_USER_SPACE_MSR or KVM_CAP_X86_MSR_FILTER (Linux 5.10+)");
+				err_set(err, errlen,
+					"pmu.trap_event_selects: this kernel lacks KVM_CAP_X86_USER_SPACE_MSR or KVM_CAP_X86_MSR_FILTER (Linux 5.10+)");
 				goto fail;
 			}
 			p->trap = true;
@@ -262,12 +259,12 @@ int pmu_set_filter(struct pmu *p, const struct cfg_pmu_filter *f, char *err, siz
 	if (p->kernel_filter_live) {
 		/* A DENY list of nothing is how KVM spells "no filter". */
 		static struct kvm_pmu_event_filter none = { .action = KVM_PMU_EVENT_DENY };
-		int rc = p->ops.vm_ioctl(p->ops.ctx, p->vm, KVM_SET_PMU_EVENT_FILTER, nf ? nf->kvm : &none);
+		int rc = vm_ioctl(p->vm, KVM_SET_PMU_EVENT_FILTER, nf ? nf->kvm : &none, err, errlen);
 		if (rc < 0) {
 			pthread_rwlock_unlock(&p->filter_lock);
 			pmu_filter_free(nf);
-			FAIL("KVM_SET_PMU_EVENT_FILTER: %s%s; the previous filter stays", strerror(-rc),
-			     rc == -E2BIG ? " (more events than the kernel accepts)" : "");
+			return err_append(err, errlen, "%s; the previous filter stays",
+					  rc == -E2BIG ? " (more events than the kernel accepts)" : "");
 		}
 	}
 	old = p->filter;

@@ -1,6 +1,6 @@
 /* The guest PMU module: one per VM.
  *
- * Contract (the kernel's side is shared/design/pmu.md; read it first):
+ * Contract (the kernel's side is docs/pmu.md; read it first):
  *  - pmu_probe() (probe.h) describes the host; pmu_new() checks the "pmu"
  *    config against it and decides the mode in force. It fails, with `err`
  *    saying why and what to change, when the config asks for what the host
@@ -21,8 +21,8 @@
  *    so in the JSON otherwise. The soft model answers at any time.
  *  - pmu_set_filter() replaces the event filter while the VM runs.
  *  - pmu_free() after vm_destroy() (which runs the destroy hook).
- * Every KVM ioctl goes through struct pmu_kvm_ops so that tests can put a
- * stand-in of the kernel contract underneath.
+ * Every KVM call goes through the VM's struct kvm_ops (core/kvm_ops.h), so
+ * that tests can put a stand-in of the kernel contract underneath.
  */
 #ifndef MPVM_PMU_H
 #define MPVM_PMU_H
@@ -38,25 +38,8 @@ struct pmu;
 struct vm;
 struct vcpu;
 
-/* The module's view of KVM. Return values: >= 0 on success (the ioctl's
- * result), -errno on failure. */
-struct pmu_kvm_ops {
-	void *ctx;
-	int (*check_extension)(void *ctx, struct vm *vm, long cap); /* on the VM fd */
-	int (*vm_ioctl)(void *ctx, struct vm *vm, unsigned long req, void *arg);
-	int (*vcpu_ioctl)(void *ctx, struct vcpu *vcpu, unsigned long req, void *arg);
-	/* Make the vCPU leave KVM_RUN and pass through before_run (vcpu_kick). */
-	void (*kick)(void *ctx, struct vcpu *vcpu);
-	/* CPU time consumed by the vCPU's thread, ns (0 before it starts). */
-	uint64_t (*cpu_time_ns)(void *ctx, struct vcpu *vcpu);
-};
-/* The real thing: ioctl(2), vcpu_kick(), the thread's CPU clock. */
-extern const struct pmu_kvm_ops pmu_kvm_ops_real;
-
 struct pmu *pmu_new(const struct cfg_pmu *cfg, const struct pmu_host *host, char *err,
 		    size_t errlen);
-struct pmu *pmu_new_with_ops(const struct cfg_pmu *cfg, const struct pmu_host *host,
-			     const struct pmu_kvm_ops *ops, char *err, size_t errlen);
 void pmu_attach(struct pmu *p, struct vm *vm);
 void pmu_free(struct pmu *p);
 

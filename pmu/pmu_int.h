@@ -14,11 +14,12 @@
 #include <pthread.h>
 #include <stdatomic.h>
 
+#include "core/kvm_ops.h"
+#include "core/vm.h"
 #include "pmu/filter.h"
 #include "pmu/pmu.h"
 #include "pmu/shape.h"
 #include "pmu/soft.h"
-#include "vmm/vm.h"
 
 /* AMD PMU MSRs. */
 #define MSR_K7_EVNTSEL0 0xc0010000
@@ -53,7 +54,6 @@ struct soft_timer;
 struct pmu {
 	struct cfg_pmu cfg;
 	struct pmu_host host;
-	struct pmu_kvm_ops ops;
 	struct vm *vm;
 
 	enum pmu_mode mode;      /* in force */

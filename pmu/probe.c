@@ -1,6 +1,6 @@
 /* Host probe: decode what the host reports and decide, per mode, whether a
  * guest PMU is possible and what an administrator would change if not.
- * The facts behind each rule are in shared/design/pmu.md §1-2. */
+ * The facts behind each rule are in docs/pmu.md §1-2. */
 #include "pmu/probe.h"
 
 #include <ctype.h>

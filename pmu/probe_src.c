@@ -2,6 +2,7 @@
  * Tests never use this file; they hand pmu_probe() made-up sources. */
 #include "pmu/probe.h"
 
+#include <cpuid.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,16 +11,12 @@
 #include <unistd.h>
 #include <linux/kvm.h>
 
-#include "vmm/kvm.h"
+#include "core/kvm.h"
 
 #ifndef KVM_CAP_PMU_EVENT_MASKED_EVENTS
 #define KVM_CAP_PMU_EVENT_MASKED_EVENTS 226
 #endif
 #define MSR_IA32_PERF_CAPABILITIES 0x345
-
-/* Not <cpuid.h>: vmm/cpuid.h shadows it on the include path. */
-#define __cpuid_count(leaf, sub, a, b, c, d) \
-	__asm__ volatile("cpuid" : "=a"(a), "=b"(b), "=c"(c), "=d"(d) : "0"(leaf), "2"(sub))
 
 void pmu_cpuid_read_host(struct pmu_cpuid_set *s)
 {

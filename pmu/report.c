@@ -7,12 +7,6 @@
 
 #include "pmu/pmu_int.h"
 
-static const char *cfg_mode_name(enum cfg_pmu_mode m)
-{
-	static const char *const n[] = { "auto", "off", "mediated", "legacy", "soft" };
-	return (unsigned)m < sizeof(n) / sizeof(n[0]) ? n[m] : "?";
-}
-
 static void add_hex(cJSON *o, const char *k, uint64_t v)
 {
 	char b[24];
@@ -20,17 +14,17 @@ static void add_hex(cJSON *o, const char *k, uint64_t v)
 	cJSON_AddStringToObject(o, k, b);
 }
 
+/* The architectural events' encodings, in leaf 0xA EBX order; their names
+ * are config's (cfg_pmu_arch_event_name). */
 static const struct {
 	uint16_t event;
 	uint8_t umask;
-	const char *name;
 } arch_events[] = {
-	{ 0x3c, 0x00, "core_cycles" },    { 0xc0, 0x00, "instructions" },
-	{ 0x3c, 0x01, "reference_cycles" }, { 0x2e, 0x4f, "llc_references" },
-	{ 0x2e, 0x41, "llc_misses" },     { 0xc4, 0x00, "branches" },
-	{ 0xc5, 0x00, "branch_misses" },
+	{ 0x3c, 0x00 }, { 0xc0, 0x00 }, { 0x3c, 0x01 }, { 0x2e, 0x4f },
+	{ 0x2e, 0x41 }, { 0xc4, 0x00 }, { 0xc5, 0x00 },
 };
 #define N_ARCH_EVENTS (sizeof(arch_events) / sizeof(arch_events[0]))
+_Static_assert(N_ARCH_EVENTS == CFG_PMU_NUM_ARCH_EVENTS, "an encoding for every named event");
 
 static const char *event_name(uint32_t key)
 {
@@ -40,7 +34,7 @@ static const char *event_name(uint32_t key)
 		return (key & 0xf) < 4 ? fixed[key & 0xf] : "fixed";
 	for (size_t i = 0; i < N_ARCH_EVENTS; i++)
 		if (key == ((uint32_t)arch_events[i].event << 8 | arch_events[i].umask))
-			return arch_events[i].name;
+			return cfg_pmu_arch_event_name((unsigned)i);
 	return NULL;
 }
 
@@ -78,7 +72,7 @@ static cJSON *guest_pmu_json(const struct pmu_shape *s)
 	if (s->flavour == PMU_VENDOR_INTEL && s->version)
 		for (int i = 0; i < (int)N_ARCH_EVENTS && i < s->ebx_len; i++)
 			if (!(s->unavail & (1u << i)))
-				cJSON_AddItemToArray(ev, cJSON_CreateString(arch_events[i].name));
+				cJSON_AddItemToArray(ev, cJSON_CreateString(cfg_pmu_arch_event_name((unsigned)i)));
 	return o;
 }
 
@@ -92,7 +86,7 @@ static void route(cJSON *arr, const char *msrs, const char *name, const char *go
 	cJSON_AddItemToArray(arr, o);
 }
 
-/* Where each PMU MSR goes (shared/design/pmu.md §4). */
+/* Where each PMU MSR goes (docs/pmu.md §4). */
 static void routes_json(const struct pmu *p, cJSON *o)
 {
 	const struct pmu_shape *s = &p->shape;
@@ -240,7 +234,7 @@ char *pmu_report_json(struct pmu *p)
 	cJSON *o = cJSON_CreateObject();
 	if (!o)
 		return NULL;
-	cJSON_AddStringToObject(o, "requested", cfg_mode_name(p->cfg.mode));
+	cJSON_AddStringToObject(o, "requested", cfg_pmu_mode_name(p->cfg.mode));
 	cJSON_AddStringToObject(o, "mode", pmu_mode_name(p->mode));
 	cJSON_AddStringToObject(o, "why", p->why);
 	cJSON_AddBoolToObject(o, "fell_back", p->fell_back);
@@ -304,7 +298,7 @@ static int add_kernel_vcpu(struct pmu *p, struct vcpu *vc, cJSON *v)
 	PMU_MSRS(40) m = { .nmsrs = (uint32_t)n };
 	for (int i = 0; i < n; i++)
 		m.e[i].index = idx[i];
-	int rc = n ? p->ops.vcpu_ioctl(p->ops.ctx, vc, KVM_GET_MSRS, &m) : 0;
+	int rc = n ? kvm_vcpu_ioctl(vc, KVM_GET_MSRS, &m) : 0;
 	if (rc < 0) {
 		cJSON_AddStringToObject(v, "error", strerror(-rc));
 		return -1;

@@ -2,7 +2,7 @@
  *
  * Contract: pmu_shape_compute() is pure: it decides version, counter counts
  * and widths, available events, PDCM/PERF_CAPABILITIES and the AMD bits
- * (shared/design/pmu.md §3), and fails with `err` naming the config field
+ * (docs/pmu.md §3), and fails with `err` naming the config field
  * when the config asks for more than the host (or the soft model) has; it
  * never clamps silently. In the in-kernel modes counts and widths default to
  * what KVM supports (fixed counters capped at 3), and the shape records

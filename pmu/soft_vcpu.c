@@ -1,6 +1,6 @@
 /* The soft PMU at run time: one model per vCPU, fed by the vCPU thread's
  * CPU time at the TSC rate, MSR-filter exits, an overflow timer and PMI
- * delivery through the in-kernel LAPIC (shared/design/pmu.md §5-6).
+ * delivery through the in-kernel LAPIC (docs/pmu.md §5-6).
  *
  * Time: counters advance by the CPU time the vCPU thread consumed since the
  * last sync (a halted guest sleeps in the kernel and does not count, as
@@ -30,7 +30,8 @@
 #include <sys/timerfd.h>
 #include <unistd.h>
 
-#include "log.h"
+#include "base/err.h"
+#include "core/log.h"
 #include "pmu/pmu_int.h"
 
 /* Floor of the overflow timer: bounds the kick rate while a guest whose
@@ -73,7 +74,7 @@ static bool allow_cb(void *opaque, int bit, uint64_t eventsel)
 /* Lock held. Counts the CPU time since the last sync. */
 static void sync_locked(struct pmu *p, struct soft_vcpu *s)
 {
-	uint64_t now = p->ops.cpu_time_ns(p->ops.ctx, s->vcpu);
+	uint64_t now = kvm_vcpu_cpu_time_ns(s->vcpu);
 	if (now <= s->last_ns)
 		return;
 	uint64_t cycles = soft_ns_to_cycles(now, s->tsc_khz) - soft_ns_to_cycles(s->last_ns, s->tsc_khz);
@@ -105,7 +106,7 @@ static void *timer_thread(void *arg)
 			atomic_store(&s->fired, true);
 			atomic_store(&s->rearm, true);
 			atomic_fetch_add(&p->timer_wakeups, 1);
-			p->ops.kick(p->ops.ctx, s->vcpu);
+			kvm_vcpu_kick(s->vcpu);
 		}
 	}
 }
@@ -114,20 +115,19 @@ static int timer_start(struct pmu *p, char *err, size_t errlen)
 {
 	struct soft_timer *t = calloc(1, sizeof(*t));
 	if (!t) {
-		snprintf(err, errlen, "soft PMU: out of memory");
-		return -1;
+		return err_set(err, errlen, "soft PMU: out of memory");
 	}
 	t->epfd = epoll_create1(EPOLL_CLOEXEC);
 	t->stopfd = eventfd(0, EFD_CLOEXEC);
 	struct epoll_event ev = { .events = EPOLLIN, .data.ptr = NULL };
 	if (t->epfd < 0 || t->stopfd < 0 || epoll_ctl(t->epfd, EPOLL_CTL_ADD, t->stopfd, &ev)) {
-		snprintf(err, errlen, "soft PMU timer: epoll/eventfd: %s", strerror(errno));
+		err_set(err, errlen, "soft PMU timer: epoll/eventfd: %s", strerror(errno));
 		goto fail;
 	}
 	p->timer = t;
 	int rc = pthread_create(&t->thread, NULL, timer_thread, p);
 	if (rc) {
-		snprintf(err, errlen, "soft PMU timer thread: %s", strerror(rc));
+		err_set(err, errlen, "soft PMU timer thread: %s", strerror(rc));
 		p->timer = NULL;
 		goto fail;
 	}
@@ -146,36 +146,31 @@ fail:
 int soft_vcpu_init(struct pmu *p, struct vcpu *v, char *err, size_t errlen)
 {
 	struct kvm_lapic_state lapic;
-	int rc = p->ops.vcpu_ioctl(p->ops.ctx, v, KVM_GET_LAPIC, &lapic);
-	if (rc < 0) {
-		snprintf(err, errlen, "vCPU %d: KVM_GET_LAPIC: %s: the soft PMU delivers PMIs through the in-kernel LAPIC",
-			 v->id, strerror(-rc));
-		return -1;
-	}
-	rc = p->ops.vcpu_ioctl(p->ops.ctx, v, KVM_GET_TSC_KHZ, NULL);
-	if (rc <= 0) {
-		snprintf(err, errlen, "vCPU %d: KVM_GET_TSC_KHZ: %s: the soft PMU counts cycles at the TSC rate",
-			 v->id, rc < 0 ? strerror(-rc) : "returned 0");
-		return -1;
-	}
+	if (vcpu_ioctl(v, KVM_GET_LAPIC, &lapic, err, errlen) < 0)
+		return err_append(err, errlen, ": the soft PMU delivers PMIs through the in-kernel LAPIC");
+	int rc = vcpu_ioctl(v, KVM_GET_TSC_KHZ, NULL, err, errlen);
+	if (rc < 0)
+		return err_append(err, errlen, ": the soft PMU counts cycles at the TSC rate");
+	if (rc == 0)
+		return err_set(err, errlen, "vCPU %d: KVM_GET_TSC_KHZ: returned 0: the soft PMU counts cycles at the TSC rate",
+			       v->id);
 	if (!p->timer && timer_start(p, err, errlen))
 		return -1;
 
 	struct soft_vcpu *s = calloc(1, sizeof(*s));
 	if (!s) {
-		snprintf(err, errlen, "vCPU %d: soft PMU: out of memory", v->id);
-		return -1;
+		return err_set(err, errlen, "vCPU %d: soft PMU: out of memory", v->id);
 	}
 	pthread_mutex_init(&s->lock, NULL);
 	soft_pmu_init(&s->m, &p->shape);
 	s->vcpu = v;
 	s->tsc_khz = (uint64_t)rc;
 	s->floor_ns = SOFT_MIN_TIMER_NS;
-	s->last_ns = p->ops.cpu_time_ns(p->ops.ctx, v);
+	s->last_ns = kvm_vcpu_cpu_time_ns(v);
 	s->tfd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
 	struct epoll_event ev = { .events = EPOLLIN, .data.ptr = s };
 	if (s->tfd < 0 || epoll_ctl(p->timer->epfd, EPOLL_CTL_ADD, s->tfd, &ev)) {
-		snprintf(err, errlen, "vCPU %d: soft PMU timerfd: %s", v->id, strerror(errno));
+		err_set(err, errlen, "vCPU %d: soft PMU timerfd: %s", v->id, strerror(errno));
 		if (s->tfd >= 0)
 			close(s->tfd);
 		free(s);
@@ -229,7 +224,7 @@ static void deliver_pmi(struct pmu *p, struct soft_vcpu *s)
 	struct vcpu *v = s->vcpu;
 	struct kvm_lapic_state lapic;
 	uint32_t lvtpc;
-	int rc = p->ops.vcpu_ioctl(p->ops.ctx, v, KVM_GET_LAPIC, &lapic);
+	int rc = kvm_vcpu_ioctl(v, KVM_GET_LAPIC, &lapic);
 
 	if (rc < 0) {
 		atomic_fetch_add(&p->pmis_dropped, 1);
@@ -247,9 +242,9 @@ static void deliver_pmi(struct pmu *p, struct soft_vcpu *s)
 	if (mode == LVT_DM_FIXED && vector >= 16) {
 		struct kvm_msi msi = { .address_lo = (uint32_t)VM_LAPIC_ADDR | ((uint32_t)v->id << 12),
 				       .data = vector };
-		rc = p->ops.vm_ioctl(p->ops.ctx, v->vm, KVM_SIGNAL_MSI, &msi);
+		rc = kvm_vm_ioctl(v->vm, KVM_SIGNAL_MSI, &msi);
 	} else if (mode == LVT_DM_NMI) {
-		rc = p->ops.vcpu_ioctl(p->ops.ctx, v, KVM_NMI, NULL);
+		rc = kvm_vcpu_ioctl(v, KVM_NMI, NULL);
 	} else {
 		atomic_fetch_add(&p->pmis_dropped, 1);
 		log_debug("vCPU %d: PMI dropped: LVTPC 0x%x (delivery mode %u, vector %u) is not modelled",
@@ -322,7 +317,7 @@ int soft_vcpu_snapshot(struct pmu *p, struct vcpu *v, struct soft_pmu *out)
 	pthread_mutex_unlock(&s->lock);
 	/* An overflow found from another thread is delivered by the vCPU. */
 	if (kick)
-		p->ops.kick(p->ops.ctx, v);
+		kvm_vcpu_kick(v);
 	return 0;
 }
 
@@ -345,7 +340,7 @@ void soft_rearm_all(struct pmu *p)
 		if (!s)
 			continue;
 		atomic_store(&s->rearm, true);
-		p->ops.kick(p->ops.ctx, s->vcpu);
+		kvm_vcpu_kick(s->vcpu);
 	}
 }
 

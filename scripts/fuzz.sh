@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# Builds every libFuzzer target (tests/fuzz/fuzz_*.c) with clang, ASan and
-# UBSan, replays the regression inputs (tests/fuzz/regress/<target>/: crashes
-# found earlier), then fuzzes each target for a bounded time, starting from
-# the seeds in tests/fuzz/corpus/<target>/.
+# Builds every libFuzzer target (tests/fuzz/fuzz_*.c, CMake option
+# MPVM_FUZZ) with clang, ASan and UBSan, replays the regression inputs
+# (tests/fuzz/regress/<target>/: crashes found earlier), then fuzzes each
+# target for a bounded time, starting from the seeds in
+# tests/fuzz/corpus/<target>/.
 #
 # Env: FUZZ_SECONDS  total fuzzing budget, split over the targets (default 60)
 #      FUZZ_BUILD_DIR build directory (default build-fuzz)
@@ -21,22 +22,17 @@ if ! command -v "$CC" >/dev/null; then
 fi
 
 SAN="-fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer"
-echo "== fuzz: building mpvm_core with $CC, coverage and sanitizers ($B)"
-mkdir -p "$B"
-cmake -S . -B "$B" -DCMAKE_C_COMPILER="$CC" -DCMAKE_BUILD_TYPE=Debug \
-	-DCMAKE_C_FLAGS="-fsanitize=fuzzer-no-link $SAN" >"$B/cmake.log" 2>&1 ||
-	{ cat "$B/cmake.log"; exit 1; }
-cmake --build "$B" --target mpvm_core -j2 >/dev/null
-
-LIBS=$(pkg-config --libs libcjson libmicrohttpd liburing libseccomp)
 targets=()
 for src in tests/fuzz/fuzz_*.c; do
-	name=$(basename "$src" .c)
-	# shellcheck disable=SC2086 # $SAN and $LIBS are word lists
-	"$CC" -std=gnu11 -g -O1 -D_GNU_SOURCE -I. -Ivmm -fsanitize=fuzzer $SAN \
-		"$src" "$B/libmpvm_core.a" $LIBS -lpthread -o "$B/$name"
-	targets+=("$name")
+	targets+=("$(basename "$src" .c)")
 done
+echo "== fuzz: building ${targets[*]} with $CC, coverage and sanitizers ($B)"
+mkdir -p "$B"
+cmake -S . -B "$B" -DCMAKE_C_COMPILER="$CC" -DCMAKE_BUILD_TYPE=Debug -DMPVM_FUZZ=ON \
+	-DCMAKE_C_FLAGS="-fsanitize=fuzzer-no-link $SAN" >"$B/cmake.log" 2>&1 ||
+	{ cat "$B/cmake.log"; exit 1; }
+cmake --build "$B" --target "${targets[@]}" -j2 >"$B/build.log" 2>&1 ||
+	{ tail -40 "$B/build.log"; exit 1; }
 
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1}:abort_on_error=1
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1}:halt_on_error=1

@@ -1,4 +1,4 @@
-#include "blk_int.h"
+#include "devices/virtio/blk_int.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -13,9 +13,8 @@
 #include <linux/fs.h>
 #include <linux/virtio_ids.h>
 
-#include "vmm/log.h"
-
-#define FAIL(...) do { snprintf(err, errlen, __VA_ARGS__); goto fail; } while (0)
+#include "base/err.h"
+#include "core/log.h"
 
 static struct virtio_blk *to_blk(struct virtio_dev *d)
 {
@@ -273,14 +272,6 @@ static int blk_quiesce(struct virtio_dev *d)
 	return blk_io_quiesce(to_blk(d));
 }
 
-static void blk_config_read(struct virtio_dev *d, uint32_t off, uint8_t *buf, uint32_t len)
-{
-	struct virtio_blk *b = to_blk(d);
-	if (off < sizeof(b->config))
-		memcpy(buf, (uint8_t *)&b->config + off,
-		       len < sizeof(b->config) - off ? len : sizeof(b->config) - off);
-}
-
 static void blk_destroy(struct virtio_dev *d)
 {
 	struct virtio_blk *b = to_blk(d);
@@ -297,7 +288,6 @@ static const struct virtio_dev_ops blk_ops = {
 	.queue_notify = blk_queue_notify,
 	.reset = blk_reset,
 	.quiesce = blk_quiesce,
-	.config_read = blk_config_read,
 	.destroy = blk_destroy,
 };
 
@@ -320,7 +310,7 @@ struct virtio_dev *virtio_blk_create(const struct cfg_drive *cfg, const struct g
 {
 	struct virtio_blk *b = calloc(1, sizeof(*b));
 	if (!b) {
-		snprintf(err, errlen, "drive %s: out of memory", cfg->drive_id);
+		err_set(err, errlen, "drive %s: out of memory", cfg->drive_id);
 		return NULL;
 	}
 	b->fd = b->timer_fd = b->ring_efd = -1;
@@ -343,12 +333,12 @@ struct virtio_dev *virtio_blk_create(const struct cfg_drive *cfg, const struct g
 
 	b->fd = open(b->path, (b->read_only ? O_RDONLY : O_RDWR) | O_CLOEXEC);
 	if (b->fd < 0)
-		FAIL("drive %s: cannot open %s%s: %s", b->drive_id, b->path,
+		FAIL_GOTO(fail, "drive %s: cannot open %s%s: %s", b->drive_id, b->path,
 		     b->read_only ? "" : " for writing", strerror(errno));
 	uint64_t size;
 	int r = disk_size(b->fd, &size);
 	if (r)
-		FAIL("drive %s: %s: %s", b->drive_id, b->path,
+		FAIL_GOTO(fail, "drive %s: %s: %s", b->drive_id, b->path,
 		     r == -EINVAL ? "not a regular file or block device" : strerror(-r));
 	b->capacity = size / BLK_SECTOR;
 	if (size % BLK_SECTOR)
@@ -357,16 +347,18 @@ struct virtio_dev *virtio_blk_create(const struct cfg_drive *cfg, const struct g
 			 (unsigned long long)(size % BLK_SECTOR));
 	b->config.capacity = b->capacity;
 	b->config.seg_max = VIRTQ_MAX_CHAIN - 2; /* plus header and status */
+	b->dev.config = &b->config;
+	b->dev.config_len = sizeof(b->config);
 
 	b->nslots = b->engine == CFG_IO_ASYNC ? VIRTQ_MAX_SIZE : 1;
 	b->slots = calloc(b->nslots, sizeof(*b->slots));
 	if (!b->slots)
-		FAIL("drive %s: out of memory", b->drive_id);
+		FAIL_GOTO(fail, "drive %s: out of memory", b->drive_id);
 	reset_slots(b);
 
 	b->timer_fd = rl_timer_create();
 	if (b->timer_fd < 0 || virtio_dev_watch(&b->dev, b->timer_fd, EPOLLIN, on_timer, NULL))
-		FAIL("drive %s: timerfd: %s", b->drive_id, strerror(errno));
+		FAIL_GOTO(fail, "drive %s: timerfd: %s", b->drive_id, strerror(errno));
 	if (blk_io_init(b, err, errlen))
 		goto fail;
 	return &b->dev;
@@ -418,8 +410,8 @@ int virtio_blk_update(struct virtio_dev *d, const char *path, const struct cfg_r
 		uint64_t size = 0;
 		int r = u.fd < 0 ? -errno : disk_size(u.fd, &size);
 		if (r) {
-			snprintf(err, errlen, "drive %s: %s: %s", b->drive_id, path,
-				 r == -EINVAL ? "not a regular file or block device" : strerror(-r));
+			err_set(err, errlen, "drive %s: %s: %s", b->drive_id, path,
+				r == -EINVAL ? "not a regular file or block device" : strerror(-r));
 			if (u.fd >= 0)
 				close(u.fd);
 			return -1;
@@ -427,8 +419,8 @@ int virtio_blk_update(struct virtio_dev *d, const char *path, const struct cfg_r
 		u.capacity = size / BLK_SECTOR;
 	}
 	if (virtio_dev_call(d, apply_update, &u)) {
-		snprintf(err, errlen, "drive %s: the device's I/O thread has stopped (see the log); "
-			 "restart the VM", b->drive_id);
+		err_set(err, errlen, "drive %s: the device's I/O thread has stopped (see the log); "
+			"restart the VM", b->drive_id);
 		if (u.fd >= 0)
 			close(u.fd);
 		return -1;

@@ -25,7 +25,7 @@
 #include <stdint.h>
 
 #include "config/config.h"
-#include "virtio.h"
+#include "devices/virtio/virtio.h"
 
 /* Opens the backing file; the device's worker is not started yet. NULL with
  * `err` naming the drive and path on failure. */

@@ -7,8 +7,8 @@
 #include <liburing.h>
 #include <linux/virtio_blk.h>
 
-#include "blk.h"
-#include "ratelimit.h"
+#include "devices/virtio/blk.h"
+#include "devices/virtio/ratelimit.h"
 
 #define BLK_SECTOR 512ull
 

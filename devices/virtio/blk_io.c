@@ -2,7 +2,8 @@
  * request at a time. Async: io_uring with up to a queue's worth of requests
  * in flight; the ring's eventfd is on the worker's epoll and completions are
  * reaped there. Host errors come back as negative errnos to blk_complete(). */
-#include "blk_int.h"
+#include "base/err.h"
+#include "devices/virtio/blk_int.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -11,7 +12,7 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
-#include "vmm/log.h"
+#include "core/log.h"
 
 /* ---- Sync ----------------------------------------------------------------- */
 
@@ -97,26 +98,22 @@ int blk_io_init(struct virtio_blk *b, char *err, size_t errlen)
 		return 0;
 	int r = io_uring_queue_init(VIRTQ_MAX_SIZE, &b->ring, 0);
 	if (r < 0) {
-		snprintf(err, errlen, "drive %s: io_uring_queue_init: %s (io_engine \"Async\" needs io_uring; "
-			 "use \"Sync\" or enable io_uring, e.g. sysctl kernel.io_uring_disabled=0)",
-			 b->drive_id, strerror(-r));
-		return -1;
+		return err_set(err, errlen, "drive %s: io_uring_queue_init: %s (io_engine \"Async\" needs io_uring; "
+			       "use \"Sync\" or enable io_uring, e.g. sysctl kernel.io_uring_disabled=0)",
+			       b->drive_id, strerror(-r));
 	}
 	b->ring_ok = true;
 	b->ring_efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	if (b->ring_efd < 0) {
-		snprintf(err, errlen, "drive %s: eventfd: %s", b->drive_id, strerror(errno));
-		return -1;
+		return err_set(err, errlen, "drive %s: eventfd: %s", b->drive_id, strerror(errno));
 	}
 	r = io_uring_register_eventfd(&b->ring, b->ring_efd);
 	if (r < 0) {
-		snprintf(err, errlen, "drive %s: io_uring_register_eventfd: %s", b->drive_id, strerror(-r));
-		return -1;
+		return err_set(err, errlen, "drive %s: io_uring_register_eventfd: %s", b->drive_id, strerror(-r));
 	}
 	r = virtio_dev_watch(&b->dev, b->ring_efd, EPOLLIN, on_completion, NULL);
 	if (r) {
-		snprintf(err, errlen, "drive %s: epoll: %s", b->drive_id, strerror(-r));
-		return -1;
+		return err_set(err, errlen, "drive %s: epoll: %s", b->drive_id, strerror(-r));
 	}
 	return 0;
 }
@@ -170,25 +167,37 @@ void blk_io_kick(struct virtio_blk *b)
 		b->unsubmitted = 0;
 }
 
-int blk_io_quiesce(struct virtio_blk *b)
+/* Kick, then wait until no request is in flight: completed normally
+ * (`complete`), or with the results thrown away. -1 if the ring failed with
+ * requests left. */
+static int wait_inflight(struct virtio_blk *b, bool complete)
 {
-	if (!b->ring_ok)
-		return 0;
 	blk_io_kick(b);
-	int rc = 0;
 	while (b->inflight) {
 		struct io_uring_cqe *cqe;
 		int r = io_uring_wait_cqe(&b->ring, &cqe);
 		if (r == -EINTR)
 			continue;
 		if (r < 0) {
-			log_err("drive %s: io_uring_wait_cqe: %s (%u requests still in flight)", b->drive_id,
-				strerror(-r), b->inflight);
-			rc = -1;
-			break;
+			log_err("drive %s: io_uring_wait_cqe: %s (%u requests %s)", b->drive_id,
+				strerror(-r), b->inflight, complete ? "still in flight" : "lost");
+			return -1;
 		}
-		reap(b);
+		if (complete) {
+			reap(b);
+		} else {
+			io_uring_cqe_seen(&b->ring, cqe);
+			b->inflight--;
+		}
 	}
+	return 0;
+}
+
+int blk_io_quiesce(struct virtio_blk *b)
+{
+	if (!b->ring_ok)
+		return 0;
+	int rc = wait_inflight(b, true);
 	if (b->pushed) {
 		b->pushed = false;
 		virtio_notify(&b->dev, 0);
@@ -200,20 +209,7 @@ void blk_io_drain(struct virtio_blk *b)
 {
 	if (!b->ring_ok)
 		return;
-	blk_io_kick(b);
-	while (b->inflight) {
-		struct io_uring_cqe *cqe;
-		int r = io_uring_wait_cqe(&b->ring, &cqe);
-		if (r == -EINTR)
-			continue;
-		if (r < 0) {
-			log_err("drive %s: io_uring_wait_cqe: %s (%u requests lost)", b->drive_id,
-				strerror(-r), b->inflight);
-			break;
-		}
-		io_uring_cqe_seen(&b->ring, cqe);
-		b->inflight--;
-	}
+	wait_inflight(b, false);
 	b->inflight = 0;
 	b->unsubmitted = 0;
 }

@@ -1,4 +1,4 @@
-#include "virtio.h"
+#include "devices/virtio/virtio.h"
 
 #include <errno.h>
 #include <poll.h>
@@ -9,9 +9,8 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
-#include "vmm/log.h"
-
-#define FAIL(...) do { snprintf(err, errlen, __VA_ARGS__); return -1; } while (0)
+#include "base/err.h"
+#include "core/log.h"
 
 static void signal_fd(int fd)
 {
@@ -469,7 +468,7 @@ void virtio_dev_fail(struct virtio_dev *d, const char *fmt, ...)
 	char msg[256];
 	va_list ap;
 	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
+	err_vset(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
 	if (set_needs_reset(d))
 		log_warn("%s: guest driver error: %s; device needs reset", d->name, msg);
@@ -483,7 +482,7 @@ void virtio_dev_warn(struct virtio_dev *d, const char *fmt, ...)
 	char msg[256];
 	va_list ap;
 	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
+	err_vset(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
 	log_warn("%s: %s%s", d->name, msg, n == 10 ? " (further faults: every 1000th is logged)" : "");
 }

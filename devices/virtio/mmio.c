@@ -1,14 +1,15 @@
-#include "mmio.h"
+#include "devices/virtio/mmio.h"
 
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/ioctl.h>
 #include <unistd.h>
 #include <linux/kvm.h>
 #include <linux/virtio_mmio.h>
 
-#define FAIL(...) do { snprintf(err, errlen, __VA_ARGS__); return -1; } while (0)
+#include "base/err.h"
+#include "core/kvm_ops.h"
+#include "core/vm.h"
 
 #define MMIO_MAGIC 0x74726976 /* "virt" */
 
@@ -122,8 +123,9 @@ void virtio_mmio_access(void *opaque, struct vcpu *vcpu, uint64_t off,
 		pthread_mutex_lock(&d->lock);
 		if (!is_write) {
 			memset(data, 0, len);
-			if (d->ops->config_read)
-				d->ops->config_read(d, (uint32_t)coff, data, len);
+			if (coff < d->config_len)
+				memcpy(data, (const uint8_t *)d->config + coff,
+				       len < d->config_len - coff ? len : d->config_len - coff);
 		} else if (d->ops->config_write) {
 			d->ops->config_write(d, (uint32_t)coff, data, len);
 		}
@@ -149,7 +151,7 @@ void virtio_mmio_access(void *opaque, struct vcpu *vcpu, uint64_t off,
 	pthread_mutex_unlock(&d->lock);
 }
 
-int virtio_mmio_attach(struct virtio_dev *d, struct io_bus *bus, int vm_fd,
+int virtio_mmio_attach(struct virtio_dev *d, struct io_bus *bus, struct vm *vm,
 		       uint64_t base, uint32_t gsi, char *err, size_t errlen)
 {
 	if (bus) {
@@ -159,11 +161,13 @@ int virtio_mmio_attach(struct virtio_dev *d, struct io_bus *bus, int vm_fd,
 			FAIL("%s: MMIO window 0x%llx+0x%x: %s", d->name, (unsigned long long)base,
 			     VIRTIO_MMIO_WINDOW, strerror(-r));
 	}
-	if (vm_fd < 0)
+	if (!vm || vm->fd < 0)
 		return 0;
+	char what[64];
+	snprintf(what, sizeof(what), "KVM_IRQFD on GSI %u", gsi);
 	struct kvm_irqfd irqfd = { .fd = (uint32_t)d->irq_fd, .gsi = gsi };
-	if (ioctl(vm_fd, KVM_IRQFD, &irqfd))
-		FAIL("%s: KVM_IRQFD on GSI %u: %s", d->name, gsi, strerror(errno));
+	if (kvm_vm_ioctl_named(vm, KVM_IRQFD, what, &irqfd, err, errlen) < 0)
+		return err_prefix(err, errlen, "%s: ", d->name);
 	for (unsigned q = 0; q < d->nqueues; q++) {
 		struct kvm_ioeventfd ioe = {
 			.datamatch = q,
@@ -172,9 +176,10 @@ int virtio_mmio_attach(struct virtio_dev *d, struct io_bus *bus, int vm_fd,
 			.fd = d->kick_fd[q],
 			.flags = KVM_IOEVENTFD_FLAG_DATAMATCH,
 		};
-		if (ioctl(vm_fd, KVM_IOEVENTFD, &ioe))
-			FAIL("%s: KVM_IOEVENTFD at 0x%llx (queue %u): %s", d->name,
-			     (unsigned long long)ioe.addr, q, strerror(errno));
+		snprintf(what, sizeof(what), "KVM_IOEVENTFD at 0x%llx (queue %u)",
+			 (unsigned long long)ioe.addr, q);
+		if (kvm_vm_ioctl_named(vm, KVM_IOEVENTFD, what, &ioe, err, errlen) < 0)
+			return err_prefix(err, errlen, "%s: ", d->name);
 	}
 	return 0;
 }

@@ -1,7 +1,7 @@
 /* virtio-mmio transport, version 2 ("modern") register layout (virtio 1.x 4.2).
  *
  * Contract: virtio_mmio_attach() puts a device's 4 KiB register window on
- * the MMIO bus and, given a VM fd, wires its interrupt as an irqfd on `gsi`
+ * the MMIO bus and, given a VM, wires its interrupt as an irqfd on `gsi`
  * (edge: KVM pulses the line) and each queue's notification as an ioeventfd
  * on QueueNotify with the queue index as datamatch, so kicks wake the
  * device's worker without a trip through a vCPU thread. Notifications KVM
@@ -19,15 +19,18 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "virtio.h"
-#include "vmm/exits.h"
+#include "core/exits.h"
+#include "devices/virtio/virtio.h"
 
 #define VIRTIO_MMIO_WINDOW 0x1000
 #define VIRTIO_MMIO_VENDOR 0x4d56504d /* "MPVM" */
 
-/* vm_fd < 0: no KVM wiring (unit tests drive the handler directly and read
- * d->irq_fd). Returns 0 or -1 with `err` naming the ioctl and errno. */
-int virtio_mmio_attach(struct virtio_dev *d, struct io_bus *bus, int vm_fd,
+struct vm;
+
+/* `vm` NULL or without a VM fd: no KVM wiring (unit tests drive the handler
+ * directly and read d->irq_fd). The ioctls go through the VM's struct
+ * kvm_ops. Returns 0 or -1 with `err` naming the ioctl and errno. */
+int virtio_mmio_attach(struct virtio_dev *d, struct io_bus *bus, struct vm *vm,
 		       uint64_t base, uint32_t gsi, char *err, size_t errlen);
 
 /* The register handler (an io_handler_fn, opaque = the device). */

@@ -1,4 +1,4 @@
-#include "net.h"
+#include "devices/virtio/net.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -13,8 +13,9 @@
 #include <linux/virtio_ids.h>
 #include <linux/virtio_net.h>
 
-#include "ratelimit.h"
-#include "vmm/log.h"
+#include "base/err.h"
+#include "core/log.h"
+#include "devices/virtio/ratelimit.h"
 
 #define HDR_LEN ((uint32_t)sizeof(struct virtio_net_hdr_v1))
 
@@ -332,14 +333,6 @@ static void net_reset(struct virtio_dev *d)
 	n->rx.throttled = n->tx.throttled = false;
 }
 
-static void net_config_read(struct virtio_dev *d, uint32_t off, uint8_t *buf, uint32_t len)
-{
-	struct virtio_net *n = to_net(d);
-	if (off < sizeof(n->config))
-		memcpy(buf, (uint8_t *)&n->config + off,
-		       len < sizeof(n->config) - off ? len : sizeof(n->config) - off);
-}
-
 static void net_destroy(struct virtio_dev *d)
 {
 	struct virtio_net *n = to_net(d);
@@ -354,7 +347,6 @@ static const struct virtio_dev_ops net_ops = {
 	.activate = net_activate,
 	.queue_notify = net_queue_notify,
 	.reset = net_reset,
-	.config_read = net_config_read,
 	.destroy = net_destroy,
 };
 
@@ -362,8 +354,7 @@ static int tap_open(const char *name, char *err, size_t errlen)
 {
 	int fd = open("/dev/net/tun", O_RDWR | O_NONBLOCK | O_CLOEXEC);
 	if (fd < 0) {
-		snprintf(err, errlen, "/dev/net/tun: %s (is the tun module loaded?)", strerror(errno));
-		return -1;
+		return err_set(err, errlen, "/dev/net/tun: %s (is the tun module loaded?)", strerror(errno));
 	}
 	struct ifreq ifr = { .ifr_flags = IFF_TAP | IFF_NO_PI | IFF_VNET_HDR };
 	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", name);
@@ -378,9 +369,9 @@ static int tap_open(const char *name, char *err, size_t errlen)
 		}
 	}
 	int e = errno;
-	snprintf(err, errlen, "tap %s: %s: %s%s", name, what, strerror(e),
-		 e == EPERM ? " (create it first, e.g. `ip tuntap add NAME mode tap user USER`, or run with CAP_NET_ADMIN)" :
-		 e == EBUSY ? " (another process has it open)" : "");
+	err_set(err, errlen, "tap %s: %s: %s%s", name, what, strerror(e),
+		e == EPERM ? " (create it first, e.g. `ip tuntap add NAME mode tap user USER`, or run with CAP_NET_ADMIN)" :
+		e == EBUSY ? " (another process has it open)" : "");
 	close(fd);
 	return -1;
 }
@@ -390,7 +381,7 @@ struct virtio_dev *virtio_net_create(const struct cfg_net *cfg, const struct gue
 {
 	struct virtio_net *n = calloc(1, sizeof(*n));
 	if (!n) {
-		snprintf(err, errlen, "network interface %s: out of memory", cfg->iface_id);
+		err_set(err, errlen, "network interface %s: out of memory", cfg->iface_id);
 		return NULL;
 	}
 	n->tap_fd = n->rx.timer_fd = n->tx.timer_fd = -1;
@@ -409,10 +400,12 @@ struct virtio_dev *virtio_net_create(const struct cfg_net *cfg, const struct gue
 	if (virtio_dev_init(&n->dev, name, VIRTIO_ID_NET, features, 2, VIRTQ_MAX_SIZE, &net_ops, mem,
 			    err, errlen))
 		goto fail;
+	n->dev.config = &n->config;
+	n->dev.config_len = sizeof(n->config);
 	char e2[256];
 	n->tap_fd = tap_open(n->ifname, e2, sizeof(e2));
 	if (n->tap_fd < 0) {
-		snprintf(err, errlen, "network interface %s: %s", n->iface_id, e2);
+		err_set(err, errlen, "network interface %s: %s", n->iface_id, e2);
 		goto fail;
 	}
 	n->rx.timer_fd = rl_timer_create();
@@ -421,7 +414,7 @@ struct virtio_dev *virtio_net_create(const struct cfg_net *cfg, const struct gue
 	    virtio_dev_watch(&n->dev, n->rx.timer_fd, EPOLLIN, on_timer, &n->rx) ||
 	    virtio_dev_watch(&n->dev, n->tx.timer_fd, EPOLLIN, on_timer, &n->tx) ||
 	    virtio_dev_watch(&n->dev, n->tap_fd, 0, on_tap, NULL)) {
-		snprintf(err, errlen, "network interface %s: timerfd/epoll: %s", n->iface_id, strerror(errno));
+		err_set(err, errlen, "network interface %s: timerfd/epoll: %s", n->iface_id, strerror(errno));
 		goto fail;
 	}
 	return &n->dev;

@@ -24,7 +24,7 @@
 #include <stddef.h>
 
 #include "config/config.h"
-#include "virtio.h"
+#include "devices/virtio/virtio.h"
 
 #define VIRTIO_NET_RXQ 0
 #define VIRTIO_NET_TXQ 1

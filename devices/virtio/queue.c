@@ -1,8 +1,10 @@
-#include "queue.h"
+#include "devices/virtio/queue.h"
 
 #include <stdio.h>
 #include <string.h>
 #include <linux/virtio_ring.h>
+
+#include "base/err.h"
 
 /* The rings are shared with vCPUs running the driver concurrently: every
  * guest field is read exactly once through a volatile/atomic access, so the
@@ -37,25 +39,22 @@ int virtq_enable(struct virtq *q, const struct guest_mem *mem, bool event_idx,
 {
 	uint64_t n = q->size;
 	if (n == 0 || n > VIRTQ_MAX_SIZE || (n & (n - 1))) {
-		snprintf(err, errlen, "queue size %llu is not a power of two in 1..%d",
-			 (unsigned long long)n, VIRTQ_MAX_SIZE);
-		return -1;
+		return err_set(err, errlen, "queue size %llu is not a power of two in 1..%d",
+			       (unsigned long long)n, VIRTQ_MAX_SIZE);
 	}
 	if ((q->desc_gpa & 15) || (q->avail_gpa & 1) || (q->used_gpa & 3)) {
-		snprintf(err, errlen, "ring misaligned (desc 0x%llx, avail 0x%llx, used 0x%llx)",
-			 (unsigned long long)q->desc_gpa, (unsigned long long)q->avail_gpa,
-			 (unsigned long long)q->used_gpa);
-		return -1;
+		return err_set(err, errlen, "ring misaligned (desc 0x%llx, avail 0x%llx, used 0x%llx)",
+			       (unsigned long long)q->desc_gpa, (unsigned long long)q->avail_gpa,
+			       (unsigned long long)q->used_gpa);
 	}
 	/* Sizes from virtio 1.x 2.7: the trailing event fields always count. */
 	void *d = gm_ptr(mem, q->desc_gpa, 16 * n);
 	void *a = gm_ptr(mem, q->avail_gpa, 6 + 2 * n);
 	void *u = gm_ptr(mem, q->used_gpa, 6 + 8 * n);
 	if (!d || !a || !u) {
-		snprintf(err, errlen, "%s ring at 0x%llx is not in guest RAM",
-			 !d ? "descriptor" : !a ? "available" : "used",
-			 (unsigned long long)(!d ? q->desc_gpa : !a ? q->avail_gpa : q->used_gpa));
-		return -1;
+		return err_set(err, errlen, "%s ring at 0x%llx is not in guest RAM",
+			       !d ? "descriptor" : !a ? "available" : "used",
+			       (unsigned long long)(!d ? q->desc_gpa : !a ? q->avail_gpa : q->used_gpa));
 	}
 	q->mem = mem;
 	q->desc = d;
@@ -223,7 +222,10 @@ bool virtq_enable_notify(struct virtq *q)
 	return LOAD(q->avail->idx) != q->last_avail;
 }
 
-size_t iov_to_buf(const struct iovec *iov, unsigned n, size_t skip, void *buf, size_t len)
+/* Copy between a flat buffer and the iovec's bytes from `skip` on, in the
+ * direction asked; both public functions are this walk. */
+static size_t iov_copy(const struct iovec *iov, unsigned n, size_t skip, uint8_t *buf, size_t len,
+		       bool to_buf)
 {
 	size_t done = 0;
 	for (unsigned i = 0; i < n && done < len; i++) {
@@ -233,26 +235,24 @@ size_t iov_to_buf(const struct iovec *iov, unsigned n, size_t skip, void *buf, s
 			continue;
 		}
 		size_t c = l - skip < len - done ? l - skip : len - done;
-		memcpy((uint8_t *)buf + done, (uint8_t *)iov[i].iov_base + skip, c);
+		uint8_t *seg = (uint8_t *)iov[i].iov_base + skip;
+		if (to_buf)
+			memcpy(buf + done, seg, c);
+		else
+			memcpy(seg, buf + done, c);
 		done += c;
 		skip = 0;
 	}
 	return done;
 }
 
+size_t iov_to_buf(const struct iovec *iov, unsigned n, size_t skip, void *buf, size_t len)
+{
+	return iov_copy(iov, n, skip, buf, len, true);
+}
+
 size_t iov_from_buf(const struct iovec *iov, unsigned n, size_t skip, const void *buf, size_t len)
 {
-	size_t done = 0;
-	for (unsigned i = 0; i < n && done < len; i++) {
-		size_t l = iov[i].iov_len;
-		if (skip >= l) {
-			skip -= l;
-			continue;
-		}
-		size_t c = l - skip < len - done ? l - skip : len - done;
-		memcpy((uint8_t *)iov[i].iov_base + skip, (const uint8_t *)buf + done, c);
-		done += c;
-		skip = 0;
-	}
-	return done;
+	/* Only read through: iov_copy writes the buffer in the other direction. */
+	return iov_copy(iov, n, skip, (uint8_t *)buf, len, false);
 }

@@ -27,7 +27,7 @@
 #include <stdint.h>
 #include <sys/uio.h>
 
-#include "vmm/guest_mem.h"
+#include "core/guest_mem.h"
 
 #define VIRTQ_MAX_SIZE 256
 /* Longest chain accepted, indirect entries included (Linux never builds

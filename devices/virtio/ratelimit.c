@@ -1,4 +1,4 @@
-#include "ratelimit.h"
+#include "devices/virtio/ratelimit.h"
 
 #include <sys/timerfd.h>
 #include <time.h>

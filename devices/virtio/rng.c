@@ -1,4 +1,4 @@
-#include "rng.h"
+#include "devices/virtio/rng.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -9,7 +9,8 @@
 #include <unistd.h>
 #include <linux/virtio_ids.h>
 
-#include "ratelimit.h"
+#include "base/err.h"
+#include "devices/virtio/ratelimit.h"
 
 struct virtio_rng {
 	struct virtio_dev dev;
@@ -135,7 +136,7 @@ struct virtio_dev *virtio_rng_create(const struct cfg_entropy *cfg, const struct
 {
 	struct virtio_rng *g = calloc(1, sizeof(*g));
 	if (!g) {
-		snprintf(err, errlen, "entropy device: out of memory");
+		err_set(err, errlen, "entropy device: out of memory");
 		return NULL;
 	}
 	g->timer_fd = -1;
@@ -145,7 +146,7 @@ struct virtio_dev *virtio_rng_create(const struct cfg_entropy *cfg, const struct
 		goto fail;
 	g->timer_fd = rl_timer_create();
 	if (g->timer_fd < 0 || virtio_dev_watch(&g->dev, g->timer_fd, EPOLLIN, on_timer, NULL)) {
-		snprintf(err, errlen, "entropy device: timerfd: %s", strerror(errno));
+		err_set(err, errlen, "entropy device: timerfd: %s", strerror(errno));
 		goto fail;
 	}
 	return &g->dev;

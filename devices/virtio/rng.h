@@ -12,7 +12,7 @@
 #include <stddef.h>
 
 #include "config/config.h"
-#include "virtio.h"
+#include "devices/virtio/virtio.h"
 
 #define VIRTIO_RNG_MAX_REQ (64u << 10)
 

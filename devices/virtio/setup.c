@@ -1,4 +1,4 @@
-#include "setup.h"
+#include "devices/virtio/setup.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -6,12 +6,13 @@
 
 #include <cjson/cJSON.h>
 
-#include "blk.h"
-#include "mmio.h"
-#include "net.h"
-#include "rng.h"
-#include "vmm/log.h"
-#include "vmm/vm.h"
+#include "base/err.h"
+#include "core/log.h"
+#include "core/vm.h"
+#include "devices/virtio/blk.h"
+#include "devices/virtio/mmio.h"
+#include "devices/virtio/net.h"
+#include "devices/virtio/rng.h"
 
 /* IOAPIC pins for devices, in order: free ISA lines first (they also work
  * for command-line-described devices on kernels without ACPI, which only
@@ -41,7 +42,7 @@ static int add(struct virtio_set *s, struct vm *vm, enum virtio_kind kind, const
 	sl->base = VIRTIO_MMIO_BASE + (uint64_t)s->n * VIRTIO_MMIO_WINDOW;
 	sl->gsi = gsis[s->n];
 	s->n++;
-	if (virtio_mmio_attach(d, vm->bus, vm->fd, sl->base, sl->gsi, err, errlen))
+	if (virtio_mmio_attach(d, vm->bus, vm, sl->base, sl->gsi, err, errlen))
 		return -1;
 	if (virtio_dev_start(d, err, errlen))
 		return -1;
@@ -54,7 +55,7 @@ struct virtio_set *virtio_setup_all(struct vm *vm, const struct vm_config *cfg,
 {
 	struct virtio_set *s = calloc(1, sizeof(*s));
 	if (!s) {
-		snprintf(err, errlen, "virtio: out of memory");
+		err_set(err, errlen, "virtio: out of memory");
 		return NULL;
 	}
 	/* Root drive first: the guest enumerates in MMIO order (vda). */
@@ -82,18 +83,6 @@ struct virtio_set *virtio_setup_all(struct vm *vm, const struct vm_config *cfg,
 fail:
 	virtio_free_all(s);
 	return NULL;
-}
-
-unsigned virtio_acpi_devices(const struct virtio_set *s, struct acpi_mmio_dev *out, unsigned max)
-{
-	for (unsigned i = 0; i < s->n && i < max; i++)
-		out[i] = (struct acpi_mmio_dev){
-			.base = s->slot[i].base,
-			.size = VIRTIO_MMIO_WINDOW,
-			.gsi = s->slot[i].gsi,
-			.hid = "LNRO0005",
-		};
-	return s->n;
 }
 
 char *virtio_cmdline(const struct virtio_set *s, const char *base)

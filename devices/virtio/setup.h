@@ -7,8 +7,9 @@
  * then 16-23: none shared with the PIT, COM1, the i8042 or ACPI), wires
  * irqfd/ioeventfd and starts each device's I/O thread. The guest learns of
  * the devices twice, as Firecracker and distribution kernels need:
- *  - ACPI: virtio_acpi_devices() gives the DSDT entries (HID LNRO0005), which
- *    the virtio_mmio driver binds whether built in or loaded as a module;
+ *  - ACPI: the builder describes each slot's window (base, VIRTIO_MMIO_WINDOW
+ *    bytes, gsi) in the DSDT as LNRO0005, which the virtio_mmio driver binds
+ *    whether built in or loaded as a module;
  *  - the kernel command line: virtio_cmdline() appends
  *    `virtio_mmio.device=4K@0xd0000000:10` per device, for kernels built
  *    without ACPI. A kernel that sees both finds each device once: the second
@@ -25,8 +26,7 @@
 #include <stdint.h>
 
 #include "config/config.h"
-#include "virtio.h"
-#include "vmm/acpi.h"
+#include "devices/virtio/virtio.h"
 
 #define VIRTIO_MMIO_BASE 0xD0000000ull
 #define VIRTIO_MAX_DEVICES (CFG_MAX_DRIVES + CFG_MAX_NETS + 1)
@@ -53,8 +53,6 @@ struct vm;
  * running then. A config with no devices gives an empty set. */
 struct virtio_set *virtio_setup_all(struct vm *vm, const struct vm_config *cfg,
 				    char *err, size_t errlen);
-/* Fills up to `max` ACPI descriptions; returns how many there are. */
-unsigned virtio_acpi_devices(const struct virtio_set *s, struct acpi_mmio_dev *out, unsigned max);
 /* `base` plus one virtio_mmio.device= per device (malloc'd; NULL when out
  * of memory). */
 char *virtio_cmdline(const struct virtio_set *s, const char *base);

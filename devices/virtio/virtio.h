@@ -39,8 +39,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "queue.h"
-#include "vmm/guest_mem.h"
+#include "core/guest_mem.h"
+#include "devices/virtio/queue.h"
 
 #define VIRTIO_MAX_QUEUES 2
 #define VIRTIO_MAX_WATCHES 8
@@ -96,9 +96,8 @@ struct virtio_dev_ops {
 	 * not be completed (logged). Optional: models that do their I/O
 	 * synchronously have nothing in flight between callbacks. */
 	int (*quiesce)(struct virtio_dev *d);
-	/* Device-specific configuration space (vCPU thread, `lock` held). Bytes
-	 * past the model's config read as 0; writes are ignored unless given. */
-	void (*config_read)(struct virtio_dev *d, uint32_t off, uint8_t *buf, uint32_t len);
+	/* Device-specific configuration space writes (vCPU thread, `lock`
+	 * held); ignored unless given. Reads come from virtio_dev.config. */
 	void (*config_write)(struct virtio_dev *d, uint32_t off, const uint8_t *buf, uint32_t len);
 	/* Release the model's resources, including the memory `d` is embedded
 	 * in (worker stopped, common fds closed). */
@@ -122,6 +121,11 @@ struct virtio_dev {
 	uint16_t queue_max;
 	const struct virtio_dev_ops *ops;
 	const struct guest_mem *mem;
+	/* The model's configuration space (struct virtio_blk_config, ...): the
+	 * driver reads it through the transport, under `lock`, so a model that
+	 * changes it takes `lock`. Bytes past config_len read as 0. */
+	const void *config;
+	uint32_t config_len;
 
 	/* Transport state: vCPU threads, under lock. */
 	pthread_mutex_t lock;

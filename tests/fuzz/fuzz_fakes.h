@@ -8,8 +8,8 @@
 
 #include <string.h>
 
-#include "api.h"
-#include "vmm.h"
+#include "api/api.h"
+#include "builder/vmm.h"
 
 static struct vmm fz_vmm;
 

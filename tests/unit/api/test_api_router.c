@@ -1,0 +1,385 @@
+/* The API's router without a socket: every resource's success, wrong-state,
+ * bad-JSON, wrong-type, unknown-field and oversize answers, with the VM
+ * replaced by fakes that record what the API asked for.
+ */
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "api/api.h"
+#include "api/metrics.h"
+#include "builder/vmm.h"
+#include "check_main.h"
+#include "test_util.h"
+
+static struct vmm V;
+static struct api_ctx A;
+static int starts, pauses, resumes, cads, filters;
+static int fail_start; /* the fake build fails, as vmm_build does on a bad kernel */
+
+static int fake_start(struct vmm *v, char *err, size_t errlen)
+{
+	starts++;
+	if (fail_start) {
+		snprintf(err, errlen, "boot-source.kernel_image_path: /nope: No such file");
+		return -1;
+	}
+	v->started = true;
+	atomic_store(&v->vm.state, VM_RUNNING);
+	return 0;
+}
+
+static int fake_pause(struct vmm *v, char *err, size_t errlen)
+{
+	pauses++;
+	atomic_store(&v->vm.state, VM_PAUSED);
+	return 0;
+}
+
+static int fake_resume(struct vmm *v, char *err, size_t errlen)
+{
+	resumes++;
+	atomic_store(&v->vm.state, VM_RUNNING);
+	return 0;
+}
+
+static int fake_cad(struct vmm *v, char *err, size_t errlen) { cads++; return 0; }
+static int fake_filter(struct vmm *v, const void *f, char *err, size_t errlen)
+{
+	filters++;
+	return 0;
+}
+static void fake_stop(struct vmm *v) {}
+
+/* The running drive takes the update unless its new file is "/refused". */
+static int drive_updates;
+static int fake_update_drive(struct vmm *v, const struct cfg_drive *d, char *err, size_t errlen)
+{
+	if (!strcmp(d->path_on_host, "/refused")) {
+		snprintf(err, errlen, "drive %s: cannot open /refused", d->drive_id);
+		return -1;
+	}
+	drive_updates++;
+	return 0;
+}
+
+static int logger_calls;
+static int fake_logger(struct vmm *v, const struct cfg_logger *l, char *err, size_t errlen)
+{
+	logger_calls++;
+	return 0;
+}
+
+/* The real metrics file (metrics_open), so FlushMetrics can be read back. */
+static int real_metrics(struct vmm *v, const char *path, char *err, size_t errlen)
+{
+	return metrics_open(v, path, err, errlen);
+}
+
+static const struct api_ops fake_ops = {
+	.instance_start = fake_start,
+	.pause = fake_pause,
+	.resume = fake_resume,
+	.ctrl_alt_del = fake_cad,
+	.set_logger = fake_logger,
+	.set_metrics = real_metrics,
+	.set_pmu_filter = fake_filter,
+	.update_drive = fake_update_drive,
+	.stop = fake_stop,
+};
+
+static void setup(void)
+{
+	memset(&V, 0, sizeof(V));
+	vm_config_init(&V.cfg);
+	A = (struct api_ctx){ .vmm = &V, .ops = &fake_ops, .id = "test-vm" };
+	starts = pauses = resumes = cads = filters = fail_start = logger_calls = 0;
+}
+
+static void teardown(void) { vm_config_free(&V.cfg); }
+
+/* Sends one request; returns the status, *body (static) the answer. */
+static int req(const char *method, const char *path, const char *body, const char **out)
+{
+	static char last[65536];
+	struct api_reply r;
+	api_route(&A, method, path, body, body ? strlen(body) : 0, &r);
+	snprintf(last, sizeof(last), "%s", r.body ? r.body : "");
+	free(r.body);
+	if (out)
+		*out = last;
+	return r.status;
+}
+
+/* noinline: inlined into EXPECT with an empty needle, gcc -O2 reasons its
+ * way to a bogus -Wformat-overflow on the failure message. */
+__attribute__((noinline)) static bool contains(const char *hay, const char *needle)
+{
+	return strstr(hay, needle) != NULL;
+}
+
+#define EXPECT(status, method, path, body, needle)                                          \
+	do {                                                                                \
+		const char *b_ = "";                                                        \
+		int s_ = req(method, path, body, &b_);                                      \
+		ck_assert_msg(s_ == (status), "%s %s: got %d, want %d: %s", method, path,  \
+			      s_, status, b_);                                               \
+		ck_assert_msg(contains(b_, needle), "%s %s: '%s' not in %s", method, path, \
+			      needle, b_);                                   \
+	} while (0)
+
+static void start_vm(void)
+{
+	EXPECT(204, "PUT", "/boot-source", "{\"kernel_image_path\": \"/k.elf\"}", "");
+	EXPECT(204, "PUT", "/actions", "{\"action_type\": \"InstanceStart\"}", "");
+}
+
+START_TEST(root_and_version_always_answer)
+{
+	EXPECT(200, "GET", "/", NULL, "\"state\":\"Not started\"");
+	EXPECT(200, "GET", "/", NULL, "\"id\":\"test-vm\"");
+	EXPECT(200, "GET", "/version", NULL, "\"firecracker_version\"");
+	start_vm();
+	EXPECT(200, "GET", "/", NULL, "\"state\":\"Running\"");
+}
+END_TEST
+
+START_TEST(machine_config_put_get_patch)
+{
+	EXPECT(204, "PUT", "/machine-config", "{\"vcpu_count\": 2, \"mem_size_mib\": 64}", "");
+	EXPECT(200, "GET", "/machine-config", NULL, "\"vcpu_count\":2");
+	EXPECT(204, "PATCH", "/machine-config", "{\"mem_size_mib\": 32}", "");
+	ck_assert_uint_eq(V.cfg.machine.vcpu_count, 2);
+	ck_assert_uint_eq(V.cfg.machine.mem_size_mib, 32);
+}
+END_TEST
+
+START_TEST(bad_bodies_name_the_field_and_change_nothing)
+{
+	EXPECT(204, "PUT", "/machine-config", "{\"vcpu_count\": 2, \"mem_size_mib\": 64}", "");
+	EXPECT(400, "PUT", "/machine-config", "{\"vcpu_count\": \"two\"}", "vcpu_count");
+	EXPECT(400, "PUT", "/machine-config", "{\"vcpu_count\": 1, \"cpus\": 1}", "cpus");
+	EXPECT(400, "PUT", "/machine-config", "{\"vcpu_count\": ", "fault_message");
+	EXPECT(400, "PUT", "/machine-config", "[1, 2]", "fault_message");
+	EXPECT(400, "PUT", "/machine-config", "", "empty");
+	EXPECT(400, "PUT", "/boot-source", "{\"kernel_image_path\": 7}", "kernel_image_path");
+	EXPECT(400, "PUT", "/entropy", "{\"rate_limiter\": 1}", "rate_limiter");
+	EXPECT(400, "PUT", "/logger", "{\"level\": \"Loud\"}", "level");
+	EXPECT(400, "PUT", "/metrics", "{\"metrics_path\": false}", "metrics_path");
+	EXPECT(400, "PUT", "/network-interfaces/eth0", "{\"iface_id\": \"eth0\"}", "host_dev_name");
+	ck_assert_uint_eq(V.cfg.machine.vcpu_count, 2);
+	ck_assert_uint_eq(V.cfg.machine.mem_size_mib, 64);
+	ck_assert_ptr_null(V.cfg.boot.kernel_image_path);
+}
+END_TEST
+
+START_TEST(oversize_and_nul_bodies_are_refused)
+{
+	size_t n = API_MAX_BODY + 1;
+	char *big = malloc(n);
+	memset(big, ' ', n);
+	big[0] = '{';
+	big[n - 1] = '}';
+	struct api_reply r;
+	api_route(&A, "PUT", "/machine-config", big, n, &r);
+	ck_assert_int_eq(r.status, 400);
+	ck_assert_ptr_nonnull(strstr(r.body, "larger than the limit of 51200"));
+	free(r.body);
+	free(big);
+	api_route(&A, "PUT", "/machine-config", "{}\0{\"vcpu_count\": 9}", 20, &r);
+	ck_assert_int_eq(r.status, 400);
+	ck_assert_ptr_nonnull(strstr(r.body, "NUL"));
+	free(r.body);
+}
+END_TEST
+
+START_TEST(unknown_path_404_wrong_method_405)
+{
+	EXPECT(404, "GET", "/nothing-here", NULL, "fault_message");
+	EXPECT(404, "GET", "/machine-config/", NULL, "");
+	EXPECT(404, "PUT", "/drives/", "{}", "");
+	EXPECT(404, "PUT", "/drives/a/b", "{}", "");
+	EXPECT(405, "DELETE", "/vm", NULL, "PATCH");
+	EXPECT(405, "POST", "/actions", "{}", "PUT");
+	EXPECT(405, "GET", "/boot-source", NULL, "");
+}
+END_TEST
+
+START_TEST(drives_and_nets_take_their_id_from_the_path)
+{
+	EXPECT(400, "PUT", "/drives/rootfs",
+	       "{\"drive_id\": \"other\", \"path_on_host\": \"/r.img\", \"is_root_device\": true}",
+	       "drive_id");
+	EXPECT(204, "PUT", "/drives/rootfs",
+	       "{\"drive_id\": \"rootfs\", \"path_on_host\": \"/r.img\", \"is_root_device\": true}",
+	       "");
+	ck_assert_uint_eq(V.cfg.ndrives, 1);
+	EXPECT(204, "PUT", "/network-interfaces/eth0",
+	       "{\"iface_id\": \"eth0\", \"host_dev_name\": \"tap0\"}", "");
+	EXPECT(200, "GET", "/vm/config", NULL, "tap0");
+	EXPECT(400, "PATCH", "/drives/rootfs", "{\"drive_id\": \"rootfs\"}", "before starting");
+}
+END_TEST
+
+START_TEST(patch_drive_after_start_goes_to_the_device_first)
+{
+	drive_updates = 0;
+	EXPECT(204, "PUT", "/drives/data",
+	       "{\"drive_id\": \"data\", \"path_on_host\": \"/a.img\", \"is_root_device\": false}", "");
+	start_vm();
+	/* The device refuses: a 400 naming why, and the config keeps /a.img. */
+	EXPECT(400, "PATCH", "/drives/data", "{\"drive_id\": \"data\", \"path_on_host\": \"/refused\"}",
+	       "cannot open /refused");
+	ck_assert_str_eq(V.cfg.drives[0].path_on_host, "/a.img");
+	/* Only path_on_host and rate_limiter may change. */
+	EXPECT(400, "PATCH", "/drives/data", "{\"drive_id\": \"data\", \"is_root_device\": true}",
+	       "is_root_device");
+	EXPECT(400, "PATCH", "/drives/ghost", "{\"drive_id\": \"ghost\", \"path_on_host\": \"/b.img\"}",
+	       "ghost");
+	ck_assert_int_eq(drive_updates, 0);
+	EXPECT(204, "PATCH", "/drives/data", "{\"drive_id\": \"data\", \"path_on_host\": \"/b.img\"}", "");
+	ck_assert_int_eq(drive_updates, 1);
+	ck_assert_str_eq(V.cfg.drives[0].path_on_host, "/b.img");
+	/* Network interfaces cannot be updated while running (yet): said so. */
+	EXPECT(400, "PATCH", "/network-interfaces/eth0", "{\"iface_id\": \"eth0\"}", "not supported");
+}
+END_TEST
+
+START_TEST(instance_start_once)
+{
+	EXPECT(400, "PATCH", "/vm", "{\"state\": \"Paused\"}", "before starting");
+	ck_assert_int_eq(pauses, 0);
+	start_vm();
+	ck_assert_int_eq(starts, 1);
+	EXPECT(400, "PUT", "/actions", "{\"action_type\": \"InstanceStart\"}", "after starting");
+	ck_assert_int_eq(starts, 1);
+	EXPECT(400, "PUT", "/boot-source", "{\"kernel_image_path\": \"/other\"}", "after starting");
+	ck_assert_str_eq(V.cfg.boot.kernel_image_path, "/k.elf");
+	EXPECT(400, "PUT", "/machine-config", "{\"vcpu_count\": 4}", "after starting");
+	EXPECT(400, "PUT", "/drives/d", "{\"drive_id\": \"d\", \"path_on_host\": \"/x\", "
+					 "\"is_root_device\": false}", "after starting");
+	EXPECT(400, "PUT", "/network-interfaces/n", "{\"iface_id\": \"n\", \"host_dev_name\": \"t\"}",
+	       "after starting");
+	EXPECT(400, "PUT", "/entropy", "{}", "after starting");
+	ck_assert_uint_eq(V.cfg.machine.vcpu_count, 1);
+}
+END_TEST
+
+START_TEST(failed_start_is_a_400_and_leaves_the_vm_unstarted)
+{
+	fail_start = 1;
+	EXPECT(400, "PUT", "/actions", "{\"action_type\": \"InstanceStart\"}", "kernel_image_path");
+	EXPECT(200, "GET", "/", NULL, "Not started");
+	fail_start = 0;
+	start_vm();
+	ck_assert_int_eq(starts, 2);
+}
+END_TEST
+
+START_TEST(pause_and_resume)
+{
+	start_vm();
+	EXPECT(204, "PATCH", "/vm", "{\"state\": \"Paused\"}", "");
+	EXPECT(200, "GET", "/", NULL, "\"state\":\"Paused\"");
+	EXPECT(204, "PATCH", "/vm", "{\"state\": \"Resumed\"}", "");
+	EXPECT(200, "GET", "/", NULL, "\"state\":\"Running\"");
+	ck_assert_int_eq(pauses, 1);
+	ck_assert_int_eq(resumes, 1);
+	EXPECT(400, "PATCH", "/vm", "{\"state\": \"Stopped\"}", "vm.state");
+	EXPECT(400, "PATCH", "/vm", "{\"state\": 1}", "vm.state");
+	EXPECT(400, "PATCH", "/vm", "{\"state\": \"Paused\", \"now\": true}", "now");
+	EXPECT(400, "PATCH", "/vm", "{\"state\": \"Paused\",}", "invalid JSON");
+	EXPECT(400, "PATCH", "/vm", "{}", "vm.state");
+	ck_assert_int_eq(pauses, 1);
+}
+END_TEST
+
+START_TEST(actions)
+{
+	EXPECT(400, "PUT", "/actions", "{\"action_type\": \"Reboot\"}", "action_type");
+	EXPECT(400, "PUT", "/actions", "{\"action_type\": 3}", "action_type");
+	EXPECT(400, "PUT", "/actions", "{\"action\": \"InstanceStart\"}", "action");
+	EXPECT(400, "PUT", "/actions", "{\"action_type\": \"SendCtrlAltDel\"}", "before starting");
+	EXPECT(400, "PUT", "/actions", "\"InstanceStart\"", "object");
+	ck_assert_int_eq(starts + cads, 0);
+	start_vm();
+	EXPECT(204, "PUT", "/actions", "{\"action_type\": \"SendCtrlAltDel\"}", "");
+	ck_assert_int_eq(cads, 1);
+	struct api_reply r;
+	const char *stop = "{\"action_type\": \"StopVmm\"}";
+	api_route(&A, "PUT", "/actions", stop, strlen(stop), &r);
+	ck_assert_int_eq(r.status, 204);
+	ck_assert(r.stop_after);
+	free(r.body);
+}
+END_TEST
+
+START_TEST(metrics_and_logger)
+{
+	char path[] = "/tmp/mpvm-test-metrics-XXXXXX";
+	make_tmp_file(path, "", 0);
+	char body[128];
+	snprintf(body, sizeof(body), "{\"metrics_path\": \"%s\"}", path);
+	EXPECT(400, "PUT", "/metrics", "{\"metrics_path\": \"/nonexistent/dir/m\"}", "metrics_path");
+	EXPECT(204, "PUT", "/metrics", body, "");
+	EXPECT(204, "PUT", "/actions", "{\"action_type\": \"FlushMetrics\"}", "");
+	FILE *f = fopen(path, "r");
+	char line[8192] = "";
+	ck_assert_ptr_nonnull(fgets(line, sizeof(line), f));
+	fclose(f);
+	ck_assert_ptr_nonnull(strstr(line, "\"PUT /metrics\":{\"400\":1,\"204\":1}"));
+	ck_assert_ptr_nonnull(strstr(line, "\"utc_timestamp_ms\""));
+	ck_assert_int_eq(line[strlen(line) - 1], '\n');
+	metrics_close();
+	unlink(path);
+	EXPECT(400, "PUT", "/actions", "{\"action_type\": \"FlushMetrics\"}", "metrics");
+	EXPECT(204, "PUT", "/logger", "{\"level\": \"Info\", \"show_level\": true}", "");
+	ck_assert_int_eq(V.cfg.logger.level, CFG_LOG_INFO);
+	ck_assert_int_eq(logger_calls, 1);
+	EXPECT(204, "PUT", "/logger", "{\"level\": \"Warning\"}", "");
+}
+END_TEST
+
+START_TEST(vcpus_and_pmu)
+{
+	EXPECT(400, "GET", "/vcpus", NULL, "before starting");
+	EXPECT(400, "GET", "/pmu/counters", NULL, "before starting");
+	EXPECT(400, "GET", "/pmu", NULL, "InstanceStart");
+	EXPECT(204, "PUT", "/pmu/filter", "{\"action\": \"allow\", \"events\": "
+					  "[{\"event_select\": 60, \"unit_mask\": 0}]}", "");
+	ck_assert(V.cfg.pmu.filter.set);
+	ck_assert_uint_eq(V.cfg.pmu.filter.nevents, 1);
+	EXPECT(400, "PUT", "/pmu/filter", "{\"action\": \"maybe\"}", "action");
+	ck_assert_uint_eq(V.cfg.pmu.filter.nevents, 1);
+	EXPECT(200, "GET", "/pmu/filter", NULL, "allow");
+	start_vm();
+	EXPECT(200, "GET", "/vcpus", NULL, "\"vcpus\":[]");
+	EXPECT(204, "PUT", "/pmu/filter", "{\"action\": \"deny\"}", "");
+	ck_assert_int_eq(filters, 1);
+	ck_assert_int_eq(V.cfg.pmu.filter.action, CFG_FILTER_DENY);
+}
+END_TEST
+
+int main(void)
+{
+	Suite *s = suite_create("api_router");
+	TCase *tc = tcase_create("router");
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_test(tc, root_and_version_always_answer);
+	tcase_add_test(tc, machine_config_put_get_patch);
+	tcase_add_test(tc, bad_bodies_name_the_field_and_change_nothing);
+	tcase_add_test(tc, oversize_and_nul_bodies_are_refused);
+	tcase_add_test(tc, unknown_path_404_wrong_method_405);
+	tcase_add_test(tc, drives_and_nets_take_their_id_from_the_path);
+	tcase_add_test(tc, patch_drive_after_start_goes_to_the_device_first);
+	tcase_add_test(tc, instance_start_once);
+	tcase_add_test(tc, failed_start_is_a_400_and_leaves_the_vm_unstarted);
+	tcase_add_test(tc, pause_and_resume);
+	tcase_add_test(tc, actions);
+	tcase_add_test(tc, metrics_and_logger);
+	tcase_add_test(tc, vcpus_and_pmu);
+	suite_add_tcase(s, tc);
+	return run_suite(s);
+}

@@ -1,0 +1,624 @@
+/* The API's router and handlers: method + path + body -> status + JSON.
+ * No socket here (api_http.c is the transport), so tests and fuzzers drive
+ * it directly. Handlers edit v->cfg only through config/'s parsers, which
+ * leave the config unchanged when they refuse a body.
+ */
+#include "api/api.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cjson/cJSON.h>
+
+#include "api/metrics.h"
+#include "builder/vmm.h"
+#include "core/log.h"
+
+/* Firecracker's own wording, so that orchestrators see familiar faults. */
+#define AFTER_START "The requested operation is not supported after starting the microVM."
+#define BEFORE_START "The requested operation is not supported before starting the microVM."
+
+struct req {
+	const char *method;
+	const char *path;
+	const char *id;   /* the {id} of /drives/{id}, /network-interfaces/{id} */
+	const char *body; /* NUL-terminated */
+	size_t len;
+};
+
+typedef void (*handler_fn)(struct api_ctx *a, const struct req *q, struct api_reply *r);
+
+char *api_fault_json(const char *msg)
+{
+	cJSON *o = cJSON_CreateObject();
+	char *s = NULL;
+	if (o && cJSON_AddStringToObject(o, "fault_message", msg))
+		s = cJSON_PrintUnformatted(o);
+	cJSON_Delete(o);
+	return s;
+}
+
+static void fault(struct api_reply *r, int status, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+static void fault(struct api_reply *r, int status, const char *fmt, ...)
+{
+	char msg[CFG_ERR_LEN + 128];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	free(r->body);
+	r->status = status;
+	r->body = api_fault_json(msg);
+	if (!r->body)
+		r->status = 500;
+}
+
+static void ok_json(struct api_reply *r, char *json)
+{
+	if (!json) {
+		fault(r, 500, "out of memory");
+		return;
+	}
+	r->status = 200;
+	r->body = json;
+}
+
+static void ok_object(struct api_reply *r, cJSON *o)
+{
+	ok_json(r, o ? cJSON_PrintUnformatted(o) : NULL);
+	cJSON_Delete(o);
+}
+
+static void no_content(struct api_reply *r) { r->status = 204; }
+
+const char *api_vm_state(const struct vmm *v)
+{
+	switch (vmm_state(v)) {
+	case VMM_NOT_STARTED: return "Not started";
+	case VMM_PAUSED: return "Paused";
+	default: return "Running";
+	}
+}
+
+/* ---- guards shared by handlers; each returns true when it replied ---- */
+
+static bool refuse_after_start(struct api_ctx *a, struct api_reply *r)
+{
+	if (!a->vmm->started)
+		return false;
+	fault(r, 400, AFTER_START);
+	return true;
+}
+
+static bool refuse_before_start(struct api_ctx *a, struct api_reply *r)
+{
+	if (a->vmm->started)
+		return false;
+	fault(r, 400, BEFORE_START);
+	return true;
+}
+
+static bool refuse_empty(const struct req *q, const char *what, struct api_reply *r)
+{
+	for (size_t i = 0; i < q->len; i++)
+		if (q->body[i] != ' ' && q->body[i] != '\t' && q->body[i] != '\r' && q->body[i] != '\n')
+			return false;
+	fault(r, 400, "%s: the request body is empty; expected a JSON object", what);
+	return true;
+}
+
+/* ---- Firecracker's read-only resources ---- */
+
+static void get_root(struct api_ctx *a, const struct req *q, struct api_reply *r)
+{
+	cJSON *o = cJSON_CreateObject();
+	cJSON_AddStringToObject(o, "id", a->id);
+	cJSON_AddStringToObject(o, "state", api_vm_state(a->vmm));
+	cJSON_AddStringToObject(o, "vmm_version", MPVM_VERSION);
+	cJSON_AddStringToObject(o, "app_name", "mpvm");
+	ok_object(r, o);
+}
+
+static void get_version(struct api_ctx *a, const struct req *q, struct api_reply *r)
+{
+	cJSON *o = cJSON_CreateObject();
+	cJSON_AddStringToObject(o, "firecracker_version", API_FC_VERSION);
+	cJSON_AddStringToObject(o, "mpvm_version", MPVM_VERSION);
+	ok_object(r, o);
+}
+
+static void get_vm_config(struct api_ctx *a, const struct req *q, struct api_reply *r)
+{
+	ok_json(r, vm_config_to_json(&a->vmm->cfg));
+}
+
+/* One section of the effective config, in the config file's shape. */
+static void get_section(struct api_ctx *a, const char *key, struct api_reply *r)
+{
+	char *all = vm_config_to_json(&a->vmm->cfg);
+	cJSON *root = all ? cJSON_Parse(all) : NULL;
+	free(all);
+	cJSON *sec = root ? cJSON_DetachItemFromObjectCaseSensitive(root, key) : NULL;
+	cJSON_Delete(root);
+	if (!sec)
+		sec = cJSON_CreateObject();
+	ok_object(r, sec);
+}
+
+static void get_machine(struct api_ctx *a, const struct req *q, struct api_reply *r)
+{
+	get_section(a, "machine-config", r);
+}
+
+/* ---- pre-boot configuration: one config/ parser per resource ---- */
+
+typedef int (*section_fn)(struct vm_config *c, const char *json, char *err, size_t errlen);
+
+static void put_preboot(struct api_ctx *a, const struct req *q, struct api_reply *r,
+			const char *what, section_fn fn)
+{
+	char err[CFG_ERR_LEN];
+	if (refuse_after_start(a, r) || refuse_empty(q, what, r))
+		return;
+	if (fn(&a->vmm->cfg, q->body, err, sizeof(err)))
+		fault(r, 400, "%s", err);
+	else
+		no_content(r);
+}
+
+static void put_boot(struct api_ctx *a, const struct req *q, struct api_reply *r)
+{
+	put_preboot(a, q, r, "boot-source", cfg_parse_boot_source);
+}
+
+static void put_entropy(struct api_ctx *a, const struct req *q, struct api_reply *r)
+{
+	put_preboot(a, q, r, "entropy", cfg_parse_entropy);
+}
+
+static void put_serial(struct api_ctx *a, const struct req *q, struct api_reply *r)
+{
+	put_preboot(a, q, r, "serial", cfg_parse_serial);
+}
+
+static void put_debug(struct api_ctx *a, const struct req *q, struct api_reply *r)
+{
+	put_preboot(a, q, r, "debug", cfg_parse_debug);
+}
+
+static void put_pmu_config(struct api_ctx *a, const struct req *q, struct api_reply *r)
+{
+	put_preboot(a, q, r, "pmu", cfg_parse_pmu);
+}
+
+static void machine(struct api_ctx *a, const struct req *q, struct api_reply *r, bool partial)
+{
+	char err[CFG_ERR_LEN];
+	if (refuse_after_start(a, r) || refuse_empty(q, "machine-config", r))
+		return;
+	if (cfg_parse_machine(&a->vmm->cfg, q->body, partial, err, sizeof(err)))
+		fault(r, 400, "%s", err);
+	else
+		no_content(r);
+}
+
+static void put_machine(struct api_ctx *a, const struct req *q, struct api_reply *r)
+{
+	machine(a, q, r, false);
+}
+
+static void patch_machine(struct api_ctx *a, const struct req *q, struct api_reply *r)
+{
+	machine(a, q, r, true);
+}
+
+static void put_drive(struct api_ctx *a, const struct req *q, struct api_reply *r)
+{
+	char err[CFG_ERR_LEN];
+	if (refuse_after_start(a, r) || refuse_empty(q, "drive", r))
+		return;
+	if (cfg_parse_drive(&a->vmm->cfg, q->body, q->id, err, sizeof(err)))
+		fault(r, 400, "%s", err);
+	else
+		no_content(r);
+}
+
+static void put_net(struct api_ctx *a, const struct req *q, struct api_reply *r)
+{
+	char err[CFG_ERR_LEN];
+	if (refuse_after_start(a, r) || refuse_empty(q, "network-interface", r))
+		return;
+	if (cfg_parse_net(&a->vmm->cfg, q->body, q->id, err, sizeof(err)))
+		fault(r, 400, "%s", err);
+	else
+		no_content(r);
+}
+
+/* PATCH /drives/{id} after start (Firecracker: a new backing file and/or
+ * rate limiter for a running drive). The running block device takes the
+ * change first; the config is updated only when it did. */
+static void patch_drive(struct api_ctx *a, const struct req *q, struct api_reply *r)
+{
+	char err[CFG_ERR_LEN];
+	struct vm_config tmp;
+	if (refuse_before_start(a, r) || refuse_empty(q, "drive", r))
+		return;
+	if (vm_config_copy(&tmp, &a->vmm->cfg)) {
+		fault(r, 400, "drive: out of memory");
+		return;
+	}
+	const struct cfg_drive *d = NULL;
+	if (cfg_patch_drive(&tmp, q->body, q->id, err, sizeof(err)) == 0) {
+		for (uint32_t i = 0; i < tmp.ndrives; i++)
+			if (!strcmp(tmp.drives[i].drive_id, q->id))
+				d = &tmp.drives[i];
+		if (!d)
+			snprintf(err, sizeof(err), "drive: no drive \"%.64s\"", q->id);
+		else if (!a->ops->update_drive)
+			snprintf(err, sizeof(err), "drive: updates are not supported here");
+		else if (a->ops->update_drive(a->vmm, d, err, sizeof(err)))
+			d = NULL;
+	}
+	if (d) {
+		struct vm_config old = a->vmm->cfg;
+		a->vmm->cfg = tmp;
+		tmp = old; /* freed below */
+		no_content(r);
+	} else {
+		fault(r, 400, "%s", err);
+	}
+	vm_config_free(&tmp);
+}
+
+/* PATCH /network-interfaces/{id}: changing a running tap's rate limiters
+ * needs support in the net device that it does not have yet; refuse
+ * honestly instead of editing a config nobody reads any more. */
+static void patch_net(struct api_ctx *a, const struct req *q, struct api_reply *r)
+{
+	if (refuse_before_start(a, r))
+		return;
+	fault(r, 400, "%s %s: updating a running network interface is not supported by mpvm yet",
+	      q->method, q->path);
+}
+
+/* ---- logger and metrics: any time ---- */
+
+static void put_logger(struct api_ctx *a, const struct req *q, struct api_reply *r)
+{
+	char err[CFG_ERR_LEN];
+	struct vm_config tmp;
+	if (refuse_empty(q, "logger", r))
+		return;
+	/* Parse into a scratch config, apply, and only then commit: a log_path
+	 * that cannot be opened leaves the old logger in place. */
+	vm_config_init(&tmp);
+	if (cfg_parse_logger(&tmp, q->body, err, sizeof(err)) ||
+	    a->ops->set_logger(a->vmm, &tmp.logger, err, sizeof(err))) {
+		fault(r, 400, "%s", err);
+	} else {
+		struct cfg_logger old = a->vmm->cfg.logger;
+		a->vmm->cfg.logger = tmp.logger;
+		tmp.logger = old; /* freed with tmp */
+		no_content(r);
+	}
+	vm_config_free(&tmp);
+}
+
+static void put_metrics(struct api_ctx *a, const struct req *q, struct api_reply *r)
+{
+	char err[CFG_ERR_LEN];
+	struct vm_config tmp;
+	if (refuse_empty(q, "metrics", r))
+		return;
+	vm_config_init(&tmp);
+	if (cfg_parse_metrics(&tmp, q->body, err, sizeof(err))) {
+		fault(r, 400, "%s", err);
+	} else if (!tmp.metrics.metrics_path) {
+		fault(r, 400, "metrics.metrics_path: required");
+	} else if (a->ops->set_metrics(a->vmm, tmp.metrics.metrics_path, err, sizeof(err))) {
+		fault(r, 400, "%s", err);
+	} else {
+		struct cfg_metrics old = a->vmm->cfg.metrics;
+		a->vmm->cfg.metrics = tmp.metrics;
+		tmp.metrics = old;
+		no_content(r);
+	}
+	vm_config_free(&tmp);
+}
+
+/* ---- actions and VM state: bodies small enough to route by hand ---- */
+
+/* The body as one JSON object with exactly the key `key`, a string. */
+static const char *routing_value(const struct req *q, const char *what, const char *key,
+				 cJSON **root, struct api_reply *r)
+{
+	if (refuse_empty(q, what, r))
+		return NULL;
+	const char *end = NULL;
+	*root = cJSON_ParseWithOpts(q->body, &end, 1);
+	if (!*root) {
+		size_t at = end && end >= q->body ? (size_t)(end - q->body) : 0;
+		fault(r, 400, "%s: invalid JSON at byte %zu", what, at);
+		return NULL;
+	}
+	if (!cJSON_IsObject(*root)) {
+		fault(r, 400, "%s: expected a JSON object", what);
+		return NULL;
+	}
+	const cJSON *val = NULL;
+	for (const cJSON *c = (*root)->child; c; c = c->next) {
+		if (!c->string || strcmp(c->string, key)) {
+			fault(r, 400, "%s: unknown field \"%.64s\" (expected only \"%s\")", what,
+			      c->string ? c->string : "", key);
+			return NULL;
+		}
+		if (val) {
+			fault(r, 400, "%s.%s: given twice", what, key);
+			return NULL;
+		}
+		val = c;
+	}
+	if (!val || cJSON_IsNull(val)) {
+		fault(r, 400, "%s.%s: required", what, key);
+		return NULL;
+	}
+	if (!cJSON_IsString(val)) {
+		fault(r, 400, "%s.%s: expected a string", what, key);
+		return NULL;
+	}
+	return val->valuestring;
+}
+
+static void instance_start(struct api_ctx *a, struct api_reply *r)
+{
+	char err[CFG_ERR_LEN];
+	if (refuse_after_start(a, r))
+		return;
+	/* A failed build undoes itself (vmm.h), so the caller may fix the
+	 * configuration and start again. */
+	if (!a->ops->instance_start(a->vmm, err, sizeof(err))) {
+		no_content(r);
+		return;
+	}
+	fault(r, 400, "InstanceStart: %s", err);
+}
+
+static void put_actions(struct api_ctx *a, const struct req *q, struct api_reply *r)
+{
+	static const char *const names[] = { "InstanceStart", "SendCtrlAltDel", "FlushMetrics",
+					     "StopVmm" };
+	char err[CFG_ERR_LEN];
+	cJSON *root = NULL;
+	const char *t = routing_value(q, "actions", "action_type", &root, r);
+	int which = -1;
+	for (int i = 0; t && i < 4; i++)
+		if (!strcmp(t, names[i]))
+			which = i;
+	if (t && which < 0)
+		fault(r, 400, "actions.action_type: expected one of InstanceStart, SendCtrlAltDel, "
+			      "FlushMetrics, StopVmm, got \"%.64s\"", t);
+	cJSON_Delete(root);
+	switch (which) {
+	case 0:
+		instance_start(a, r);
+		break;
+	case 1:
+		if (refuse_before_start(a, r))
+			break;
+		if (a->ops->ctrl_alt_del(a->vmm, err, sizeof(err)))
+			fault(r, 400, "SendCtrlAltDel: %s", err);
+		else
+			no_content(r);
+		break;
+	case 2:
+		if (metrics_flush(err, sizeof(err)))
+			fault(r, 400, "FlushMetrics: %s", err);
+		else
+			no_content(r);
+		break;
+	case 3:
+		r->stop_after = true;
+		no_content(r);
+		break;
+	}
+}
+
+static void patch_vm(struct api_ctx *a, const struct req *q, struct api_reply *r)
+{
+	char err[CFG_ERR_LEN];
+	cJSON *root = NULL;
+	const char *s = routing_value(q, "vm", "state", &root, r);
+	if (s && strcmp(s, "Paused") && strcmp(s, "Resumed"))
+		fault(r, 400, "vm.state: expected one of Paused, Resumed, got \"%.64s\"", s);
+	else if (s && !refuse_before_start(a, r)) {
+		bool pause = !strcmp(s, "Paused");
+		int rc = pause ? a->ops->pause(a->vmm, err, sizeof(err))
+			       : a->ops->resume(a->vmm, err, sizeof(err));
+		if (rc)
+			fault(r, 400, "vm.state: cannot %s: %s", pause ? "pause" : "resume", err);
+		else
+			no_content(r);
+	}
+	cJSON_Delete(root);
+}
+
+/* ---- mpvm's own resources ---- */
+
+static void get_vcpus(struct api_ctx *a, const struct req *q, struct api_reply *r)
+{
+	if (!refuse_before_start(a, r))
+		ok_json(r, vmm_vcpus_json(a->vmm));
+}
+
+static void pmu_report(struct api_ctx *a, enum vmm_pmu_report which, struct api_reply *r)
+{
+	char err[CFG_ERR_LEN];
+	char *json = NULL;
+	int rc = vmm_pmu_json(a->vmm, which, &json, err, sizeof(err));
+	if (!rc)
+		ok_json(r, json);
+	else
+		fault(r, rc == -ENOMEM ? 500 : 400, "%s", err);
+}
+
+static void get_pmu(struct api_ctx *a, const struct req *q, struct api_reply *r)
+{
+	pmu_report(a, VMM_PMU_STATE, r);
+}
+
+static void get_pmu_counters(struct api_ctx *a, const struct req *q, struct api_reply *r)
+{
+	if (!refuse_before_start(a, r))
+		pmu_report(a, VMM_PMU_COUNTERS, r);
+}
+
+static void get_pmu_host(struct api_ctx *a, const struct req *q, struct api_reply *r)
+{
+	pmu_report(a, VMM_PMU_HOST, r);
+}
+
+static void get_pmu_filter(struct api_ctx *a, const struct req *q, struct api_reply *r)
+{
+	get_section(a, "pmu", r);
+	cJSON *p = r->status == 200 ? cJSON_Parse(r->body) : NULL;
+	cJSON *f = p ? cJSON_DetachItemFromObjectCaseSensitive(p, "filter") : NULL;
+	cJSON_Delete(p);
+	free(r->body);
+	r->body = NULL;
+	ok_object(r, f ? f : cJSON_CreateObject());
+}
+
+static void put_pmu_filter(struct api_ctx *a, const struct req *q, struct api_reply *r)
+{
+	char err[CFG_ERR_LEN];
+	struct cfg_pmu_filter *f = malloc(sizeof(*f)); /* ~2 KiB: keep it off the stack */
+	if (!f) {
+		fault(r, 500, "out of memory");
+		return;
+	}
+	if (refuse_empty(q, "pmu.filter", r)) {
+	} else if (cfg_parse_pmu_filter(f, q->body, err, sizeof(err))) {
+		fault(r, 400, "%s", err);
+	} else if (a->vmm->started && a->ops->set_pmu_filter(a->vmm, f, err, sizeof(err))) {
+		fault(r, 400, "%s", err);
+	} else {
+		a->vmm->cfg.pmu.filter = *f;
+		no_content(r);
+	}
+	free(f);
+}
+
+static void snapshot(struct api_ctx *a, const struct req *q, struct api_reply *r)
+{
+	fault(r, 400, "%s %s: snapshots are not supported by mpvm yet", q->method, q->path);
+}
+
+/* ---- the route table ---- */
+
+struct route {
+	const char *method;
+	const char *path; /* with has_id: the prefix before {id} */
+	bool has_id;
+	handler_fn fn;
+	const char *name; /* metrics key */
+};
+
+static const struct route routes[] = {
+	{ "GET", "/", false, get_root, "GET /" },
+	{ "GET", "/version", false, get_version, "GET /version" },
+	{ "GET", "/vm/config", false, get_vm_config, "GET /vm/config" },
+	{ "GET", "/machine-config", false, get_machine, "GET /machine-config" },
+	{ "PUT", "/machine-config", false, put_machine, "PUT /machine-config" },
+	{ "PATCH", "/machine-config", false, patch_machine, "PATCH /machine-config" },
+	{ "PUT", "/boot-source", false, put_boot, "PUT /boot-source" },
+	{ "PUT", "/drives/", true, put_drive, "PUT /drives/{id}" },
+	{ "PATCH", "/drives/", true, patch_drive, "PATCH /drives/{id}" },
+	{ "PUT", "/network-interfaces/", true, put_net, "PUT /network-interfaces/{id}" },
+	{ "PATCH", "/network-interfaces/", true, patch_net, "PATCH /network-interfaces/{id}" },
+	{ "PUT", "/entropy", false, put_entropy, "PUT /entropy" },
+	{ "PUT", "/logger", false, put_logger, "PUT /logger" },
+	{ "PUT", "/metrics", false, put_metrics, "PUT /metrics" },
+	{ "PUT", "/actions", false, put_actions, "PUT /actions" },
+	{ "PATCH", "/vm", false, patch_vm, "PATCH /vm" },
+	{ "PUT", "/snapshot/create", false, snapshot, "PUT /snapshot/create" },
+	{ "PUT", "/snapshot/load", false, snapshot, "PUT /snapshot/load" },
+	{ "PUT", "/serial", false, put_serial, "PUT /serial" },
+	{ "PUT", "/debug", false, put_debug, "PUT /debug" },
+	{ "GET", "/pmu", false, get_pmu, "GET /pmu" },
+	{ "PUT", "/pmu", false, put_pmu_config, "PUT /pmu" },
+	{ "GET", "/pmu/counters", false, get_pmu_counters, "GET /pmu/counters" },
+	{ "GET", "/pmu/filter", false, get_pmu_filter, "GET /pmu/filter" },
+	{ "PUT", "/pmu/filter", false, put_pmu_filter, "PUT /pmu/filter" },
+	{ "GET", "/pmu/host", false, get_pmu_host, "GET /pmu/host" },
+	{ "GET", "/vcpus", false, get_vcpus, "GET /vcpus" },
+};
+
+/* Path matches the route; for {id} routes *id points into `path`. */
+static bool path_matches(const struct route *rt, const char *path, const char **id)
+{
+	if (!rt->has_id)
+		return !strcmp(path, rt->path);
+	size_t n = strlen(rt->path);
+	if (strncmp(path, rt->path, n) || !path[n] || strchr(path + n, '/'))
+		return false;
+	*id = path + n;
+	return true;
+}
+
+static void dispatch(struct api_ctx *a, struct req *q, struct api_reply *r)
+{
+	const struct route *hit = NULL;
+	char allowed[64] = "";
+	for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++) {
+		const char *id = NULL;
+		if (!path_matches(&routes[i], q->path, &id))
+			continue;
+		if (!strcmp(q->method, routes[i].method)) {
+			hit = &routes[i];
+			q->id = id;
+			break;
+		}
+		size_t l = strlen(allowed);
+		snprintf(allowed + l, sizeof(allowed) - l, "%s%s", l ? ", " : "", routes[i].method);
+	}
+	if (hit) {
+		r->route = hit->name;
+		hit->fn(a, q, r);
+	} else if (allowed[0]) {
+		r->route = "method not allowed";
+		fault(r, 405, "method %.16s is not allowed on %.128s (allowed: %s)", q->method, q->path,
+		      allowed);
+	} else {
+		r->route = "unknown path";
+		fault(r, 404, "no resource at %.128s", q->path);
+	}
+}
+
+void api_route(struct api_ctx *a, const char *method, const char *path, const char *body,
+	       size_t len, struct api_reply *r)
+{
+	*r = (struct api_reply){ .status = 500, .route = "invalid" };
+	struct req q = { .method = method ? method : "", .path = path ? path : "", .len = len };
+	char *copy = malloc(len + 1);
+	if (!copy) {
+		fault(r, 500, "out of memory");
+	} else if (len > API_MAX_BODY) {
+		fault(r, 400, "Request payload with size %zu is larger than the limit of %d allowed "
+			      "by server.", len, API_MAX_BODY);
+	} else if (len && memchr(body, 0, len)) {
+		fault(r, 400, "the request body contains a NUL byte; expected JSON text");
+	} else {
+		if (len)
+			memcpy(copy, body, len);
+		copy[len] = 0;
+		q.body = copy;
+		dispatch(a, &q, r);
+	}
+	free(copy);
+	metrics_count_request(r->route, r->status);
+	log_debug("API %s %s -> %d", q.method, q.path, r->status);
+}

@@ -1,0 +1,96 @@
+#include "core/guest_mem.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mman.h>
+
+#include "base/err.h"
+
+static int map_region(struct gm_region *r, uint64_t gpa, uint64_t size, bool huge)
+{
+	void *p = mmap(NULL, size, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (p == MAP_FAILED)
+		return -errno;
+	/* THP is a hint: a host without it still runs the guest. */
+	if (huge)
+		(void)madvise(p, size, MADV_HUGEPAGE);
+	r->gpa = gpa;
+	r->size = size;
+	r->host = p;
+	return 0;
+}
+
+int gm_create(struct guest_mem *m, uint64_t ram_size, bool hugepages,
+	      char *err, size_t errlen)
+{
+	memset(m, 0, sizeof(*m));
+	if (ram_size == 0 || (ram_size & 0xfff)) {
+		err_set(err, errlen, "guest memory size %llu is not a positive multiple of 4 KiB",
+			(unsigned long long)ram_size);
+		return -EINVAL;
+	}
+	uint64_t low = ram_size < GM_MMIO_HOLE_START ? ram_size : GM_MMIO_HOLE_START;
+	int rc = map_region(&m->regions[0], 0, low, hugepages);
+	if (rc == 0) {
+		m->nregions = 1;
+		if (ram_size > low) {
+			rc = map_region(&m->regions[1], GM_MMIO_HOLE_END, ram_size - low, hugepages);
+			if (rc == 0)
+				m->nregions = 2;
+		}
+	}
+	if (rc) {
+		err_set(err, errlen, "mmap of %llu MiB guest memory: %s (lower memory.mem_size_mib or free host memory)",
+			(unsigned long long)(ram_size >> 20), strerror(-rc));
+		gm_destroy(m);
+		return rc;
+	}
+	m->ram_size = ram_size;
+	return 0;
+}
+
+void gm_destroy(struct guest_mem *m)
+{
+	for (int i = 0; i < m->nregions; i++)
+		munmap(m->regions[i].host, m->regions[i].size);
+	memset(m, 0, sizeof(*m));
+}
+
+void *gm_ptr(const struct guest_mem *m, uint64_t gpa, uint64_t len)
+{
+	for (int i = 0; i < m->nregions; i++) {
+		const struct gm_region *r = &m->regions[i];
+		if (gpa < r->gpa || gpa - r->gpa > r->size)
+			continue;
+		uint64_t off = gpa - r->gpa;
+		if (len > r->size - off)
+			return NULL;
+		return r->host + off;
+	}
+	return NULL;
+}
+
+bool gm_valid(const struct guest_mem *m, uint64_t gpa, uint64_t len)
+{
+	return gm_ptr(m, gpa, len) != NULL;
+}
+
+int gm_read(const struct guest_mem *m, uint64_t gpa, void *dst, uint64_t len)
+{
+	void *p = gm_ptr(m, gpa, len);
+	if (!p)
+		return -1;
+	memcpy(dst, p, len);
+	return 0;
+}
+
+int gm_write(const struct guest_mem *m, uint64_t gpa, const void *src, uint64_t len)
+{
+	void *p = gm_ptr(m, gpa, len);
+	if (!p)
+		return -1;
+	memcpy(p, src, len);
+	return 0;
+}
