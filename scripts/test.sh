@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The README's second command: install what the tests need, build twice (gcc;
-# clang with ASan+UBSan), run every test of both builds, fuzz for a bounded
-# time, and print the wall time of each phase.
+# clang with ASan+UBSan), run every test of both builds, the threaded unit
+# tests under ThreadSanitizer, fuzz for a bounded time, and print the wall
+# time of each phase.
 #
 # Tests labelled `kvm` need a real /dev/kvm: they run natively on a host with
 # hardware KVM, else inside the KVM lab (scripts/kvm-lab.sh), both builds in
@@ -38,11 +39,21 @@ done
 # they reach the lab too); harmless for the gcc build.
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+export TSAN_OPTIONS="halt_on_error=1 exitcode=66 suppressions=$PWD/tests/tsan.supp"
 
-rm -f "${builds[@]/%//Testing/skipped.txt}"
+rm -f "${builds[@]/%//Testing/skipped.txt}" build-tsan/Testing/skipped.txt
 for b in "${builds[@]}"; do
 	phase "tests without KVM ($b)" scripts/lib/ctest-run.sh "$b" -LE kvm -j"${TEST_JOBS:-2}"
 done
+
+# ThreadSanitizer on the threaded unit tests (vCPUs, virtio workers, the
+# API, the serial console, the soft PMU's timer): tests labelled tsan, here
+# those that need no KVM; the KVM ones run with the other KVM tests below.
+lab_builds=("${builds[@]}")
+if [ "${TEST_SANITIZE:-1}" = 1 ]; then
+	phase "ThreadSanitizer (threaded unit tests)" scripts/tsan.sh
+	lab_builds+=(build-tsan:tsan)
+fi
 
 # kvm_tests: the KVM-labelled tests of every build, in one lab boot (or
 # natively). If the lab itself fails (status 125: its kernel panicked or
@@ -55,7 +66,7 @@ kvm_tests() {
 	local log=$TEST_TMP/kvm-tests.log done=$TEST_TMP/kvm-done.txt attempt rc
 	: >"$done"
 	for attempt in 1 2 3; do
-		scripts/kvm-lab.sh -- scripts/lib/ctest-run.sh --skip-done "$done" --each "${builds[@]}" -- \
+		scripts/kvm-lab.sh -- scripts/lib/ctest-run.sh --skip-done "$done" --each "${lab_builds[@]}" -- \
 			-L kvm -j"${LAB_JOBS:-2}" 2>&1 | tee "$log"
 		rc=${PIPESTATUS[0]}
 		[ "$rc" -eq 125 ] || return "$rc"
@@ -71,7 +82,7 @@ kvm_tests() {
 TEST_TMP=$(mktemp -d)
 trap 'rm -rf "$TEST_TMP"' EXIT
 where=$(scripts/kvm-lab.sh --which)
-phase "tests with KVM (${builds[*]}) ${where%%:*}" kvm_tests
+phase "tests with KVM (${lab_builds[*]}) ${where%%:*}" kvm_tests
 
 if [ "${FUZZ_SECONDS:-60}" -gt 0 ]; then
 	phase "fuzz (${FUZZ_SECONDS:-60} s in all)" scripts/fuzz.sh
@@ -79,7 +90,7 @@ fi
 
 phase_summary
 [ "$LAB_FAILURES" -eq 0 ] || echo "note: the KVM lab failed $LAB_FAILURES time(s) under the tests and was restarted (see above)"
-skips=$(cat "${builds[@]/%//Testing/skipped.txt}" 2>/dev/null)
+skips=$(cat "${builds[@]/%//Testing/skipped.txt}" build-tsan/Testing/skipped.txt 2>/dev/null)
 if [ -n "$skips" ]; then
 	echo "FAILED: these tests were skipped, so they did not run (CI needs every test to run):"
 	echo "$skips" | sed 's/^/  /'

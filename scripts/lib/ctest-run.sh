@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # ctest-run.sh [--skip-done FILE] BUILD_DIR [CTEST ARGS...]
-# ctest-run.sh [--skip-done FILE] --each BUILD_DIR... -- [CTEST ARGS...]
+# ctest-run.sh [--skip-done FILE] --each BUILD_DIR[:LABEL]... -- [CTEST ARGS...]
 # Runs ctest in each build folder with the given arguments and appends the
 # names of the tests it skipped (SKIP_RETURN_CODE 77: a precondition such as
 # /dev/kvm, root or a tool was missing) to BUILD_DIR/Testing/skipped.txt, so
-# that scripts/test.sh can refuse a run with skips. --skip-done FILE leaves
+# that scripts/test.sh can refuse a run with skips. BUILD_DIR:LABEL also
+# narrows that folder's run to tests carrying LABEL (e.g. build-tsan:tsan
+# runs only the ThreadSanitizer tests there). --skip-done FILE leaves
 # out the tests FILE lists as "BUILD_DIR TEST" lines (tests a lab that failed
 # under them had already finished: see scripts/test.sh). Prints "== ctest in
 # BUILD_DIR" before each run, which is how test.sh tells the runs apart.
@@ -22,7 +24,10 @@ else
 	shift
 fi
 rc=0
-for d in "${dirs[@]}"; do
+for spec in "${dirs[@]}"; do
+	d=${spec%%:*}
+	narrow=()
+	[ "$spec" = "$d" ] || narrow=(-L "${spec#*:}")
 	mkdir -p "$d/Testing"
 	exclude=()
 	if [ -n "$done_file" ] && [ -s "$done_file" ]; then
@@ -30,8 +35,8 @@ for d in "${dirs[@]}"; do
 		[ -n "$names" ] && exclude=(-E "^($names)\$")
 	fi
 	log=$d/Testing/ctest-$$.log
-	echo "== ctest in $d $* ${exclude[*]}"
-	(cd "$d" && ctest --output-on-failure --timeout 600 "$@" "${exclude[@]}") 2>&1 | tee "$log"
+	echo "== ctest in $d $* ${narrow[*]} ${exclude[*]}"
+	(cd "$d" && ctest --output-on-failure --timeout 600 "$@" "${narrow[@]}" "${exclude[@]}") 2>&1 | tee "$log"
 	st=${PIPESTATUS[0]}
 	# ctest says "No tests were found" (status 0 or 8) when all are excluded.
 	[ "$st" -eq 0 ] || grep -q "No tests were found" "$log" || rc=1
