@@ -41,3 +41,36 @@ info() { sed -n "s/^LTEST: info $1 //p" <<<"$OUT" | head -n 1; }
 
 # make_ext4 IMG SIZE DIR: an ext4 image holding DIR (no root needed).
 make_ext4() { mke2fs -q -F -t ext4 -d "$3" "$1" "$2" >/dev/null; }
+
+# Small Linux guests for lifecycle tests, and their helpers.
+LINUX_BOOT=(--kernel "$LINUX/vmlinuz" --initrd "$LINUX/initrd.cpio.gz" --memory 128)
+# api SOCK METHOD PATH [BODY]: prints the HTTP status.
+api() { curl -s --max-time 10 --unix-socket "$1" -X "$2" "http://localhost$3" ${4:+-d "$4"} -o /dev/null -w '%{http_code}'; }
+# wait_for SECONDS CMD...: polls CMD every 0.1 s; false if it never succeeds.
+wait_for() { local n=$(($1 * 10)); shift; for _ in $(seq "$n"); do "$@" && return 0; sleep 0.1; done; return 1; }
+# start_bg NAME ARGS...: mpvm in the background, stdin a FIFO we hold.
+start_bg() {
+	local name=$1
+	shift
+	mkfifo "$T_TMP/$name.in"
+	exec {BG_IN}<>"$T_TMP/$name.in"
+	"$MPVM" run "$@" <"$T_TMP/$name.in" >"$T_TMP/$name.out" 2>"$T_TMP/$name.err" &
+	BG_PID=$!
+	T_PIDS+=("$BG_PID")
+}
+# bg_end NAME SECONDS: waits for the background mpvm; sets STATUS/OUT/ERR.
+bg_end() {
+	if wait_for "$2" eval '! kill -0 $BG_PID 2>/dev/null'; then
+		wait "$BG_PID"
+		STATUS=$?
+	else
+		kill -KILL "$BG_PID"
+		STATUS=timeout
+	fi
+	OUT=$(tr -d '\r' <"$T_TMP/$1.out")
+	ERR=$(cat "$T_TMP/$1.err")
+	exec {BG_IN}>&-
+}
+has() { grep -q "$2" "$T_TMP/$1.out" 2>/dev/null; }
+ticks() { grep -c '^LTEST: tick' "$T_TMP/$1.out" 2>/dev/null; }
+

@@ -11,7 +11,7 @@ command -v python3 >/dev/null || skip "python3 is needed to read mpvm's JSON"
 
 boot=(--kernel "$LINUX/vmlinuz" --initrd "$LINUX/initrd.cpio.gz" --memory 128)
 
-run_linux off 120 -- "$MPVM" run "${boot[@]}" --pmu off --cmdline "$LINUX_CMDLINE mpvm.test=pmu"
+run_linux off 240 -- "$MPVM" run "${boot[@]}" --pmu off --cmdline "$LINUX_CMDLINE mpvm.test=pmu"
 expect_status off 0
 expect_out off "^LTEST: info pmu none$"
 expect_out off "^LTEST: info cpuid-0xa eax=0x0 ebx=0x0 ecx=0x0 edx=0x0$"
@@ -46,7 +46,7 @@ else
 	expect_out auto "^LTEST: info pmu cpu"
 fi
 
-run_linux soft 120 -- "$MPVM" run "${boot[@]}" --pmu soft --log-level Info --cmdline "$LINUX_CMDLINE mpvm.test=pmu"
+run_linux soft 240 -- "$MPVM" run "${boot[@]}" --pmu soft --log-level Info --cmdline "$LINUX_CMDLINE mpvm.test=pmu"
 expect_status soft 0
 # The soft model's default: version 2, 4 counters of 48 bits, 7 events.
 expect_out soft "^LTEST: info cpuid-0xa eax=0x7300402 "
