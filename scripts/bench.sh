@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Build and run the benchmarks; each prints a Markdown table and writes JSON
 # to bench/results/. Usage: scripts/bench.sh [boot|pmu|api|blk|net ...]
-# (default: all). RUNS=N sets the repetition count where it applies.
+# (default: all). RUNS=N sets the repetition count where it applies,
+# LINUX_RUNS=N that of bench/boot's Linux boots (default 5).
 #
 # Every benchmark needs /dev/kvm: they run natively on a host with hardware
 # KVM, else all of them in one boot of the KVM lab (scripts/kvm-lab.sh), and
@@ -20,7 +21,8 @@ if [ "${1:-}" = --inside ]; then
 		boot)
 			echo "== bench/boot"
 			build/bench/mpvm-bench-boot --runs "${RUNS:-30}" --mpvm build/mpvm \
-				--guests build/tests/guests --json bench/results/boot.json ;;
+				--guests build/tests/guests --json bench/results/boot.json \
+				--linux build/linux --linux-runs "${LINUX_RUNS:-5}" ;;
 		api)
 			echo "== bench/api"
 			bench/api/run.sh ;;
@@ -35,6 +37,7 @@ fi
 
 scripts/deps.sh
 BUILD_DIR=build BUILD_TYPE=Release scripts/build.sh
+tests/linux/build.sh build/linux # the Linux guest of bench/boot
 mkdir -p bench/results
 want=("$@")
 [ ${#want[@]} -gt 0 ] || want=(boot pmu api blk net)

@@ -747,11 +747,13 @@ static void hostile_arm(void)
 	pmu_wr(MSR_PERF_GLOBAL_OVF, 1);
 }
 
+/* The handler only counts: the trap stubs return with popf/ret, and a PMI
+ * already pending at that popf would nest, frame on frame, until the stack
+ * overflows. So PMC0 is re-armed by the loop below, with interrupts off. */
 static bool hostile_handler(struct trap_frame *f)
 {
 	(void)f;
 	hostile_pmis++;
-	hostile_arm();
 	lapic_eoi();
 	return true;
 }
@@ -768,11 +770,16 @@ static void hostile(const char *what, uint32_t ms, uint32_t preset, bool halt)
 	pmu_wr(MSR_PERFEVTSEL0, EV_CORE_CYCLES | EVT_USR | EVT_OS | EVT_EN | EVT_INT);
 	lapic_write(LAPIC_LVT_PMC, PMI_VECTOR_DEFAULT);
 	pmu_wr(MSR_PERF_GLOBAL_CTRL, 1);
+	uint32_t seen = 0;
 	while (rdtsc() < end) {
 		if (halt)
 			wait_for_interrupt(); /* a PMI (or the clock running out) wakes us */
 		else
 			__asm__ volatile("sti; nop; cli" ::: "memory");
+		if (hostile_pmis != seen) {
+			seen = hostile_pmis;
+			hostile_arm(); /* at once: the next PMI is as close as it can be */
+		}
 		if (halt && lapic_read(LAPIC_TIMER_CUR) == 0)
 			break; /* no clock left to wait on */
 	}
