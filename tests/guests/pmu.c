@@ -526,8 +526,10 @@ static void check_counting(const struct soft_ctx *c)
 	/* A write to a running counter continues from the written value. */
 	if (!c->denied) {
 		wr(MSR_PERF_GLOBAL_CTRL, 1, PMU_EXIT_COUNTING);
-		wr(MSR_PMC0, 1000000, PMU_EXIT_COUNTING);
+		/* Before the write: the counter restarts inside its exit, so what
+		 * it counts lies between t2 and the end of the read. */
 		uint64_t t2 = rdtsc();
+		wr(MSR_PMC0, 1000000, PMU_EXIT_COUNTING);
 		uint64_t w = rd(MSR_PMC0, PMU_EXIT_COUNTING);
 		uint64_t el = rdtsc() - t2;
 		check(PMU_EXIT_COUNTING, w >= 1000000 && w <= 1000000 + el + el / 8 + us_to_cycles(1000),

@@ -68,7 +68,7 @@ static void submit(struct vg_dev *d, unsigned k, uint32_t type, uint64_t sector,
 static void wait_n(struct vg_dev *d, unsigned n)
 {
 	for (unsigned i = 0; i < n; i++)
-		CHECK(vg_wait(&d->q[0], 5000000, NULL, NULL), "request %u of %u timed out", i + 1, n);
+		CHECK(vg_wait(&d->q[0], 30000000, NULL, NULL), "request %u of %u timed out", i + 1, n);
 }
 
 static uint8_t status(unsigned k)

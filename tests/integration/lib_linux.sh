@@ -45,7 +45,7 @@ make_ext4() { mke2fs -q -F -t ext4 -d "$3" "$1" "$2" >/dev/null; }
 # Small Linux guests for lifecycle tests, and their helpers.
 LINUX_BOOT=(--kernel "$LINUX/vmlinuz" --initrd "$LINUX/initrd.cpio.gz" --memory 128)
 # api SOCK METHOD PATH [BODY]: prints the HTTP status.
-api() { curl -s --max-time 10 --unix-socket "$1" -X "$2" "http://localhost$3" ${4:+-d "$4"} -o /dev/null -w '%{http_code}'; }
+api() { curl -s --max-time 60 --unix-socket "$1" -X "$2" "http://localhost$3" ${4:+-d "$4"} -o /dev/null -w '%{http_code}'; }
 # wait_for SECONDS CMD...: polls CMD every 0.1 s; false if it never succeeds.
 wait_for() { local n=$(($1 * 10)); shift; for _ in $(seq "$n"); do "$@" && return 0; sleep 0.1; done; return 1; }
 # start_bg NAME ARGS...: mpvm in the background, stdin a FIFO we hold.

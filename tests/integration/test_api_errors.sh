@@ -8,7 +8,7 @@
 command -v curl >/dev/null || skip "curl is not installed"
 
 api() { # METHOD PATH [BODY|@FILE]: sets CODE and BODY
-	local args=(-s --max-time 10 --unix-socket "$SOCK" -X "$1" -o "$T_TMP/body" -w '%{http_code}')
+	local args=(-s --max-time 60 --unix-socket "$SOCK" -X "$1" -o "$T_TMP/body" -w '%{http_code}')
 	[ $# -ge 3 ] && args+=(-H 'Content-Type: application/json' --data-binary "$3")
 	CODE=$(curl "${args[@]}" "http://localhost$2")
 	BODY=$(cat "$T_TMP/body" 2>/dev/null)

@@ -11,7 +11,7 @@ COUNTER="$GUESTS/counter.elf"
 
 # api METHOD PATH [BODY]: one request; sets CODE and BODY.
 api() {
-	local args=(-s --max-time 10 --unix-socket "$SOCK" -X "$1" -o "$T_TMP/body" -w '%{http_code}')
+	local args=(-s --max-time 60 --unix-socket "$SOCK" -X "$1" -o "$T_TMP/body" -w '%{http_code}')
 	[ $# -ge 3 ] && args+=(-H 'Content-Type: application/json' --data-binary "$3")
 	CODE=$(curl "${args[@]}" "http://localhost$2")
 	BODY=$(cat "$T_TMP/body" 2>/dev/null)

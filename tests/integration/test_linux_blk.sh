@@ -35,7 +35,7 @@ pid=$!
 T_PIDS+=("$pid")
 for _ in $(seq 1800); do grep -q "LTEST: ready-for-patch" "$T_TMP/blk.out" && break; kill -0 $pid 2>/dev/null || break; sleep 0.1; done
 if grep -q "LTEST: ready-for-patch" "$T_TMP/blk.out"; then
-	code=$(curl -s --max-time 10 --unix-socket "$sock" -X PATCH http://localhost/drives/swap \
+	code=$(curl -s --max-time 60 --unix-socket "$sock" -X PATCH http://localhost/drives/swap \
 		-d "{\"drive_id\": \"swap\", \"path_on_host\": \"$T_TMP/second.img\"}" -o "$T_TMP/patch.body" -w '%{http_code}')
 	[ "$code" = 204 ] && pass "PATCH /drives/swap while Linux runs: 204" || fail "PATCH /drives/swap: $code $(cat "$T_TMP/patch.body")"
 else

@@ -27,7 +27,7 @@ exec {hold}<>"$T_TMP/in"
 pid=$!
 T_PIDS+=("$pid")
 for _ in $(seq 1200); do grep -q "LTEST: holding" "$T_TMP/auto.out" && break; kill -0 $pid 2>/dev/null || break; sleep 0.1; done
-curl -s --max-time 5 --unix-socket "$T_TMP/api.sock" http://localhost/pmu >"$T_TMP/pmu.json"
+curl -s --max-time 60 --unix-socket "$T_TMP/api.sock" http://localhost/pmu >"$T_TMP/pmu.json"
 echo >&"$hold"
 for _ in $(seq 600); do kill -0 $pid 2>/dev/null || break; sleep 0.1; done
 wait "$pid"

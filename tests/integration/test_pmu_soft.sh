@@ -149,8 +149,8 @@ pid=$!
 T_PIDS+=("$pid")
 for _ in $(seq 200); do grep -q "^pmu: holding" "$T_TMP/api.out" 2>/dev/null && break; sleep 0.05; done
 if command -v curl >/dev/null && grep -q "^pmu: holding" "$T_TMP/api.out"; then
-	curl -s --max-time 5 --unix-socket "$sock" http://localhost/pmu >"$T_TMP/pmu-report.json"
-	curl -s --max-time 5 --unix-socket "$sock" http://localhost/pmu/counters >"$T_TMP/pmu-counters.json"
+	curl -s --max-time 60 --unix-socket "$sock" http://localhost/pmu >"$T_TMP/pmu-report.json"
+	curl -s --max-time 60 --unix-socket "$sock" http://localhost/pmu/counters >"$T_TMP/pmu-counters.json"
 	OUT=$(cat "$T_TMP/api.out")
 	g=$(guest_accesses)
 	m=$(python3 - "$T_TMP/pmu-report.json" <<'PY'
