@@ -248,9 +248,9 @@ static void verdict_legacy(struct pmu_host *h)
 	const char *vmod = h->vendor == PMU_VENDOR_AMD ? "kvm_amd" : "kvm_intel";
 
 	v->available = true;
+	/* Every reason, as for mediated: an administrator who fixes the first
+	 * must not discover the next one only afterwards. */
 	no_kernel_pmu_reasons(h, v);
-	if (!v->available)
-		return;
 	if (h->enable_mediated_pmu == 1) {
 		char fix[200];
 		snprintf(fix, sizeof(fix), "use mode mediated, or reload %s with enable_mediated_pmu=0", vmod);

@@ -5,7 +5,10 @@
 #   scripts/kvm-lab.sh --which          print "native" or "lab" and why
 #
 # Where the host has hardware KVM (kvm_intel or kvm_amd loaded, /dev/kvm
-# usable) CMD runs natively. Otherwise it runs inside the lab: Debian's stock
+# usable) CMD runs natively. With --guest any, so does it on any /dev/kvm
+# that creates a VM (e.g. kvm_pvm, a software KVM backend): enough for
+# mpvm's freestanding test guests, not for a stock Linux kernel. Otherwise it
+# runs inside the lab: Debian's stock
 # kernel under QEMU TCG with an emulated AMD CPU that has SVM, where kvm-amd
 # gives a real /dev/kvm (KVM's own nested-SVM code path, emulated by QEMU).
 # The lab sees the host's files over 9p (chroot into /), so CMD runs in the
@@ -15,9 +18,14 @@
 #
 # Options (and the environment variables that set the same):
 #   --mode auto|native|lab  MPVM_LAB_MODE   (auto: native iff hardware KVM)
+#   --guest linux|any       what CMD's guests need (linux): `any` runs
+#                           natively on any working /dev/kvm
 #   --timeout SECS          MPVM_LAB_TIMEOUT (3600) bound on CMD's run
-#   --mem MIB               MPVM_LAB_MEM     (6144, at most half the host's)
-#   --cpus N                MPVM_LAB_CPUS    (2)
+#   --mem MIB               MPVM_LAB_MEM     (6144, at most 2/5 of the host's,
+#                           so that two labs fit side by side)
+#   --cpus N                MPVM_LAB_CPUS    (1; more lab CPUs run under
+#                           multi-threaded TCG, where the lab's kernel
+#                           was seen to crash: see docs/kvm-lab.md)
 #   --stall SECS            MPVM_LAB_STALL   (240) no heartbeat from the
 #                           lab's kernel for this long: the lab is stalled
 #   --tcg multi|single      MPVM_LAB_TCG    (multi) QEMU's TCG threading
@@ -37,11 +45,12 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 mode=${MPVM_LAB_MODE:-auto}
 timeout=${MPVM_LAB_TIMEOUT:-3600}
 mem=${MPVM_LAB_MEM:-}
-cpus=${MPVM_LAB_CPUS:-2}
+cpus=${MPVM_LAB_CPUS:-1}
 stall=${MPVM_LAB_STALL:-240}
 tcg_threads=${MPVM_LAB_TCG:-multi}
 quiet=0
 which_only=0
+guest=linux
 BOOT_TIMEOUT=120
 
 usage() { sed -n '2,30s/^# \{0,1\}//p' "$0" >&2; exit 2; }
@@ -56,6 +65,7 @@ while [ $# -gt 0 ]; do
 	--cpus) cpus=$2; shift 2 ;;
 	--stall) stall=$2; shift 2 ;;
 	--tcg) tcg_threads=$2; shift 2 ;;
+	--guest) guest=$2; shift 2 ;;
 	--quiet) quiet=1; shift ;;
 	--which) which_only=1; shift ;;
 	--) shift; break ;;
@@ -65,6 +75,7 @@ while [ $# -gt 0 ]; do
 done
 [ "$which_only" = 1 ] || [ $# -gt 0 ] || usage
 case $mode in auto | native | lab) ;; *) echo "kvm-lab: --mode is auto, native or lab" >&2; exit 2 ;; esac
+case $guest in linux | any) ;; *) echo "kvm-lab: --guest is linux or any" >&2; exit 2 ;; esac
 
 # native_kvm: is /dev/kvm here a hardware KVM? Sets WHY either way. A /dev/kvm
 # without kvm_intel/kvm_amd (e.g. kvm_pvm, software virtualization without
@@ -83,10 +94,32 @@ native_kvm() {
 	return 1
 }
 
+# working_kvm: does /dev/kvm here create a VM (KVM_GET_API_VERSION is 12,
+# KVM_CREATE_VM succeeds)? Any backend will do: for --guest any.
+working_kvm() {
+	python3 - <<'PY' 2>/dev/null
+import fcntl, os, sys
+fd = os.open("/dev/kvm", os.O_RDWR | os.O_CLOEXEC)
+if fcntl.ioctl(fd, 0xAE00) != 12:   # KVM_GET_API_VERSION
+    sys.exit(1)
+os.close(fcntl.ioctl(fd, 0xAE01, 0))  # KVM_CREATE_VM
+PY
+}
+
+pick_auto() {
+	if native_kvm; then where=native; return; fi
+	if [ "$guest" = any ] && [ -e /dev/kvm ] && working_kvm; then
+		where=native
+		WHY="/dev/kvm here works but is not hardware KVM (modules: $(ls -d /sys/module/kvm_* 2>/dev/null | xargs -rn1 basename | tr '\n' ' ')): enough for freestanding guests (--guest any)"
+		return
+	fi
+	where=lab
+}
+
 case $mode in
 native) where=native; native_kvm || true; WHY="forced by --mode native ($WHY)" ;;
 lab) where=lab; native_kvm || true; WHY="forced by --mode lab ($WHY)" ;;
-auto) if native_kvm; then where=native; else where=lab; fi ;;
+auto) pick_auto ;;
 esac
 if [ "$which_only" = 1 ]; then echo "$where: $WHY"; exit 0; fi
 
@@ -106,7 +139,7 @@ case $cwd/ in
 esac
 if [ -z "$mem" ]; then
 	host_mib=$(awk '/^MemTotal/ { print int($2 / 1024) }' /proc/meminfo)
-	mem=$((host_mib / 2 < 6144 ? host_mib / 2 : 6144))
+	mem=$((host_mib * 2 / 5 < 6144 ? host_mib * 2 / 5 : 6144))
 fi
 
 image=$("$HERE/lab/image.sh") || lab_fail "could not build the lab image"

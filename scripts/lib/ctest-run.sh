@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # ctest-run.sh [--skip-done FILE] BUILD_DIR [CTEST ARGS...]
-# ctest-run.sh [--skip-done FILE] --each BUILD_DIR[:LABEL]... -- [CTEST ARGS...]
+# ctest-run.sh [--skip-done FILE] --each BUILD_DIR[:LABEL|:-LABEL]... -- [CTEST ARGS...]
 # Runs ctest in each build folder with the given arguments and appends the
 # names of the tests it skipped (SKIP_RETURN_CODE 77: a precondition such as
 # /dev/kvm, root or a tool was missing) to BUILD_DIR/Testing/skipped.txt, so
 # that scripts/test.sh can refuse a run with skips. BUILD_DIR:LABEL also
 # narrows that folder's run to tests carrying LABEL (e.g. build-tsan:tsan
-# runs only the ThreadSanitizer tests there). --skip-done FILE leaves
+# runs only the ThreadSanitizer tests there), BUILD_DIR:-LABEL to tests
+# without it (build-asan:-linux); several may follow one another. --skip-done FILE leaves
 # out the tests FILE lists as "BUILD_DIR TEST" lines (tests a lab that failed
 # under them had already finished: see scripts/test.sh). Prints "== ctest in
 # BUILD_DIR" before each run, which is how test.sh tells the runs apart.
@@ -27,14 +28,21 @@ rc=0
 for spec in "${dirs[@]}"; do
 	d=${spec%%:*}
 	narrow=()
-	[ "$spec" = "$d" ] || narrow=(-L "${spec#*:}")
+	rest=${spec#"$d"}
+	while [ -n "$rest" ]; do
+		rest=${rest#:}
+		item=${rest%%:*}
+		rest=${rest#"$item"}
+		case $item in -*) narrow+=(-LE "${item#-}") ;; ?*) narrow+=(-L "$item") ;; esac
+	done
 	mkdir -p "$d/Testing"
 	exclude=()
 	if [ -n "$done_file" ] && [ -s "$done_file" ]; then
 		names=$(awk -v d="$d" '$1 == d { printf "%s%s", sep, $2; sep = "|" }' "$done_file" | sed 's/\./\\./g')
 		[ -n "$names" ] && exclude=(-E "^($names)\$")
 	fi
-	log=$d/Testing/ctest-$$.log
+	# Not ctest-$$: two labs side by side can give their shells the same PID.
+	log=$(mktemp "$d/Testing/ctest.XXXXXX")
 	echo "== ctest in $d $* ${narrow[*]} ${exclude[*]}"
 	(cd "$d" && ctest --output-on-failure --timeout 600 "$@" "${narrow[@]}" "${exclude[@]}") 2>&1 | tee "$log"
 	st=${PIPESTATUS[0]}

@@ -222,8 +222,9 @@ START_TEST(corrupt_ring_needs_reset_and_reset_recovers)
 {
 	start_disk("/tmp", DISK_SIZE, false, _i, NULL);
 	sim_irq_fired(&s, 0);
-	uint16_t bogus = SIM_QSIZE + 5; /* more entries than the ring holds */
-	gm_write(&s.mem, SIM_RING(0) + 0x1000 + 2, &bogus, 2);
+	/* More entries than the ring holds, published as a driver publishes
+	 * avail.idx (the worker may be reading it at the same time). */
+	sim_publish_idx(&s, SIM_RING(0) + 0x1000 + 2, SIM_QSIZE + 5);
 	sim_kick(&s, 0);
 	ck_assert(sim_irq_fired(&s, 5000));
 	ck_assert(sim_rd(&s, VIRTIO_MMIO_STATUS) & VIRTIO_STATUS_NEEDS_RESET);
