@@ -47,7 +47,7 @@ run_cmd() {
 }
 
 expect_status() { # name expected
-	if [ "$STATUS" -eq "$2" ]; then pass "$1: exit status $2"; else
+	if [ "$STATUS" = "$2" ]; then pass "$1: exit status $2"; else
 		fail "$1: exit status $STATUS, expected $2" "stdout: $OUT
 stderr: $ERR"; fi
 }

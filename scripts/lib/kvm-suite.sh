@@ -1,0 +1,105 @@
+# The tests that need /dev/kvm, placed where they can run: sourced by
+# scripts/test.sh (one run) and scripts/lab-soak.sh (many runs, for the lab's
+# flake rate), so that both run exactly the same thing.
+#
+#   kvm_suite BUILD[:LABEL]...   the KVM tests of these builds (a build's
+#                                Linux tests only if in LINUX_BUILDS); uses `phase` (scripts/lib/phases.sh) and
+#                                $TEST_TMP (a folder outside /tmp: in the lab
+#                                /tmp is the lab's own); each lab failure
+#                                adds a line to $TEST_TMP/lab-failures.
+# Env: TEST_JOBS (ctest -j natively; a one-CPU lab runs one test at a
+# time), LINUX_BUILDS (default "build").
+
+# kvm_tests TAG GUEST SPEC... -- CTEST-ARGS: tests that need /dev/kvm,
+# through scripts/kvm-lab.sh --guest GUEST (natively, or all of them in one
+# lab boot); output lines start with "[TAG] " when TAG is not empty. If the
+# lab itself fails (status 125: its kernel panicked or stalled; an emulation
+# weakness, see README "The KVM lab"), the tests that had finished keep
+# their result and the rest run in a new lab, at most twice more; the test
+# that was running when it failed runs again. Each lab failure is reported
+# and counted in $TEST_TMP/lab-failures for the summary.
+kvm_tests() {
+	local tag=$1 guest=$2 log done attempt rc
+	shift 2
+	log=$(mktemp "$TEST_TMP/log.XXXXXX")
+	done=$(mktemp "$TEST_TMP/done.XXXXXX")
+	for attempt in 1 2 3; do
+		scripts/kvm-lab.sh --guest "$guest" -- scripts/lib/ctest-run.sh --skip-done "$done" --each "$@" 2>&1 |
+			tee "$log" | if [ -n "$tag" ]; then sed -u "s/^/[$tag] /"; else cat; fi
+		rc=${PIPESTATUS[0]}
+		[ "$rc" -eq 125 ] || return "$rc"
+		echo "$tag" >>"$TEST_TMP/lab-failures"
+		# Which tests finished, per build, from the console we received.
+		awk '/^== ctest in / { d = $4 }
+		     match($0, /Test +#[0-9]+: [^ ]+ .*(Passed|Failed|Skipped|Timeout|Not Run)/) {
+			split(substr($0, RSTART, RLENGTH), f, " "); print d, f[3] }' "$log" >>"$done"
+		echo "${tag:+[$tag] }test: the lab failed under the tests (attempt $attempt of 3); $(wc -l <"$done") had finished; running the rest in a new lab" >&2
+	done
+	return 125
+}
+
+# two_labs SPECS-A -- ARGS-A --- SPECS-B -- ARGS-B: two kvm_tests runs side
+# by side, each in its own one-CPU lab (a one-CPU lab is the dependable kind,
+# see README "The KVM lab"; two of them use both host cores). Fails if
+# either failed.
+two_labs() {
+	local a=() b=() rc=0
+	while [ "$1" != --- ]; do a+=("$1"); shift; done
+	shift
+	b=("$@")
+	kvm_tests "lab 1" linux "${a[@]}" &
+	local pa=$!
+	kvm_tests "lab 2" linux "${b[@]}" &
+	local pb=$!
+	wait "$pa" || rc=1
+	wait "$pb" || rc=1
+	return $rc
+}
+
+# The tests of SPEC (BUILD:LABEL...) as a ctest -R regex, every Nth of them
+# from the Kth (0-based): how two labs share the Linux tests.
+share() { # K N BUILD
+	(cd "$3" && ctest -N -L linux) | sed -n 's/.*Test *#[0-9]*: \(.*\)$/\1/p' |
+		awk -v k="$1" -v n="$2" '(NR - 1) % n == k { gsub(/\./, "\\."); printf "%s%s", sep, $0; sep = "|" }' |
+		sed 's/^/^(/; s/$/)$/'
+}
+
+
+# Two kinds of KVM test. Those with freestanding guests run on any working
+# /dev/kvm (natively even on a software KVM such as kvm_pvm), in every build:
+# gcc, ASan+UBSan, and ThreadSanitizer for the threaded ones. Those that boot
+# Debian's kernel (label linux) need hardware KVM, so on most CI runners they
+# run in the lab, where everything is emulated 10-50x slower: they run in the
+# gcc build only (LINUX_BUILDS), the product users run; the sanitizer builds
+# exercise the same device models natively with the freestanding guests.
+# In the lab the Linux tests are shared between two one-CPU labs; with no
+# usable /dev/kvm at all, one lab takes the freestanding tests and the other
+# the Linux tests.
+kvm_suite() {
+	local free_specs=() linux_specs=() b free_where linux_where rc=0 j=${TEST_JOBS:-2}
+	for b in "$@"; do
+		case $b in *:*) free_specs+=("$b") ;; *) free_specs+=("$b:-linux") ;; esac
+	done
+	local lb=(${LINUX_BUILDS:-build})
+	for b in "${lb[@]}"; do linux_specs+=("$b:linux"); done
+	free_where=$(scripts/kvm-lab.sh --guest any --which)
+	linux_where=$(scripts/kvm-lab.sh --guest linux --which)
+	echo
+	echo "KVM tests: freestanding guests (${free_specs[*]}): $free_where"
+	echo "KVM tests: Linux guests (${linux_specs[*]}): $linux_where"
+	if [ "${free_where%%:*}" = lab ]; then
+		phase "KVM tests, all (two labs)" \
+			two_labs "${free_specs[@]}" -- -L kvm -j1 --- "${linux_specs[@]}" -- -L kvm -j1 || rc=1
+	elif [ "${linux_where%%:*}" = lab ]; then
+		phase "KVM tests, freestanding guests (native)" \
+			kvm_tests "" any "${free_specs[@]}" -- -L kvm -j"$j" || rc=1
+		# Every other Linux test to each lab (the same split in every build).
+		phase "KVM tests, Linux guests (two labs)" \
+			two_labs "${linux_specs[@]}" -- -L kvm -j1 -R "$(share 0 2 "${lb[0]}")" \
+			--- "${linux_specs[@]}" -- -L kvm -j1 -R "$(share 1 2 "${lb[0]}")" || rc=1
+	else
+		phase "KVM tests, all (native)" \
+			kvm_tests "" linux "${free_specs[@]}" "${linux_specs[@]}" -- -L kvm -j"$j" || rc=1
+	fi
+	return $rc
+}
