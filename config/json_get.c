@@ -35,9 +35,12 @@ void jg_subpath(char *buf, size_t len, const char *path, const char *key)
 {
 	const char *sep = !path[0] ? "" : !strncmp(path, "--", 2) ? ": " : ".";
 
-	/* Keys come from the user (an unknown key is echoed): keep them short
-	 * and cut between characters. */
-	snprintf(buf, len, "%s%s%s", path, sep, UTF8_CLIP(key, KEY_LEN));
+	char full[2 * JG_PATH_LEN];
+
+	/* Keys come from the user (an unknown key is echoed): keep each short,
+	 * and cut a deep path between characters too. */
+	snprintf(full, sizeof(full), "%s%s%s", path, sep, UTF8_CLIP(key, KEY_LEN));
+	utf8_clip(buf, len, full);
 }
 
 void jg_index(char *buf, size_t len, const char *path, size_t i)
