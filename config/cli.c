@@ -11,6 +11,7 @@
 #include <strings.h>
 
 #include "base/err.h"
+#include "base/utf8.h"
 
 enum {
 	OPT_CONFIG = 256, OPT_KERNEL, OPT_INITRD, OPT_CMDLINE, OPT_CPUS, OPT_MEMORY, OPT_HUGE,
@@ -478,10 +479,10 @@ static int bad_option(const char *arg, struct jerr *e)
 			if (lo->has_arg == no_argument && strlen(lo->name) == (size_t)(eq - arg - 2) &&
 			    !strncmp(lo->name, arg + 2, (size_t)(eq - arg - 2)))
 				return jg_fail(e, "", NULL, "--%s: takes no value, got \"%s\"",
-					       lo->name, arg);
+					       lo->name, UTF8_CLIP(arg, 129));
 	}
 	return jg_fail(e, "", NULL, "unknown or ambiguous option \"%s\" (see mpvm run --help)",
-		       arg);
+		       UTF8_CLIP(arg, 129));
 }
 
 /* getopt_long takes unique prefixes ("--cpu" for "--cpus"); refusing them
@@ -498,8 +499,19 @@ static int check_exact(char **argv, const char *name, struct jerr *e)
 	len = strcspn(t + 2, "=");
 	if (len == strlen(name) && !strncmp(t + 2, name, len))
 		return 0;
-	return jg_fail(e, "", NULL, "unknown option \"%.*s\" (did you mean --%s?)",
-		       (int)len + 2, t, name);
+	return jg_fail(e, "", NULL, "unknown option \"%s\" (did you mean --%s?)",
+		       utf8_clip_n((char[129]){0}, 129, t, len + 2), name);
+}
+
+/* Every flag's value obeys the text rule (base/utf8.h), like the file's and
+ * the API's strings: it may end up in GET /vm/config's JSON. */
+static int check_value(const char *name, const char *v, struct jerr *e)
+{
+	char why[96];
+
+	if (!utf8_check(v, strlen(v), why, sizeof(why)))
+		return 0;
+	return jg_fail(e, "", NULL, "--%s: %s", name, why);
 }
 
 void run_opts_free(struct run_opts *o)
@@ -536,7 +548,10 @@ int cfg_parse_run_args(struct vm_config *c, struct run_opts *o, int argc, char *
 		else if (opt != ':' && opt != 'h' && (rc = check_exact(argv, name, &e)))
 			break;
 		else if (opt == ':')
-			rc = jg_fail(&e, "", NULL, "%s: expected a value", argv[optind - 1]);
+			rc = jg_fail(&e, "", NULL, "%s: expected a value",
+				     UTF8_CLIP(argv[optind - 1], 129));
+		else if (optarg && (rc = check_value(name, optarg, &e)))
+			break;
 		else if (opt == 'h')
 			no.help = true;
 		else if (opt == OPT_CONFIG && no.config_file)
@@ -548,7 +563,7 @@ int cfg_parse_run_args(struct vm_config *c, struct run_opts *o, int argc, char *
 	}
 	if (!rc && optind < argc)
 		rc = jg_fail(&e, "", NULL, "unexpected argument \"%s\" (flags start with --)",
-			     argv[optind]);
+			     UTF8_CLIP(argv[optind], 129));
 	if (rc || no.help) {
 		free(list);
 		if (!rc) {

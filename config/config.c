@@ -3,9 +3,11 @@
  * config and commits only on success, so a failed parse leaves the config as
  * it was. */
 #include "base/err.h"
+#include "base/utf8.h"
 #include "config/config_int.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -267,8 +269,9 @@ int vm_config_load_file(struct vm_config *c, const char *path, char *err, size_t
 	}
 	fclose(f);
 	buf[n] = 0;
-	if (memchr(buf, 0, n)) {
-		err_set(err, errlen, "%s: contains a NUL byte, not a JSON text", path);
+	if ((msg = memchr(buf, 0, n))) {
+		err_set(err, errlen, "%s: contains a NUL byte at offset %zu, not a JSON text", path,
+			(size_t)(msg - buf));
 		free(buf);
 		return -1;
 	}
@@ -360,13 +363,42 @@ int cfg_parse_pmu_filter(struct cfg_pmu_filter *f, const char *json, char *err, 
 	return rc;
 }
 
+int cfg_parse_choice(const char *json, const char *what, const char *key,
+		     const char *const *names, int *out, char *err, size_t errlen)
+{
+	const char *const keys[] = {key, NULL};
+	struct jerr e = {err, errlen};
+	char *v = NULL, list[160] = "";
+	size_t n = 0;
+	cJSON *j;
+	int rc;
+
+	if (jg_parse_object(json, what, &j, &e))
+		return -1;
+	rc = jg_check_keys(j, what, keys, &e) || jg_str(j, what, key, JG_REQUIRED, &v, &e) < 0;
+	cJSON_Delete(j);
+	for (int i = 0; !rc && names[i]; i++) {
+		if (!strcmp(v, names[i])) {
+			*out = i;
+			free(v);
+			return 0;
+		}
+		if (n < sizeof(list))
+			n += snprintf(list + n, sizeof(list) - n, "%s%s", i ? ", " : "", names[i]);
+	}
+	if (!rc)
+		jg_fail(&e, what, key, "expected one of %s, got \"%s\"", list, UTF8_CLIP(v, 65));
+	free(v);
+	return -1;
+}
+
 /* PUT /drives/{id} and /network-interfaces/{id}: the URL names the entry. */
 static int check_path_id(const char *body_id, const char *id_from_path, const char *path,
 			 const char *key, struct jerr *e)
 {
 	if (id_from_path && strcmp(body_id, id_from_path))
 		return jg_fail(e, path, key, "\"%s\" does not match the id in the URL path \"%s\"",
-			       body_id, id_from_path);
+			       UTF8_CLIP(body_id, 65), UTF8_CLIP(id_from_path, 65));
 	return 0;
 }
 
@@ -404,7 +436,8 @@ int cfg_patch_drive(struct vm_config *c, const char *json, const char *id_from_p
 	     jg_str(j, "drive", "drive_id", JG_REQUIRED, &d.drive_id, &e) < 0 ||
 	     check_path_id(d.drive_id, id_from_path, "drive", "drive_id", &e) ||
 	     ((i = cfg_find_drive(c, d.drive_id)) < 0 &&
-	      jg_fail(&e, "drive", "drive_id", "no drive \"%s\" to update", d.drive_id)) ||
+	      jg_fail(&e, "drive", "drive_id", "no drive \"%s\" to update",
+		      UTF8_CLIP(d.drive_id, 65))) ||
 	     jg_str(j, "drive", "path_on_host", JG_NONEMPTY, &d.path_on_host, &e) < 0 ||
 	     sec_rate_limiter(j, "drive", "rate_limiter", &d.rate_limiter, &e);
 	if (!rc) {

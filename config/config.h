@@ -219,6 +219,12 @@ int cfg_parse_debug(struct vm_config *c, const char *json, char *err, size_t err
  * checks the host's. */
 int cfg_parse_pmu(struct vm_config *c, const char *json, char *err, size_t errlen);
 int cfg_parse_pmu_filter(struct cfg_pmu_filter *f, const char *json, char *err, size_t errlen);
+/* The API's routing bodies ({"action_type": ...}, {"state": ...}): one
+ * object whose only key is `key`, a string, which must be one of `names`
+ * (NULL-terminated, matched exactly, as Firecracker does). *out is the
+ * index. `what` names the resource in errors ("actions"). */
+int cfg_parse_choice(const char *json, const char *what, const char *key,
+		     const char *const *names, int *out, char *err, size_t errlen);
 
 /* The whole effective config as JSON (same shape as the file; GET /vm/config;
  * loads back to the same config). Unset optional values are omitted (pmu

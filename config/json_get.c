@@ -3,6 +3,7 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,8 +11,10 @@
 #include <strings.h>
 
 #include "base/err.h"
+#include "base/utf8.h"
 
 #define GOT_LEN 48
+#define KEY_LEN 65 /* a key quoted in a path: 64 bytes, then "…" */
 
 int jg_fail(struct jerr *e, const char *path, const char *key, const char *fmt, ...)
 {
@@ -32,7 +35,12 @@ void jg_subpath(char *buf, size_t len, const char *path, const char *key)
 {
 	const char *sep = !path[0] ? "" : !strncmp(path, "--", 2) ? ": " : ".";
 
-	snprintf(buf, len, "%s%s%s", path, sep, key);
+	char full[2 * JG_PATH_LEN];
+
+	/* Keys come from the user (an unknown key is echoed): keep each short,
+	 * and cut a deep path between characters too. */
+	snprintf(full, sizeof(full), "%s%s%s", path, sep, UTF8_CLIP(key, KEY_LEN));
+	utf8_clip(buf, len, full);
 }
 
 void jg_index(char *buf, size_t len, const char *path, size_t i)
@@ -46,13 +54,18 @@ void jg_describe(const cJSON *v, char *buf, size_t len)
 		snprintf(buf, len, "an object");
 	} else if (cJSON_IsArray(v)) {
 		snprintf(buf, len, "an array");
+	} else if (cJSON_IsNumber(v) && !isfinite(v->valuedouble)) {
+		/* 1e999: strtod gives inf, which cJSON would print as null. */
+		snprintf(buf, len, "a number out of range");
 	} else if (cJSON_IsString(v) && strlen(v->valuestring) > GOT_LEN - 8) {
-		/* Keep messages short: "long-string-prefix...". */
-		snprintf(buf, len, "\"%.*s...\"", GOT_LEN - 8, v->valuestring);
+		/* Keep messages short: the string's start, cut between characters,
+		 * then quoted and escaped as JSON. */
+		jg_describe_str(UTF8_CLIP(v->valuestring, GOT_LEN - 7), buf, len);
 	} else {
 		char *p = cJSON_PrintUnformatted(v);
 
-		snprintf(buf, len, "%s", p ? p : "?");
+		/* Escaping can make it longer than buf: cut between characters. */
+		utf8_clip(buf, len, p ? p : "?");
 		cJSON_free(p);
 	}
 }
@@ -78,13 +91,103 @@ static void near_text(const char *at, char *buf, size_t len)
 	buf[i] = 0;
 }
 
+/* cJSON decodes "\u0000" into a NUL that ends its C string, so "a\u0000b"
+ * would quietly read as "a". Each such escape is replaced, in a copy, by
+ * three overlong NULs (C0 80: six bytes like the escape, so error positions
+ * stay right), which no valid UTF-8 text holds; check_text() turns them back
+ * into NULs for utf8_check(). A backslash always starts a two-character
+ * escape, so "\\u0000" (a backslash, then "u0000") is left alone. Returns
+ * the copy, or NULL with *oom false when no escape needed it. */
+static char *mark_nul_escapes(const char *text, bool *oom)
+{
+	const char *hit = NULL;
+	char *copy;
+
+	*oom = false;
+	for (const char *p = text; *p && !hit; p++)
+		if (*p == '\\' && !strncmp(p + 1, "u0000", 5))
+			hit = p;
+		else if (*p == '\\' && p[1])
+			p++;
+	if (!hit)
+		return NULL;
+	if (!(copy = strdup(text))) {
+		*oom = true;
+		return NULL;
+	}
+	for (char *p = copy + (hit - text); *p; p++)
+		if (*p == '\\' && !strncmp(p + 1, "u0000", 5))
+			memcpy(p, "\xc0\x80\xc0\x80\xc0\x80", 6), p += 5;
+		else if (*p == '\\' && p[1])
+			p++;
+	return copy;
+}
+
+/* utf8_check() on a decoded string; `marked`: C0 80 stands for a NUL. */
+static int check_text(const char *s, bool marked, char *why, size_t whylen)
+{
+	size_t n = strlen(s), m = 0;
+	char *t;
+	int rc;
+
+	if (!marked || !strstr(s, "\xc0\x80"))
+		return utf8_check(s, n, why, whylen);
+	if (!(t = malloc(n)))
+		return utf8_check(s, n, why, whylen); /* still refused, as 0xc0 */
+	for (size_t i = 0; i < n; i++) {
+		if ((unsigned char)s[i] == 0xc0 && (unsigned char)s[i + 1] == 0x80)
+			t[m++] = 0, i++;
+		else
+			t[m++] = s[i];
+	}
+	rc = utf8_check(t, m, why, whylen);
+	free(t);
+	return rc;
+}
+
+/* The text rule (base/utf8.h) on every key and string under v, naming the
+ * first one that breaks it. */
+static int check_strings(const cJSON *v, const char *path, bool marked, struct jerr *e)
+{
+	char why[96], sub[JG_PATH_LEN];
+	size_t i = 0;
+
+	for (const cJSON *c = v->child; c; c = c->next, i++) {
+		if (cJSON_IsObject(v)) {
+			if (check_text(c->string, marked, why, sizeof(why)))
+				return jg_fail(e, path, NULL, "key \"%s\": %s",
+					       UTF8_CLIP(c->string, KEY_LEN), why);
+			jg_subpath(sub, sizeof(sub), path, c->string);
+		} else {
+			jg_index(sub, sizeof(sub), path, i);
+		}
+		if (cJSON_IsString(c) && check_text(c->valuestring, marked, why, sizeof(why)))
+			return jg_fail(e, sub, NULL, "%s", why);
+		if (c->child && check_strings(c, sub, marked, e))
+			return -1;
+	}
+	return 0;
+}
+
 int jg_parse_object(const char *text, const char *what, cJSON **out, struct jerr *e)
 {
 	const char *end = NULL;
+	bool oom;
+	char *marked = mark_nul_escapes(text, &oom);
+	const char *src = marked ? marked : text;
 	/* The length includes the NUL: cJSON checks for it when asked to
 	 * reject trailing garbage. */
-	cJSON *j = cJSON_ParseWithLengthOpts(text, strlen(text) + 1, &end, 1);
+	cJSON *j = oom ? NULL : cJSON_ParseWithLengthOpts(src, strlen(src) + 1, &end, 1);
+	bool was_marked = marked != NULL;
 
+	/* The copy has text's length: where cJSON stopped maps back by offset. */
+	if (end && end >= src && end <= src + strlen(src))
+		end = text + (end - src);
+	else
+		end = NULL;
+	free(marked);
+	if (oom)
+		return jg_fail(e, what, NULL, "out of memory");
 	if (!j) {
 		unsigned line = 1, col = 1;
 		char near[32];
@@ -113,6 +216,10 @@ int jg_parse_object(const char *text, const char *what, cJSON **out, struct jerr
 		jg_describe(j, got, sizeof(got));
 		cJSON_Delete(j);
 		return jg_fail(e, what, NULL, "expected a JSON object, got %s", got);
+	}
+	if (check_strings(j, what, was_marked, e)) {
+		cJSON_Delete(j);
+		return -1;
 	}
 	*out = j;
 	return 0;

@@ -2,6 +2,7 @@
  * Whether the host can give what is asked (counter counts, widths, masked
  * events) is pmu/'s decision, made after probing the host. */
 #include "base/err.h"
+#include "base/utf8.h"
 #include "config/config_int.h"
 
 #include <stdio.h>
@@ -47,7 +48,8 @@ int cfg_pmu_parse_event_list(const char *s, uint32_t *mask, char *err, size_t er
 		bool hex = s[0] == '0' && (s[1] == 'x' || s[1] == 'X');
 
 		if (!jg_parse_u64(s, hex ? 16 : 10, &v)) {
-			return err_set(err, errlen, "expected event names or a bitmask, got \"%.40s\"", s);
+			return err_set(err, errlen, "expected event names or a bitmask, got \"%s\"",
+				       UTF8_CLIP(s, 41));
 		}
 		if (v & ~(uint64_t)CFG_PMU_ARCH_EVENTS_MASK) {
 			return err_set(err, errlen, "bitmask 0x%llx has bits beyond the %d architectural events (0x%x)",
@@ -65,8 +67,8 @@ int cfg_pmu_parse_event_list(const char *s, uint32_t *mask, char *err, size_t er
 		bit = n && n < sizeof(tok) ? arch_event_bit(tok) : -1;
 		if (bit < 0) {
 			event_names_list(names, sizeof(names));
-			return err_set(err, errlen, "unknown architectural event \"%.*s\" (expected %s, or a hex bitmask like 0x12)",
-				       (int)(n > 40 ? 40 : n), p, names);
+			return err_set(err, errlen, "unknown architectural event \"%s\" (expected %s, or a hex bitmask like 0x12)",
+				       utf8_clip_n((char[41]){0}, 41, p, n), names);
 		}
 		*mask |= 1u << bit;
 		if (!end)

@@ -1,6 +1,6 @@
 /* libFuzzer: the API router without a socket. Input: "METHOD\nPATH\nBODY".
- * Every answer must be a status the API documents with a JSON body (or
- * none for 204), whatever the input.
+ * Every answer must be a status the API documents with a JSON body in valid
+ * UTF-8 (or none for 204), whatever the input.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -8,6 +8,7 @@
 
 #include <cjson/cJSON.h>
 
+#include "base/utf8.h"
 #include "fuzz_fakes.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -41,6 +42,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if ((r.status == 204) != (r.body == NULL))
 			abort();
 		if (r.body) {
+			/* RFC 8259: JSON text is UTF-8; cJSON_Parse does not check. */
+			if (utf8_check(r.body, strlen(r.body), NULL, 0))
+				abort();
 			cJSON *j = cJSON_Parse(r.body);
 			if (!j)
 				abort(); /* every body is JSON */

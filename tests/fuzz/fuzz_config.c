@@ -1,14 +1,15 @@
 /* libFuzzer: config validation, the one path that the config file, the CLI's
  * file and every API body go through. First byte picks the entry point, the
- * rest is the JSON text. Oracles: no crash, an error always has a message,
- * and a config that loads prints (vm_config_to_json) to JSON that loads back
- * to the same config.
+ * rest is the JSON text. Oracles: no crash, an error always has a message in
+ * valid UTF-8 (it becomes a fault_message), and a config that loads prints
+ * (vm_config_to_json) to UTF-8 JSON that loads back to the same config.
  */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/utf8.h"
 #include "config/config.h"
 
 static int load(struct vm_config *c, int which, const char *json, char *err, size_t n)
@@ -48,9 +49,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (load(&c, data[0] % 15, json, err, sizeof(err))) {
 		if (!err[0])
 			abort(); /* a refusal must say why */
+		if (utf8_check(err, strlen(err), NULL, 0)) {
+			fprintf(stderr, "the error is not UTF-8: %s\n", err);
+			abort();
+		}
 	} else {
 		vm_config_validate(&c, err, sizeof(err));
 		char *a = vm_config_to_json(&c);
+		if (a && utf8_check(a, strlen(a), NULL, 0))
+			abort(); /* strings got in that GET /vm/config cannot show */
 		struct vm_config back;
 		vm_config_init(&back);
 		if (!a || vm_config_load_json(&back, a, err, sizeof(err))) {

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Every API resource against a real mpvm: success, wrong state, bad JSON,
-# wrong type, unknown field and oversize body, with Firecracker's status
-# codes and {"fault_message"} bodies that name the field. A refused request
-# changes nothing (checked through GET /vm/config).
+# wrong type, unknown field, oversize body and text that is not UTF-8 or
+# holds a NUL, with Firecracker's status codes and {"fault_message"} bodies
+# that name the field. A refused request changes nothing (checked through GET
+# /vm/config), and every answer is UTF-8 JSON.
 . "$(dirname "$0")/lib.sh"
 
 command -v curl >/dev/null || skip "curl is not installed"
@@ -126,6 +127,47 @@ for body in '{' '{"action_type": 1}' '{"action_type": "Reboot"}' '{"action_type"
 done
 api PUT /actions "@$T_TMP/big.json"
 expect_api "PUT /actions oversize" 400 'larger than the limit'
+
+# The text rule: strings in bodies and the {id} in a path are UTF-8 without
+# NUL. Answers are checked as UTF-8 JSON from the raw bytes (strict decode:
+# Python's stdin might otherwise smuggle bad bytes through surrogateescape).
+utf8_json() { # FILE: 0 when it holds one JSON text in valid UTF-8
+	python3 -c 'import json,sys; json.loads(open(sys.argv[1], "rb").read().decode("utf-8"))' "$1" 2>/dev/null
+}
+expect_utf8_json() { # NAME
+	if utf8_json "$T_TMP/body"; then pass "$1: the answer is UTF-8 JSON"; else
+		fail "$1: the answer is not UTF-8 JSON" "body: $(od -c "$T_TMP/body" | head -5)"; fi
+}
+printf '{"a": "\xff"}' >"$T_TMP/bad-utf8.json"
+! utf8_json "$T_TMP/bad-utf8.json" && pass "the UTF-8 JSON check rejects a 0xff byte" ||
+	fail "the UTF-8 JSON check accepts invalid UTF-8: the checks below prove nothing"
+api GET /vm/config
+before=$BODY
+printf '{"kernel_image_path": "/k", "boot_args": "a\xff\xc3"}' >"$T_TMP/boot-utf8.json"
+api PUT /boot-source "@$T_TMP/boot-utf8.json"
+expect_api "boot_args not UTF-8" 400 'boot-source.boot_args: not valid UTF-8 \(byte 0xff at offset 1\)'
+expect_utf8_json "boot_args not UTF-8"
+api PUT /boot-source '{"kernel_image_path": "/k", "boot_args": "a\u0000b"}'
+expect_api "boot_args with \\u0000" 400 'boot-source.boot_args: contains a NUL character'
+api PUT /drives/x '{"drive_id": "x\u0000y", "path_on_host": "/x", "is_root_device": false}'
+expect_api "drive_id with \\u0000" 400 'drive.drive_id: contains a NUL character'
+api PUT /drives/x '{"drive_id": "x", "path_on_host": "/x\u0000", "is_root_device": false}'
+expect_api "path_on_host with \\u0000" 400 'drive.path_on_host: contains a NUL character'
+api PUT '/drives/x%00y' '{"drive_id": "x", "path_on_host": "/x", "is_root_device": false}'
+expect_api "/drives/x%00y" 400 'the id in the URL path: contains a NUL character'
+api PUT '/drives/x%FF' '{"drive_id": "x", "path_on_host": "/x", "is_root_device": false}'
+expect_api "/drives/x%FF" 400 'the id in the URL path: not valid UTF-8'
+expect_utf8_json "/drives/x%FF"
+api GET /vm/config
+expect_utf8_json "GET /vm/config after the refusals"
+[ "$BODY" = "$before" ] && pass "text refusals changed nothing" ||
+	fail "a text refusal changed the config"
+api GET '/nope%FF'
+expect_api "/nope%FF" 404 'no resource at /nope'
+expect_utf8_json "/nope%FF"
+api GET "/$(printf '\xc3\xa9%.0s' $(seq 100))"
+expect_api "a long path of 2-byte characters" 404 'no resource at'
+expect_utf8_json "a long path cut at 128 bytes"
 api PUT /actions '{"action_type": "FlushMetrics"}'
 expect_api "FlushMetrics before start" 204
 [ -s "$T_TMP/pre.metrics" ] && pass "FlushMetrics wrote a line" || fail "no metrics line"

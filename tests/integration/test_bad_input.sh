@@ -33,6 +33,19 @@ run malformed-json 10 -- run --config-file "$T_TMP/trunc.json"
 expect_status malformed-json 78
 expect_err malformed-json 'line 1'
 
+# The text rule (README "Config file"): strings are UTF-8 without NUL.
+printf '{ "boot-source": { "kernel_image_path": "x", "boot_args": "a\xffb" } }' >"$T_TMP/utf8.json"
+run config-not-utf8 10 -- run --config-file "$T_TMP/utf8.json"
+expect_status config-not-utf8 78
+expect_err config-not-utf8 'utf8.json: boot-source.boot_args: not valid UTF-8 \(byte 0xff at offset 1\)'
+printf '{ "boot-source": { "kernel_image_path": "x\\u0000y" } }' >"$T_TMP/nul.json"
+run config-nul 10 -- run --config-file "$T_TMP/nul.json"
+expect_status config-nul 78
+expect_err config-nul 'nul.json: boot-source.kernel_image_path: contains a NUL character'
+run flag-not-utf8 10 -- run --kernel "$GUESTS/hello.elf" --boot-args $'quiet \xc0\xaf'
+expect_status flag-not-utf8 64
+expect_err flag-not-utf8 '--boot-args: not valid UTF-8 \(byte 0xc0 at offset 6\)'
+
 run no-kernel 10 -- run --cpus 1
 expect_status no-kernel 78
 expect_err no-kernel 'kernel'

@@ -14,6 +14,7 @@
 #include <cjson/cJSON.h>
 
 #include "api/metrics.h"
+#include "base/utf8.h"
 #include "builder/vmm.h"
 #include "core/log.h"
 
@@ -23,21 +24,35 @@
 
 struct req {
 	const char *method;
-	const char *path;
+	const char *path; /* percent-decoded; may hold NULs and any bytes */
+	size_t path_len;
 	const char *id;   /* the {id} of /drives/{id}, /network-interfaces/{id} */
 	const char *body; /* NUL-terminated */
 	size_t len;
 };
 
+/* q's path (or method) in a message: at most 128 bytes, cut between
+ * characters; a NUL or a byte that is not UTF-8 shows as U+FFFD. */
+#define QUOTE_LEN 129
+#define QUOTED_PATH(q) utf8_clip_n((char[QUOTE_LEN]){0}, QUOTE_LEN, (q)->path, (q)->path_len)
+#define QUOTED_METHOD(q) utf8_clip((char[17]){0}, 17, (q)->method)
+
 typedef void (*handler_fn)(struct api_ctx *a, const struct req *q, struct api_reply *r);
 
 char *api_fault_json(const char *msg)
 {
-	cJSON *o = cJSON_CreateObject();
+	/* Messages quote user input through utf8_clip() already; this is the
+	 * last guard that what goes out is UTF-8 (RFC 8259), whatever a message
+	 * was built from or where snprintf cut it. Each bad byte may become a
+	 * 3-byte U+FFFD. */
+	size_t n = strlen(msg), cap = 3 * n + 1;
+	char *clean = malloc(cap);
+	cJSON *o = clean ? cJSON_CreateObject() : NULL;
 	char *s = NULL;
-	if (o && cJSON_AddStringToObject(o, "fault_message", msg))
+	if (o && cJSON_AddStringToObject(o, "fault_message", utf8_clip_n(clean, cap, msg, n)))
 		s = cJSON_PrintUnformatted(o);
 	cJSON_Delete(o);
+	free(clean);
 	return s;
 }
 
@@ -257,7 +272,7 @@ static void patch_drive(struct api_ctx *a, const struct req *q, struct api_reply
 			if (!strcmp(tmp.drives[i].drive_id, q->id))
 				d = &tmp.drives[i];
 		if (!d)
-			snprintf(err, sizeof(err), "drive: no drive \"%.64s\"", q->id);
+			snprintf(err, sizeof(err), "drive: no drive \"%s\"", UTF8_CLIP(q->id, 65));
 		else if (!a->ops->update_drive)
 			snprintf(err, sizeof(err), "drive: updates are not supported here");
 		else if (a->ops->update_drive(a->vmm, d, err, sizeof(err)))
@@ -282,7 +297,7 @@ static void patch_net(struct api_ctx *a, const struct req *q, struct api_reply *
 	if (refuse_before_start(a, r))
 		return;
 	fault(r, 400, "%s %s: updating a running network interface is not supported by mpvm yet",
-	      q->method, q->path);
+	      q->method, QUOTED_PATH(q));
 }
 
 /* ---- logger and metrics: any time ---- */
@@ -332,45 +347,20 @@ static void put_metrics(struct api_ctx *a, const struct req *q, struct api_reply
 
 /* ---- actions and VM state: bodies small enough to route by hand ---- */
 
-/* The body as one JSON object with exactly the key `key`, a string. */
-static const char *routing_value(const struct req *q, const char *what, const char *key,
-				 cJSON **root, struct api_reply *r)
+/* A routing body ({"action_type": ...}): config/ parses it like any other
+ * body. The index into `names`, or -1 when it replied. */
+static int routing_choice(const struct req *q, const char *what, const char *key,
+			  const char *const *names, struct api_reply *r)
 {
+	char err[CFG_ERR_LEN];
+	int which;
 	if (refuse_empty(q, what, r))
-		return NULL;
-	const char *end = NULL;
-	*root = cJSON_ParseWithOpts(q->body, &end, 1);
-	if (!*root) {
-		size_t at = end && end >= q->body ? (size_t)(end - q->body) : 0;
-		fault(r, 400, "%s: invalid JSON at byte %zu", what, at);
-		return NULL;
+		return -1;
+	if (cfg_parse_choice(q->body, what, key, names, &which, err, sizeof(err))) {
+		fault(r, 400, "%s", err);
+		return -1;
 	}
-	if (!cJSON_IsObject(*root)) {
-		fault(r, 400, "%s: expected a JSON object", what);
-		return NULL;
-	}
-	const cJSON *val = NULL;
-	for (const cJSON *c = (*root)->child; c; c = c->next) {
-		if (!c->string || strcmp(c->string, key)) {
-			fault(r, 400, "%s: unknown field \"%.64s\" (expected only \"%s\")", what,
-			      c->string ? c->string : "", key);
-			return NULL;
-		}
-		if (val) {
-			fault(r, 400, "%s.%s: given twice", what, key);
-			return NULL;
-		}
-		val = c;
-	}
-	if (!val || cJSON_IsNull(val)) {
-		fault(r, 400, "%s.%s: required", what, key);
-		return NULL;
-	}
-	if (!cJSON_IsString(val)) {
-		fault(r, 400, "%s.%s: expected a string", what, key);
-		return NULL;
-	}
-	return val->valuestring;
+	return which;
 }
 
 static void instance_start(struct api_ctx *a, struct api_reply *r)
@@ -390,19 +380,9 @@ static void instance_start(struct api_ctx *a, struct api_reply *r)
 static void put_actions(struct api_ctx *a, const struct req *q, struct api_reply *r)
 {
 	static const char *const names[] = { "InstanceStart", "SendCtrlAltDel", "FlushMetrics",
-					     "StopVmm" };
+					     "StopVmm", NULL };
 	char err[CFG_ERR_LEN];
-	cJSON *root = NULL;
-	const char *t = routing_value(q, "actions", "action_type", &root, r);
-	int which = -1;
-	for (int i = 0; t && i < 4; i++)
-		if (!strcmp(t, names[i]))
-			which = i;
-	if (t && which < 0)
-		fault(r, 400, "actions.action_type: expected one of InstanceStart, SendCtrlAltDel, "
-			      "FlushMetrics, StopVmm, got \"%.64s\"", t);
-	cJSON_Delete(root);
-	switch (which) {
+	switch (routing_choice(q, "actions", "action_type", names, r)) {
 	case 0:
 		instance_start(a, r);
 		break;
@@ -429,13 +409,11 @@ static void put_actions(struct api_ctx *a, const struct req *q, struct api_reply
 
 static void patch_vm(struct api_ctx *a, const struct req *q, struct api_reply *r)
 {
+	static const char *const names[] = { "Paused", "Resumed", NULL };
 	char err[CFG_ERR_LEN];
-	cJSON *root = NULL;
-	const char *s = routing_value(q, "vm", "state", &root, r);
-	if (s && strcmp(s, "Paused") && strcmp(s, "Resumed"))
-		fault(r, 400, "vm.state: expected one of Paused, Resumed, got \"%.64s\"", s);
-	else if (s && !refuse_before_start(a, r)) {
-		bool pause = !strcmp(s, "Paused");
+	int which = routing_choice(q, "vm", "state", names, r);
+	if (which >= 0 && !refuse_before_start(a, r)) {
+		bool pause = which == 0;
 		int rc = pause ? a->ops->pause(a->vmm, err, sizeof(err))
 			       : a->ops->resume(a->vmm, err, sizeof(err));
 		if (rc)
@@ -443,7 +421,6 @@ static void patch_vm(struct api_ctx *a, const struct req *q, struct api_reply *r
 		else
 			no_content(r);
 	}
-	cJSON_Delete(root);
 }
 
 /* ---- mpvm's own resources ---- */
@@ -514,7 +491,7 @@ static void put_pmu_filter(struct api_ctx *a, const struct req *q, struct api_re
 
 static void snapshot(struct api_ctx *a, const struct req *q, struct api_reply *r)
 {
-	fault(r, 400, "%s %s: snapshots are not supported by mpvm yet", q->method, q->path);
+	fault(r, 400, "%s %s: snapshots are not supported by mpvm yet", q->method, QUOTED_PATH(q));
 }
 
 /* ---- the route table ---- */
@@ -557,25 +534,33 @@ static const struct route routes[] = {
 	{ "GET", "/vcpus", false, get_vcpus, "GET /vcpus" },
 };
 
-/* Path matches the route; for {id} routes *id points into `path`. */
-static bool path_matches(const struct route *rt, const char *path, const char **id)
+/* Path matches the route; for {id} routes *id points into `path`. The
+ * decoded path may hold NULs, so lengths, not strcmp. */
+static bool path_matches(const struct route *rt, const struct req *q, const char **id)
 {
-	if (!rt->has_id)
-		return !strcmp(path, rt->path);
 	size_t n = strlen(rt->path);
-	if (strncmp(path, rt->path, n) || !path[n] || strchr(path + n, '/'))
+	if (!rt->has_id)
+		return q->path_len == n && !memcmp(q->path, rt->path, n);
+	if (q->path_len <= n || memcmp(q->path, rt->path, n) ||
+	    memchr(q->path + n, '/', q->path_len - n))
 		return false;
-	*id = path + n;
+	*id = q->path + n;
 	return true;
+}
+
+static int hexval(char c)
+{
+	return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10
+	       : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
 }
 
 static void dispatch(struct api_ctx *a, struct req *q, struct api_reply *r)
 {
 	const struct route *hit = NULL;
-	char allowed[64] = "";
+	char allowed[64] = "", why[96];
 	for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++) {
 		const char *id = NULL;
-		if (!path_matches(&routes[i], q->path, &id))
+		if (!path_matches(&routes[i], q, &id))
 			continue;
 		if (!strcmp(q->method, routes[i].method)) {
 			hit = &routes[i];
@@ -587,24 +572,48 @@ static void dispatch(struct api_ctx *a, struct req *q, struct api_reply *r)
 	}
 	if (hit) {
 		r->route = hit->name;
-		hit->fn(a, q, r);
+		/* The id is a string like any in a body: the text rule applies. */
+		if (q->id && utf8_check(q->id, q->path_len - (size_t)(q->id - q->path), why,
+					sizeof(why)))
+			fault(r, 400, "%s: the id in the URL path: %s", hit->name, why);
+		else
+			hit->fn(a, q, r);
 	} else if (allowed[0]) {
 		r->route = "method not allowed";
-		fault(r, 405, "method %.16s is not allowed on %.128s (allowed: %s)", q->method, q->path,
-		      allowed);
+		fault(r, 405, "method %s is not allowed on %s (allowed: %s)", QUOTED_METHOD(q),
+		      QUOTED_PATH(q), allowed);
 	} else {
 		r->route = "unknown path";
-		fault(r, 404, "no resource at %.128s", q->path);
+		fault(r, 404, "no resource at %s", QUOTED_PATH(q));
 	}
+}
+
+/* RFC 3986 percent-decoding into `out` (as long as `in`); returns the
+ * length. A '%' not followed by two hex digits stays as it is. */
+static size_t percent_decode(const char *in, char *out)
+{
+	size_t o = 0;
+	for (size_t i = 0; in[i]; i++) {
+		int hi, lo;
+		if (in[i] == '%' && (hi = hexval(in[i + 1])) >= 0 && (lo = hexval(in[i + 2])) >= 0) {
+			out[o++] = (char)(hi << 4 | lo);
+			i += 2;
+		} else {
+			out[o++] = in[i];
+		}
+	}
+	out[o] = 0;
+	return o;
 }
 
 void api_route(struct api_ctx *a, const char *method, const char *path, const char *body,
 	       size_t len, struct api_reply *r)
 {
 	*r = (struct api_reply){ .status = 500, .route = "invalid" };
-	struct req q = { .method = method ? method : "", .path = path ? path : "", .len = len };
-	char *copy = malloc(len + 1);
-	if (!copy) {
+	struct req q = { .method = method ? method : "", .len = len };
+	const char *raw = path ? path : "";
+	char *copy = malloc(len + 1), *decoded = malloc(strlen(raw) + 1);
+	if (!copy || !decoded) {
 		fault(r, 500, "out of memory");
 	} else if (len > API_MAX_BODY) {
 		fault(r, 400, "Request payload with size %zu is larger than the limit of %d allowed "
@@ -616,9 +625,12 @@ void api_route(struct api_ctx *a, const char *method, const char *path, const ch
 			memcpy(copy, body, len);
 		copy[len] = 0;
 		q.body = copy;
+		q.path_len = percent_decode(raw, decoded);
+		q.path = decoded;
 		dispatch(a, &q, r);
 	}
 	free(copy);
+	free(decoded);
 	metrics_count_request(r->route, r->status);
-	log_debug("API %s %s -> %d", q.method, q.path, r->status);
+	log_debug("API %s %s -> %d", q.method, raw, r->status);
 }

@@ -77,9 +77,11 @@ struct api_reply {
 	bool stop_after;     /* stop the VMM once this reply has been sent */
 };
 
-/* One request, no socket: `path` without query string, `body` of `len`
- * bytes (need not be NUL-terminated; NULL when len is 0). Always fills `r`;
- * free r->body. Counts the request in the metrics. */
+/* One request, no socket: `path` as sent, percent-encoded, without query
+ * string; `body` of `len` bytes (need not be NUL-terminated; NULL when len
+ * is 0). Always fills `r`; free r->body. Counts the request in the metrics.
+ * Bodies and the {id} in a path must be valid UTF-8 without NUL
+ * (base/utf8.h), or the answer is 400; every answer is valid UTF-8. */
 void api_route(struct api_ctx *a, const char *method, const char *path, const char *body,
 	       size_t len, struct api_reply *r);
 /* {"fault_message": msg} as malloc'd text (NULL if out of memory). */

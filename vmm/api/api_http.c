@@ -230,6 +230,14 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
 	*con_cls = NULL;
 }
 
+/* libmicrohttpd would percent-decode the path in place into a C string, so
+ * "/drives/x%00y" would reach us as "/drives/x". Leave it encoded:
+ * api_route() decodes it with its length and applies the text rule. */
+static size_t keep_escaped(void *cls, struct MHD_Connection *c, char *s)
+{
+	return strlen(s);
+}
+
 static void on_mhd_log(void *cls, const char *fmt, va_list ap)
 {
 	if (log_get_level() < LOG_DEBUG)
@@ -310,6 +318,7 @@ struct api_server *api_server_new(struct vmm *v, struct ev_loop *loop, const cha
 		{ MHD_OPTION_CONNECTION_MEMORY_LIMIT, API_MEMORY_LIMIT, NULL },
 		{ MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)on_completed, s },
 		{ MHD_OPTION_EXTERNAL_LOGGER, (intptr_t)on_mhd_log, s },
+		{ MHD_OPTION_UNESCAPE_CALLBACK, (intptr_t)keep_escaped, NULL },
 		{ sock_path ? MHD_OPTION_LISTEN_SOCKET : MHD_OPTION_END, lfd, NULL },
 		{ MHD_OPTION_END, 0, NULL },
 	};

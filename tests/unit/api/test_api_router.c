@@ -10,6 +10,7 @@
 
 #include "api/api.h"
 #include "api/metrics.h"
+#include "base/utf8.h"
 #include "builder/vmm.h"
 #include "check_main.h"
 #include "test_util.h"
@@ -106,6 +107,9 @@ static int req(const char *method, const char *path, const char *body, const cha
 	static char last[65536];
 	struct api_reply r;
 	api_route(&A, method, path, body, body ? strlen(body) : 0, &r);
+	/* Every answer is UTF-8 (RFC 8259), whatever was asked. */
+	ck_assert_msg(!r.body || !utf8_check(r.body, strlen(r.body), NULL, 0),
+		      "%s %s: the answer is not UTF-8", method, path);
 	snprintf(last, sizeof(last), "%s", r.body ? r.body : "");
 	free(r.body);
 	if (out)
@@ -362,6 +366,66 @@ START_TEST(vcpus_and_pmu)
 }
 END_TEST
 
+/* The text rule (base/utf8.h) on bodies and on the {id} in a path: a 400
+ * that names the field, and nothing stored. */
+#define DRIVE_BODY(id, path) \
+	"{\"drive_id\": \"" id "\", \"path_on_host\": \"" path "\", \"is_root_device\": true}"
+static const struct {
+	const char *method, *path, *body, *needle;
+} bad_text[] = {
+	{"PUT", "/boot-source", "{\"kernel_image_path\": \"/k\", \"boot_args\": \"a\xff\"}",
+	 "boot-source.boot_args: not valid UTF-8 (byte 0xff at offset 1)"},
+	{"PUT", "/boot-source", "{\"kernel_image_path\": \"/k\", \"boot_args\": \"a\\u0000b\"}",
+	 "boot-source.boot_args: contains a NUL character (\\\\u0000 at offset 1)"},
+	{"PUT", "/drives/x", DRIVE_BODY("x\\u0000y", "/r"), "drive.drive_id: contains a NUL character"},
+	{"PUT", "/drives/x", DRIVE_BODY("x", "/r\\u0000"), "drive.path_on_host: contains a NUL"},
+	/* The path is decoded by the router: x%00y must not read as "x". */
+	{"PUT", "/drives/x%00y", DRIVE_BODY("x", "/r"),
+	 "PUT /drives/{id}: the id in the URL path: contains a NUL character (\\\\u0000 at offset 1)"},
+	{"PUT", "/network-interfaces/e%FF", "{\"iface_id\": \"e\", \"host_dev_name\": \"tap0\"}",
+	 "the id in the URL path: not valid UTF-8 (byte 0xff at offset 1)"},
+	{"PUT", "/actions", "{\"action_type\": \"InstanceStart\\u0000\"}",
+	 "actions.action_type: contains a NUL character"},
+	{"PATCH", "/vm", "{\"st\xe2\x82\": \"Paused\"}", "vm: key \\\"st"},
+	{"PUT", "/actions", "{\"action_type\": \"Go\"}", "actions.action_type: expected one of "
+	 "InstanceStart, SendCtrlAltDel, FlushMetrics, StopVmm, got \\\"Go\\\""},
+	{"PUT", "/actions", "{\"action\": \"InstanceStart\"}", "actions.action: unknown key"},
+	{"PUT", "/actions", "{}", "actions.action_type: required"},
+};
+
+START_TEST(bad_text_is_a_400_naming_the_field)
+{
+	EXPECT(400, bad_text[_i].method, bad_text[_i].path, bad_text[_i].body, bad_text[_i].needle);
+	ck_assert_ptr_null(V.cfg.boot.kernel_image_path);
+	ck_assert_uint_eq(V.cfg.ndrives, 0);
+	ck_assert_uint_eq(V.cfg.nnets, 0);
+	ck_assert_int_eq(starts, 0);
+}
+END_TEST
+
+START_TEST(encoded_ids_are_decoded_before_use)
+{
+	EXPECT(204, "PUT", "/drives/r%6F%6ft", DRIVE_BODY("root", "/r"), "");
+	ck_assert_str_eq(V.cfg.drives[0].drive_id, "root");
+}
+END_TEST
+
+/* Paths and methods are echoed clipped, with U+FFFD for what is not UTF-8. */
+START_TEST(echoed_paths_stay_utf8)
+{
+	char path[400] = "/";
+	EXPECT(404, "GET", "/nope%FF", NULL, "no resource at /nope\xef\xbf\xbd");
+	EXPECT(404, "GET", "/nope\xc3", NULL, "no resource at /nope\xef\xbf\xbd");
+	EXPECT(404, "GET", "/vm%00/config", NULL, "no resource at /vm\xef\xbf\xbd/config");
+	EXPECT(405, "G\xffT", "/vm", NULL, "method G\xef\xbf\xbdT is not allowed");
+	/* 2-byte characters from offset 1: a cut at 128 bytes would split one. */
+	for (int i = 0; i < 150; i++)
+		strcat(path, "\xc3\xa9");
+	EXPECT(404, "GET", path, NULL, "\xc3\xa9\xe2\x80\xa6\"}");
+	EXPECT(400, "PATCH", "/network-interfaces/%F0%9F%98%80", "{}", "before starting");
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("api_router");
@@ -380,6 +444,10 @@ int main(void)
 	tcase_add_test(tc, actions);
 	tcase_add_test(tc, metrics_and_logger);
 	tcase_add_test(tc, vcpus_and_pmu);
+	tcase_add_loop_test(tc, bad_text_is_a_400_naming_the_field, 0,
+			    sizeof(bad_text) / sizeof(bad_text[0]));
+	tcase_add_test(tc, encoded_ids_are_decoded_before_use);
+	tcase_add_test(tc, echoed_paths_stay_utf8);
 	suite_add_tcase(s, tc);
 	return run_suite(s);
 }

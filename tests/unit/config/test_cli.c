@@ -255,6 +255,17 @@ static const struct {
 	{{"--config-file", "/a", "--config-file", "/b"}, "--config-file: given twice"},
 	{{"--config-file", "/nonexistent/mpvm.json"}, "/nonexistent/mpvm.json: No such file or "
 	 "directory"},
+	/* The text rule (base/utf8.h) on every value; echoed arguments that
+	 * break it show U+FFFD. */
+	{{"--boot-args", "a\xff"}, "--boot-args: not valid UTF-8 (byte 0xff at offset 1)"},
+	{{"--cmdline", "ok", "--kernel", "/k\xc0\x80"},
+	 "--kernel: not valid UTF-8 (byte 0xc0 at offset 2)"},
+	{{"--drive", "id=a,path=/\xed\xa0\x80"}, "--drive: not valid UTF-8 (byte 0xed at offset 11)"},
+	{{"--config-file", "/x\xf4\x90\x80\x80"},
+	 "--config-file: not valid UTF-8 (byte 0xf4 at offset 2)"},
+	{{"--bogus\xff"}, "unknown or ambiguous option \"--bogus\xef\xbf\xbd\" (see mpvm run --help)"},
+	{{"--cpus", "2", "x\xe2\x82"}, "unexpected argument \"x\xef\xbf\xbd\xef\xbf\xbd\" (flags "
+	 "start with --)"},
 };
 
 START_TEST(bad_flags_name_the_flag_and_change_nothing)

@@ -264,6 +264,44 @@ static const struct {
 	{"{} x", "invalid JSON at line 1, column 4 near 'x'"},
 	{"", "invalid JSON at line 1, column 1 (at the end of the text)"},
 	{"[1, 2]", "expected a JSON object, got an array"},
+	/* 1e999 is inf to strtod, which cJSON would show as null. */
+	{"{\"machine-config\": {\"vcpu_count\": 1, \"mem_size_mib\": 1e999}}",
+	 "machine-config.mem_size_mib: expected an integer in 1..1048576, got a number out of "
+	 "range"},
+	{"{\"machine-config\": {\"vcpu_count\": -1e999, \"mem_size_mib\": 1}}",
+	 "machine-config.vcpu_count: expected an integer in 1..32, got a number out of range"},
+	/* The text rule (base/utf8.h), on values, keys and array items. */
+	{"{\"boot-source\": {\"kernel_image_path\": \"/k\", \"boot_args\": \"a\xff\"}}",
+	 "boot-source.boot_args: not valid UTF-8 (byte 0xff at offset 1)"},
+	{"{\"boot-source\": {\"kernel_image_path\": \"/k\", \"boot_args\": \"a\\u0000b\"}}",
+	 "boot-source.boot_args: contains a NUL character (\\u0000 at offset 1)"},
+	{"{\"drives\": [{\"drive_id\": \"\\u0000\", \"path_on_host\": \"/a\", "
+	 "\"is_root_device\": true}]}",
+	 "drives[0].drive_id: contains a NUL character (\\u0000 at offset 0)"},
+	{"{\"drives\": [{\"drive_id\": \"a\", \"path_on_host\": \"/a\\u0000\\u0000\", "
+	 "\"is_root_device\": true}]}",
+	 "drives[0].path_on_host: contains a NUL character (\\u0000 at offset 2)"},
+	{"{\"drives\": [{\"drive_id\": \"a\", \"path_on_host\": \"/\xed\xa0\x80\", "
+	 "\"is_root_device\": true}]}",
+	 "drives[0].path_on_host: not valid UTF-8 (byte 0xed at offset 1)"},
+	{"{\"machine-config\": {\"vcpu_count\": 1, \"mem_size_mib\": 1, \"x\xc0\xafy\": 1}}",
+	 "machine-config: key \"x\xef\xbf\xbd\xef\xbf\xbdy\": not valid UTF-8 (byte 0xc0 at "
+	 "offset 1)"},
+	{"{\"pmu\": {\"unavailable_events\": [\"instructions\", \"\xf4\x90\x80\x80\"]}}",
+	 "pmu.unavailable_events[1]: not valid UTF-8 (byte 0xf4 at offset 0)"},
+	/* An escaped backslash before "u0000" is text, not a NUL; valid UTF-8
+	 * in a refused value is quoted back whole, cut between characters. */
+	{"{\"logger\": {\"level\": \"\\\\u0000\"}}", "logger.level: expected one of \"Off\", "
+	 "\"Error\", \"Warning\", \"Info\", \"Debug\", \"Trace\", \"Warn\", got \"\\\\u0000\""},
+	{"{\"logger\": {\"level\": \"\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9"
+	 "\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9"
+	 "\xc3\xa9\xc3\xa9\xc3\xa9\"}}",
+	 "logger.level: expected one of \"Off\", \"Error\", \"Warning\", \"Info\", \"Debug\", "
+	 "\"Trace\", \"Warn\", got \"\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9"
+	 "\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9"
+	 "\xe2\x80\xa6\""},
+	/* A syntax error after a \u0000 still points at the right column. */
+	{"{\"a\": \"\\u0000\" x}", "invalid JSON at line 1, column 16 near 'x}'"},
 };
 
 START_TEST(bad_input_names_the_path)
@@ -565,6 +603,36 @@ START_TEST(load_file_prefixes_the_path)
 }
 END_TEST
 
+/* The text rule in a file: the file, then the field (or the offset of a
+ * raw NUL, which would end the text before cJSON sees the rest). */
+START_TEST(load_file_refuses_bad_text)
+{
+	static const struct {
+		const char *text;
+		size_t len;
+		const char *err;
+	} ex[] = {
+		{"{\"boot-source\": {\"kernel_image_path\": \"/k\xff\"}}", 0,
+		 "boot-source.kernel_image_path: not valid UTF-8 (byte 0xff at offset 2)"},
+		{"{\"logger\": {\"log_path\": \"/l\\u0000x\"}}", 0,
+		 "logger.log_path: contains a NUL character (\\u0000 at offset 2)"},
+		{"{}\0{\"machine-config\": 1}", 24, "contains a NUL byte at offset 2, not a JSON text"},
+	};
+	char want[CFG_ERR_LEN];
+
+	for (size_t i = 0; i < sizeof(ex) / sizeof(ex[0]); i++) {
+		char path[] = "/tmp/mpvm-test-config-XXXXXX";
+
+		/* len 0: the text has no NUL of its own. */
+		make_tmp_file(path, ex[i].text, ex[i].len ? ex[i].len : strlen(ex[i].text));
+		ck_assert_int_eq(vm_config_load_file(&cfg, path, err, sizeof(err)), -1);
+		snprintf(want, sizeof(want), "%s: %s", path, ex[i].err);
+		ck_assert_str_eq(err, want);
+		unlink(path);
+	}
+}
+END_TEST
+
 START_TEST(validate_cross_checks)
 {
 	ck_assert_int_eq(vm_config_validate(&cfg, err, sizeof(err)), -1);
@@ -677,6 +745,7 @@ int main(void)
 	tcase_add_test(tc, machine_put_resets_and_patch_keeps);
 	tcase_add_test(tc, other_sections_put);
 	tcase_add_test(tc, load_file_prefixes_the_path);
+	tcase_add_test(tc, load_file_refuses_bad_text);
 	tcase_add_test(tc, validate_cross_checks);
 	tcase_add_test(tc, one_rule_reads_the_same_from_every_source);
 	tcase_add_test(tc, example_files);
