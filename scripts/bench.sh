@@ -5,8 +5,8 @@
 # LINUX_RUNS=N that of bench/boot's Linux boots (default 5).
 #
 # Every benchmark needs /dev/kvm: they run natively on a host with hardware
-# KVM, else all of them in one boot of the KVM lab (scripts/kvm-lab.sh), and
-# every QEMU comparison runs in that same place in the same run. In the lab
+# KVM, else in the KVM lab (scripts/kvm-lab.sh), and every QEMU comparison
+# runs in that same place, in the same lab boot as mpvm's. In the lab
 # absolute times are emulated (QEMU TCG under nested SVM): read the ratios.
 # bench/results/environment.json says where the numbers come from, and each
 # result file carries the same "environment" object.
@@ -66,7 +66,15 @@ env = {
 }
 print(json.dumps(env, indent=2))
 PY
-scripts/kvm-lab.sh -- scripts/bench.sh --inside "${want[@]}"
+# In the lab: bench/boot (it boots Linux) with one lab CPU, the others with
+# two (the reasons are in scripts/kvm-lab.sh --cpus), one lab after the
+# other so that they do not compete for the host.
+linux=() other=()
+for b in "${want[@]}"; do
+	if [ "$b" = boot ]; then linux+=("$b"); else other+=("$b"); fi
+done
+[ ${#linux[@]} -eq 0 ] || scripts/kvm-lab.sh --cpus "${MPVM_LAB_CPUS:-1}" -- scripts/bench.sh --inside "${linux[@]}"
+[ ${#other[@]} -eq 0 ] || scripts/kvm-lab.sh --cpus "${MPVM_LAB_CPUS:-2}" -- scripts/bench.sh --inside "${other[@]}"
 # Label every result with where it was measured.
 python3 - "${want[@]}" <<'PY'
 import json, sys

@@ -23,12 +23,16 @@
 #   --timeout SECS          MPVM_LAB_TIMEOUT (3600) bound on CMD's run
 #   --mem MIB               MPVM_LAB_MEM     (6144, at most 2/5 of the host's,
 #                           so that two labs fit side by side)
-#   --cpus N                MPVM_LAB_CPUS    (1; more lab CPUs run under
-#                           multi-threaded TCG, where the lab's kernel
-#                           was seen to crash: see docs/kvm-lab.md)
+#   --cpus N                MPVM_LAB_CPUS    (1) lab CPUs: one suits Linux
+#                           guests, freestanding ones need two (a PMI-storm
+#                           guest stalled a one-CPU lab's kernel; a Linux
+#                           guest crawled in a two-CPU one; docs/kvm-lab.md)
 #   --stall SECS            MPVM_LAB_STALL   (240) no heartbeat from the
 #                           lab's kernel for this long: the lab is stalled
-#   --tcg multi|single      MPVM_LAB_TCG    (multi) QEMU's TCG threading
+#   --tcg multi|single      MPVM_LAB_TCG    (single) QEMU's TCG threading:
+#                           single runs all lab CPUs on one host thread;
+#                           under multi the lab's kernel was seen to crash,
+#                           and one lab CPU to stall (docs/kvm-lab.md)
 #   --quiet                 no progress lines from kvm-lab itself
 #   MPVM_LAB_APPEND         extra lab kernel parameters (experiments, e.g.
 #                           mpvm_lab.nohold: see scripts/lab/kvm-hold.c)
@@ -47,7 +51,7 @@ timeout=${MPVM_LAB_TIMEOUT:-3600}
 mem=${MPVM_LAB_MEM:-}
 cpus=${MPVM_LAB_CPUS:-1}
 stall=${MPVM_LAB_STALL:-240}
-tcg_threads=${MPVM_LAB_TCG:-multi}
+tcg_threads=${MPVM_LAB_TCG:-single}
 quiet=0
 which_only=0
 guest=linux

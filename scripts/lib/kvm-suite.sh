@@ -7,8 +7,8 @@
 #                                $TEST_TMP (a folder outside /tmp: in the lab
 #                                /tmp is the lab's own); each lab failure
 #                                adds a line to $TEST_TMP/lab-failures.
-# Env: TEST_JOBS (ctest -j natively; a one-CPU lab runs one test at a
-# time), LINUX_BUILDS (default "build").
+# Env: TEST_JOBS (ctest -j natively; a lab runs one test at a time, its
+# CPUs sharing one host thread), LINUX_BUILDS (default "build").
 
 # kvm_tests TAG GUEST SPEC... -- CTEST-ARGS: tests that need /dev/kvm,
 # through scripts/kvm-lab.sh --guest GUEST (natively, or all of them in one
@@ -19,12 +19,15 @@
 # that was running when it failed runs again. Each lab failure is reported
 # and counted in $TEST_TMP/lab-failures for the summary.
 kvm_tests() {
-	local tag=$1 guest=$2 log done attempt rc
+	local tag=$1 guest=$2 log done attempt rc cpus=1
 	shift 2
+	# In a lab, Linux guests want one lab CPU and freestanding ones two (see
+	# scripts/kvm-lab.sh --cpus).
+	[ "$guest" = any ] && cpus=2
 	log=$(mktemp "$TEST_TMP/log.XXXXXX")
 	done=$(mktemp "$TEST_TMP/done.XXXXXX")
 	for attempt in 1 2 3; do
-		scripts/kvm-lab.sh --guest "$guest" -- scripts/lib/ctest-run.sh --skip-done "$done" --each "$@" 2>&1 |
+		scripts/kvm-lab.sh --guest "$guest" --cpus "${MPVM_LAB_CPUS:-$cpus}" -- scripts/lib/ctest-run.sh --skip-done "$done" --each "$@" 2>&1 |
 			tee "$log" | if [ -n "$tag" ]; then sed -u "s/^/[$tag] /"; else cat; fi
 		rc=${PIPESTATUS[0]}
 		[ "$rc" -eq 125 ] || return "$rc"
@@ -38,18 +41,18 @@ kvm_tests() {
 	return 125
 }
 
-# two_labs SPECS-A -- ARGS-A --- SPECS-B -- ARGS-B: two kvm_tests runs side
-# by side, each in its own one-CPU lab (a one-CPU lab is the dependable kind,
-# see README "The KVM lab"; two of them use both host cores). Fails if
-# either failed.
+# two_labs GUEST-A SPECS-A -- ARGS-A --- GUEST-B SPECS-B -- ARGS-B: two kvm_tests runs side
+# by side, each in its own lab (a lab's TCG runs on one host thread, see
+# README "The KVM lab": two of them use both host cores). Fails if either
+# failed.
 two_labs() {
 	local a=() b=() rc=0
 	while [ "$1" != --- ]; do a+=("$1"); shift; done
 	shift
 	b=("$@")
-	kvm_tests "lab 1" linux "${a[@]}" &
+	kvm_tests "lab 1" "${a[@]}" &
 	local pa=$!
-	kvm_tests "lab 2" linux "${b[@]}" &
+	kvm_tests "lab 2" "${b[@]}" &
 	local pb=$!
 	wait "$pa" || rc=1
 	wait "$pb" || rc=1
@@ -72,7 +75,7 @@ share() { # K N BUILD
 # run in the lab, where everything is emulated 10-50x slower: they run in the
 # gcc build only (LINUX_BUILDS), the product users run; the sanitizer builds
 # exercise the same device models natively with the freestanding guests.
-# In the lab the Linux tests are shared between two one-CPU labs; with no
+# In the lab the Linux tests are shared between two labs; with no
 # usable /dev/kvm at all, one lab takes the freestanding tests and the other
 # the Linux tests.
 kvm_suite() {
@@ -89,14 +92,14 @@ kvm_suite() {
 	echo "KVM tests: Linux guests (${linux_specs[*]}): $linux_where"
 	if [ "${free_where%%:*}" = lab ]; then
 		phase "KVM tests, all (two labs)" \
-			two_labs "${free_specs[@]}" -- -L kvm -j1 --- "${linux_specs[@]}" -- -L kvm -j1 || rc=1
+			two_labs any "${free_specs[@]}" -- -L kvm -j1 --- linux "${linux_specs[@]}" -- -L kvm -j1 || rc=1
 	elif [ "${linux_where%%:*}" = lab ]; then
 		phase "KVM tests, freestanding guests (native)" \
 			kvm_tests "" any "${free_specs[@]}" -- -L kvm -j"$j" || rc=1
 		# Every other Linux test to each lab (the same split in every build).
 		phase "KVM tests, Linux guests (two labs)" \
-			two_labs "${linux_specs[@]}" -- -L kvm -j1 -R "$(share 0 2 "${lb[0]}")" \
-			--- "${linux_specs[@]}" -- -L kvm -j1 -R "$(share 1 2 "${lb[0]}")" || rc=1
+			two_labs linux "${linux_specs[@]}" -- -L kvm -j1 -R "$(share 0 2 "${lb[0]}")" \
+			--- linux "${linux_specs[@]}" -- -L kvm -j1 -R "$(share 1 2 "${lb[0]}")" || rc=1
 	else
 		phase "KVM tests, all (native)" \
 			kvm_tests "" linux "${free_specs[@]}" "${linux_specs[@]}" -- -L kvm -j"$j" || rc=1

@@ -774,9 +774,18 @@ static void hostile(const char *what, uint32_t ms, uint32_t preset, bool halt)
 	pmu_wr(MSR_PERF_GLOBAL_CTRL, 1);
 	uint32_t seen = 0;
 	while (rdtsc() < end) {
-		if (halt)
-			wait_for_interrupt(); /* a PMI (or the clock running out) wakes us */
-		else
+		if (halt) {
+			/* Take a PMI that became pending while interrupts were
+			 * off (the re-arm's own MSR exits can overflow the
+			 * counter) before halting: halting on an interrupt
+			 * already pending since before STI was seen to sleep
+			 * for good under nested SVM emulated by QEMU (the lab).
+			 * Nothing can inject between here and the HLT: mpvm
+			 * injects only on a vCPU exit. */
+			__asm__ volatile("sti; nop; cli" ::: "memory");
+			if (hostile_pmis == seen)
+				wait_for_interrupt(); /* a PMI wakes us */
+		} else
 			__asm__ volatile("sti; nop; cli" ::: "memory");
 		if (hostile_pmis != seen) {
 			seen = hostile_pmis;

@@ -66,6 +66,14 @@ PY
 	then pass "$name: overflow-timer wake-ups within 20000/s and PMIs delivered"
 	else fail "$name: GET /pmu out of bounds" "$(cat "$T_TMP/$name.pmu.json")"; fi
 	echo >&"$hold"
+	# Bounded: a guest that never ends is a failure, not a hang.
+	local waited=0
+	while kill -0 "$pid" 2>/dev/null && [ "$waited" -lt 600 ]; do sleep 0.1; waited=$((waited + 1)); done
+	if kill -0 "$pid" 2>/dev/null; then
+		fail "$name: mpvm still running 60 s after the guest was released" "$(tail -5 "$T_TMP/$name.out")
+$(curl -s --max-time 10 --unix-socket "$sock" http://localhost/pmu)"
+		kill -9 "$pid"
+	fi
 	wait "$pid"
 	STATUS=$?
 	OUT=$(cat "$T_TMP/$name.out")
