@@ -29,10 +29,10 @@
 #                           guest crawled in a two-CPU one; docs/kvm-lab.md)
 #   --stall SECS            MPVM_LAB_STALL   (240) no heartbeat from the
 #                           lab's kernel for this long: the lab is stalled
-#   --tcg multi|single      MPVM_LAB_TCG    (single) QEMU's TCG threading:
-#                           single runs all lab CPUs on one host thread;
-#                           under multi the lab's kernel was seen to crash,
-#                           and one lab CPU to stall (docs/kvm-lab.md)
+#   --tcg multi|single      MPVM_LAB_TCG    QEMU's TCG threading: multi (QEMU's
+#                           default) for one lab CPU, single (all lab CPUs
+#                           on one host thread) for more: under multi, two
+#                           lab CPUs crashed the lab's kernel (docs/kvm-lab.md)
 #   --quiet                 no progress lines from kvm-lab itself
 #   MPVM_LAB_APPEND         extra lab kernel parameters (experiments, e.g.
 #                           mpvm_lab.nohold: see scripts/lab/kvm-hold.c)
@@ -51,7 +51,7 @@ timeout=${MPVM_LAB_TIMEOUT:-3600}
 mem=${MPVM_LAB_MEM:-}
 cpus=${MPVM_LAB_CPUS:-1}
 stall=${MPVM_LAB_STALL:-240}
-tcg_threads=${MPVM_LAB_TCG:-single}
+tcg_threads=${MPVM_LAB_TCG:-}
 quiet=0
 which_only=0
 guest=linux
@@ -80,6 +80,9 @@ done
 [ "$which_only" = 1 ] || [ $# -gt 0 ] || usage
 case $mode in auto | native | lab) ;; *) echo "kvm-lab: --mode is auto, native or lab" >&2; exit 2 ;; esac
 case $guest in linux | any) ;; *) echo "kvm-lab: --guest is linux or any" >&2; exit 2 ;; esac
+if [ -z "$tcg_threads" ]; then
+	if [ "$cpus" = 1 ]; then tcg_threads=multi; else tcg_threads=single; fi
+fi
 
 # native_kvm: is /dev/kvm here a hardware KVM? Sets WHY either way. A /dev/kvm
 # without kvm_intel/kvm_amd (e.g. kvm_pvm, software virtualization without
