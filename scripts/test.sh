@@ -11,7 +11,7 @@
 #
 # Env: TEST_JOBS (ctest -j for tests outside the lab, default 2),
 #      FUZZ_SECONDS (60),
-#      LINUX_BUILDS (build folders whose Linux-guest tests run, "build"),
+#      LINUX_BUILDS (build folders whose Linux-guest tests run: both),
 #      MPVM_LAB_MODE (auto|native|lab, see scripts/kvm-lab.sh),
 #      TEST_SANITIZE=0 to skip the ASan+UBSan build (quicker local runs).
 set -uo pipefail
@@ -32,7 +32,9 @@ if [ "${TEST_SANITIZE:-1}" = 1 ]; then
 	builds+=(build-asan)
 fi
 
-for b in ${LINUX_BUILDS:-build}; do
+# The Linux-guest tests run in the gcc and ASan+UBSan builds.
+export LINUX_BUILDS=${LINUX_BUILDS:-${builds[*]}}
+for b in $LINUX_BUILDS; do
 	phase "Linux test guest ($b/linux)" cmake --build "$b" --target linux-guest || { phase_summary; exit 1; }
 done
 

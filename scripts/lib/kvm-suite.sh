@@ -73,8 +73,8 @@ share() { # K N BUILD
 # gcc, ASan+UBSan, and ThreadSanitizer for the threaded ones. Those that boot
 # Debian's kernel (label linux) need hardware KVM, so on most CI runners they
 # run in the lab, where everything is emulated 10-50x slower: they run in the
-# gcc build only (LINUX_BUILDS), the product users run; the sanitizer builds
-# exercise the same device models natively with the freestanding guests.
+# builds LINUX_BUILDS names (scripts/test.sh: gcc and ASan+UBSan; the TSan
+# build runs only the threaded unit tests, label tsan).
 # In the lab the Linux tests are shared between two labs; with no
 # usable /dev/kvm at all, one lab takes the freestanding tests and the other
 # the Linux tests.
