@@ -84,7 +84,8 @@ if [ -z "$tcg_threads" ]; then
 	if [ "$cpus" = 1 ]; then tcg_threads=multi; else tcg_threads=single; fi
 fi
 
-# native_kvm: is /dev/kvm here a hardware KVM? Sets WHY either way. A /dev/kvm
+# native_kvm: is /dev/kvm here a hardware KVM? Sets WHY either way (and
+# KVM_MODS, the kvm modules loaded, when it is not). A /dev/kvm
 # without kvm_intel/kvm_amd (e.g. kvm_pvm, software virtualization without
 # VMX/SVM) runs small freestanding guests but not a stock Linux kernel
 # (measured: no output in 120 s), so the suite cannot rely on it.
@@ -95,9 +96,8 @@ native_kvm() {
 		WHY="/dev/kvm is hardware KVM ($(ls -d /sys/module/kvm_intel /sys/module/kvm_amd 2>/dev/null | xargs -n1 basename | tr '\n' ' ')loaded)"
 		return 0
 	fi
-	local mods
-	mods=$(ls -d /sys/module/kvm_* 2>/dev/null | xargs -rn1 basename | tr '\n' ' ')
-	WHY="/dev/kvm here is not hardware KVM (no kvm_intel/kvm_amd; modules: ${mods:-none}; cpu flags vmx/svm: $(grep -cwE 'vmx|svm' /proc/cpuinfo)): it cannot boot stock Linux guests"
+	KVM_MODS=$(ls -d /sys/module/kvm_* 2>/dev/null | xargs -rn1 basename | tr '\n' ' ')
+	WHY="/dev/kvm here is not hardware KVM (no kvm_intel/kvm_amd; modules: ${KVM_MODS:-none}; cpu flags vmx/svm: $(grep -cwE 'vmx|svm' /proc/cpuinfo)): it cannot boot stock Linux guests"
 	return 1
 }
 
@@ -117,7 +117,7 @@ pick_auto() {
 	if native_kvm; then where=native; return; fi
 	if [ "$guest" = any ] && [ -e /dev/kvm ] && working_kvm; then
 		where=native
-		WHY="/dev/kvm here works but is not hardware KVM (modules: $(ls -d /sys/module/kvm_* 2>/dev/null | xargs -rn1 basename | tr '\n' ' ')): enough for freestanding guests (--guest any)"
+		WHY="/dev/kvm here works but is not hardware KVM (modules: $KVM_MODS): enough for freestanding guests (--guest any)"
 		return
 	fi
 	where=lab

@@ -18,8 +18,7 @@ builds=("$@")
 [ ${#builds[@]} -gt 0 ] || builds=(build build-asan build-tsan:tsan)
 # As scripts/test.sh: the Linux-guest tests of the gcc and ASan builds.
 export LINUX_BUILDS=${LINUX_BUILDS:-build build-asan}
-export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
-export TSAN_OPTIONS="halt_on_error=1 exitcode=66 suppressions=$PWD/tests/tsan.supp"
+. scripts/lib/sanitizer-env.sh
 mkdir -p bench/results
 results=()
 pass=0

@@ -38,11 +38,8 @@ for b in $LINUX_BUILDS; do
 	phase "Linux test guest ($b/linux)" cmake --build "$b" --target linux-guest || { phase_summary; exit 1; }
 done
 
-# Sanitizer settings for every test process of the ASan build (exported so
-# they reach the lab too); harmless for the gcc build.
-export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
-export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
-export TSAN_OPTIONS="halt_on_error=1 exitcode=66 suppressions=$PWD/tests/tsan.supp"
+# Sanitizer settings for every test process (scripts/lib/sanitizer-env.sh).
+. scripts/lib/sanitizer-env.sh
 
 rm -f "${builds[@]/%//Testing/skipped.txt}" build-tsan/Testing/skipped.txt
 for b in "${builds[@]}"; do

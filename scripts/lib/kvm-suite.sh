@@ -59,14 +59,13 @@ two_labs() {
 	return $rc
 }
 
-# The tests of SPEC (BUILD:LABEL...) as a ctest -R regex, every Nth of them
-# from the Kth (0-based): how two labs share the Linux tests.
+# BUILD's Linux-guest tests as a ctest -R regex, every Nth of them from the
+# Kth (0-based): how two labs share the Linux tests.
 share() { # K N BUILD
 	(cd "$3" && ctest -N -L linux) | sed -n 's/.*Test *#[0-9]*: \(.*\)$/\1/p' |
 		awk -v k="$1" -v n="$2" '(NR - 1) % n == k { gsub(/\./, "\\."); printf "%s%s", sep, $0; sep = "|" }' |
 		sed 's/^/^(/; s/$/)$/'
 }
-
 
 # Two kinds of KVM test. Those with freestanding guests run on any working
 # /dev/kvm (natively even on a software KVM such as kvm_pvm), in every build:
