@@ -100,26 +100,25 @@ static void near_text(const char *at, char *buf, size_t len)
  * the copy, or NULL with *oom false when no escape needed it. */
 static char *mark_nul_escapes(const char *text, bool *oom)
 {
-	const char *hit = NULL;
 	char *copy;
+	bool marked = false;
 
 	*oom = false;
-	for (const char *p = text; *p && !hit; p++)
-		if (*p == '\\' && !strncmp(p + 1, "u0000", 5))
-			hit = p;
-		else if (*p == '\\' && p[1])
-			p++;
-	if (!hit)
-		return NULL;
+	if (!strstr(text, "\\u0000"))
+		return NULL; /* the usual body: nothing to copy */
 	if (!(copy = strdup(text))) {
 		*oom = true;
 		return NULL;
 	}
-	for (char *p = copy + (hit - text); *p; p++)
+	for (char *p = copy; *p; p++)
 		if (*p == '\\' && !strncmp(p + 1, "u0000", 5))
-			memcpy(p, "\xc0\x80\xc0\x80\xc0\x80", 6), p += 5;
+			memcpy(p, "\xc0\x80\xc0\x80\xc0\x80", 6), p += 5, marked = true;
 		else if (*p == '\\' && p[1])
 			p++;
+	if (!marked) { /* only "\\u0000": a backslash, then text */
+		free(copy);
+		return NULL;
+	}
 	return copy;
 }
 
