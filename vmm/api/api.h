@@ -2,12 +2,14 @@
  * /vcpus), HTTP/1.1 with JSON bodies on a UNIX socket (docs/api.md).
  *
  * Contract:
- *  - Everything runs on the main thread's event loop: libmicrohttpd runs in
- *    external-epoll mode (its epoll fd and a timeout timerfd are registered
- *    with ev_add), so handlers read and edit struct vmm exactly like the
- *    other loop callbacks do, with no lock and no extra thread. Sockets are
- *    non-blocking: a slow or stalled client only holds its own connection,
- *    which is closed after API_CONN_TIMEOUT_S of silence.
+ *  - Everything runs on the main thread's event loop: the server's epoll fd
+ *    and a deadline timerfd are registered with ev_add, so handlers read and
+ *    edit struct vmm exactly like the other loop callbacks do, with no lock
+ *    and no extra thread. HTTP is parsed strictly by api/http_parse.c; a
+ *    malformed request gets one JSON 400 and a close. Sockets are
+ *    non-blocking: a slow client only holds its own connection, for at most
+ *    API_REQUEST_TIMEOUT_S per request and API_CONN_TIMEOUT_S idle, and
+ *    is evicted first when all API_MAX_CONNECTIONS slots are taken.
  *  - Request bodies go through config/'s cfg_parse_* functions (the same code
  *    as the config file); this module parses JSON only to route
  *    ({"action_type"}, {"state"}). A refused request changes nothing.
@@ -31,8 +33,10 @@ struct cfg_logger;
 
 #define API_MAX_BODY 51200      /* Firecracker's default payload limit */
 #define API_MAX_CONNECTIONS 64
-#define API_CONN_TIMEOUT_S 30   /* idle/stalled connection lifetime (env MPVM_API_TIMEOUT_S) */
-#define API_MEMORY_LIMIT (32 * 1024) /* per connection: request line + headers */
+#define API_CONN_TIMEOUT_S 30   /* idle keep-alive lifetime (env MPVM_API_TIMEOUT_S) */
+/* A whole request (first byte to last) and the taking of its answer; never
+ * longer than the idle timeout (env MPVM_API_REQUEST_TIMEOUT_S). */
+#define API_REQUEST_TIMEOUT_S 10
 /* The Firecracker API version whose resources mpvm mirrors (GET /version). */
 #define API_FC_VERSION "1.7.0"
 #define API_DEFAULT_ID "anonymous-instance"
