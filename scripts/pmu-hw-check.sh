@@ -19,9 +19,12 @@
 # Exit status: 0 every check passed; 1 a check failed (or a build failed);
 # 77 cannot run here; 64 bad usage.
 # Environment: MPVM (an mpvm binary; default: build it into $BUILD_DIR),
-# BUILD_DIR (default build), MPVM_LINUX_GUEST (a built guest directory),
+# BUILD_DIR (default build), MPVM_LINUX_GUEST (a built guest directory,
+# used as it is; default: build one into $BUILD_DIR/linux),
 # PMU_HW_ITERS (workload loop iterations, default 20000000),
 # PMU_HW_TOLERANCE_PCT (guest vs host instructions/branches, default 2).
+# For tests of this script against a stand-in only: PMU_HW_KVM_DEV (default
+# /dev/kvm) and PMU_HW_CPU_PMU (default /sys/bus/event_source/devices/cpu).
 set -uo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 BUILD_DIR=${BUILD_DIR:-$ROOT/build}
@@ -29,6 +32,8 @@ case $BUILD_DIR in /*) ;; *) BUILD_DIR=$ROOT/$BUILD_DIR ;; esac
 ITERS=${PMU_HW_ITERS:-20000000}
 TOL=${PMU_HW_TOLERANCE_PCT:-2}
 ME=pmu-hw-check
+KVM_DEV=${PMU_HW_KVM_DEV:-/dev/kvm}
+CPU_PMU=${PMU_HW_CPU_PMU:-/sys/bus/event_source/devices/cpu}
 
 if [ $# -gt 0 ]; then
 	sed -n '2,/^set -uo/p' "$0" | sed '$d; s/^# \{0,1\}//'
@@ -56,12 +61,12 @@ why = "; ".join(r["why"] for r in m.get("legacy", {}).get("reasons", []))
 print(d.get("kvm", {}).get("backend") or "none", d.get("cpu", {}).get("vendor", "other"),
       av("mediated"), av("legacy"), av("soft"), av("off"), why or "-")' "$probe")
 why=()
-if [ ! -e /dev/kvm ]; then
-	why+=("no /dev/kvm")
-elif [ ! -r /dev/kvm ] || [ ! -w /dev/kvm ]; then
-	why+=("/dev/kvm is not usable by $(id -un)")
+if [ ! -e "$KVM_DEV" ]; then
+	why+=("no $KVM_DEV")
+elif [ ! -r "$KVM_DEV" ] || [ ! -w "$KVM_DEV" ]; then
+	why+=("$KVM_DEV is not usable by $(id -un)")
 fi
-[ -e /sys/bus/event_source/devices/cpu ] ||
+[ -e "$CPU_PMU" ] ||
 	why+=("the host has no hardware PMU (perf has no \"cpu\" event source in /sys/bus/event_source/devices)")
 case $backend in
 kvm_intel | kvm_amd)
@@ -76,9 +81,13 @@ if [ ${#why[@]} -gt 0 ]; then
 fi
 
 "$MPVM" pmu probe
-LINUX=${MPVM_LINUX_GUEST:-$BUILD_DIR/linux}
-"$ROOT/tests/linux/build.sh" "$LINUX" || { echo "$ME: building the Linux test guest failed"; exit 1; }
-TMP=$(mktemp -d /tmp/pmu-hw-check.XXXXXX) # kept: the guests' consoles and mpvm's logs
+if [ -n "${MPVM_LINUX_GUEST:-}" ]; then
+	LINUX=$MPVM_LINUX_GUEST
+else
+	LINUX=$BUILD_DIR/linux
+	"$ROOT/tests/linux/build.sh" "$LINUX" || { echo "$ME: building the Linux test guest failed"; exit 1; }
+fi
+TMP=$(mktemp -d "${TMPDIR:-/tmp}/pmu-hw-check.XXXXXX") # kept: the guests' consoles and mpvm's logs
 
 # The branch event Linux uses for PERF_COUNT_HW_BRANCH_INSTRUCTIONS.
 branch_event=c4
