@@ -86,13 +86,11 @@ static void route(cJSON *arr, const char *msrs, const char *name, const char *go
 	cJSON_AddItemToArray(arr, o);
 }
 
-/* "passed through" or "intercepted by KVM: <each reason>", from the
+/* `direct_text`, or "intercepted by KVM: <each reason>", from the
  * kernel's rules (intercept.h). */
-static void why_text(char *b, size_t len, bool direct, const struct pmu_why *w)
+static void why_text(char *b, size_t len, bool direct, const char *direct_text, const struct pmu_why *w)
 {
-	size_t o = (size_t)snprintf(b, len, "%s", direct ? "passed through: the guest's counter counts"
-					       " (and, for RDPMC, widths) equal the host's"
-					     : "intercepted by KVM: ");
+	size_t o = (size_t)snprintf(b, len, "%s", direct ? direct_text : "intercepted by KVM: ");
 	for (int i = 0; !direct && i < w->n && o < len; i++)
 		o += (size_t)snprintf(b + o, len - o, "%s%s", i ? "; " : "", w->line[i]);
 }
@@ -126,7 +124,9 @@ static void routes_json(const struct pmu *p, cJSON *o)
 		break;
 	default:
 		if (med)
-			why_text(globals_why, sizeof(globals_why), s->globals_direct, &s->globals_why);
+			why_text(globals_why, sizeof(globals_why), s->globals_direct,
+				 "passed through: the guest's counter counts equal the host's and it has global control",
+				 &s->globals_why);
 		else
 			snprintf(globals_why, sizeof(globals_why), "legacy vPMU: KVM emulates them");
 		const char *cnt_goes = med ? "direct" : "kvm";
@@ -152,7 +152,9 @@ static void routes_json(const struct pmu *p, cJSON *o)
 		}
 		rdpmc_goes = s->rdpmc_direct ? "direct" : "kvm";
 		if (med)
-			why_text(rdpmc_text, sizeof(rdpmc_text), s->rdpmc_direct, &s->rdpmc_why);
+			why_text(rdpmc_text, sizeof(rdpmc_text), s->rdpmc_direct,
+				 "not intercepted: counter counts and widths equal the host's, kvm.enable_vmware_backdoor is off",
+				 &s->rdpmc_why);
 		rdpmc_why = med ? rdpmc_text : "legacy vPMU: KVM emulates RDPMC";
 	}
 	cJSON *r = cJSON_AddObjectToObject(o, "rdpmc");

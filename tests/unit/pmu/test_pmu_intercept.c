@@ -243,6 +243,27 @@ START_TEST(test_kvm_need_rdpmc_intercept_drives_get_pmu_routing)
 }
 END_TEST
 
+/* The full pass-through shape says why on both lines. */
+START_TEST(test_kvm_need_perf_global_ctrl_intercept_full_shape_routes_direct)
+{
+	fh_intel(&fh, 5, 8, 48, 3, 48, "Y", 0);
+	fh_probe(&fh, &h);
+	struct cfg_pmu c = cfg_mode(CFG_PMU_MEDIATED);
+	struct pmu *p = pmu_new(&c, &h, err, sizeof(err));
+	ck_assert_msg(p, "%s", err);
+	char *r = pmu_report_json(p);
+	cJSON *j = cJSON_Parse(r);
+	ck_assert_str_eq(route_of(j, "PERF_GLOBAL"), "direct");
+	cJSON *rd = cJSON_GetObjectItem(j, "rdpmc");
+	ck_assert_str_eq(cJSON_GetObjectItem(rd, "goes")->valuestring, "direct");
+	ck_assert_ptr_nonnull(strstr(cJSON_GetObjectItem(rd, "why")->valuestring, "kvm.enable_vmware_backdoor is off"));
+	ck_assert_int_eq(cJSON_GetArraySize(cJSON_GetObjectItem(j, "pass_through_costs")), 0);
+	cJSON_Delete(j);
+	free(r);
+	pmu_free(p);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *su = suite_create("pmu_intercept");
@@ -261,6 +282,7 @@ int main(void)
 	tcase_add_test(t, test_kvm_need_rdpmc_intercept_amd_zen4_guest_without_perfmon_v2);
 	tcase_add_test(t, test_kvm_need_perf_global_ctrl_intercept_legacy_mode_has_no_pass_through);
 	tcase_add_test(t, test_kvm_need_rdpmc_intercept_drives_get_pmu_routing);
+	tcase_add_test(t, test_kvm_need_perf_global_ctrl_intercept_full_shape_routes_direct);
 	suite_add_tcase(su, t);
 	return run_suite(su);
 }
