@@ -97,8 +97,9 @@ void pmu_host_perf_of(struct pmu_host_perf *o, const struct pmu_host *h)
 	}
 	/* intel_pmu_init(): version 2-4 assume 3 fixed counters on bare metal
 	 * (the "v2 perfmon does not report fixed-purpose events" quirk);
-	 * version 5 enumerates them in leaf 0xA ECX. */
-	if (c->version >= 5 && c->fixed_bitmap)
+	 * from version 5 fixed_cntr_mask64 is leaf 0xA ECX as it is, and perf
+	 * counts its bits. */
+	if (c->version >= 5)
 		o->nr_fixed = popcount32(c->fixed_bitmap);
 	else if (c->version > 1)
 		o->nr_fixed = c->fixed > (h->host_is_vm ? 0 : 3) ? c->fixed : (h->host_is_vm ? 0 : 3);

@@ -79,7 +79,10 @@ static inline void fh_intel(struct fake_host *h, int version, int gp, int gpw, i
 	uint32_t eax = (uint32_t)version | (uint32_t)gp << 8 | (uint32_t)gpw << 16 | 7u << 24;
 	uint32_t edx = (uint32_t)fixed | (uint32_t)fixedw << 5;
 	pmu_cpuid_put(&h->cpuid, 1, 0, 0x906ea, 0, 1u << 15, 0);
-	pmu_cpuid_put(&h->cpuid, 0xa, 0, eax, 0, 0, edx);
+	/* From version 5 hardware also enumerates the fixed counters as a
+	 * bitmap in ECX (perf counts those). */
+	uint32_t ecx = version >= 5 ? (1u << fixed) - 1 : 0;
+	pmu_cpuid_put(&h->cpuid, 0xa, 0, eax, 0, ecx, edx);
 	int kv = version > 2 ? 2 : version, kf = fixed > 3 ? 3 : fixed;
 	pmu_cpuid_put(&h->kvm.supported, 1, 0, 0x906ea, 0, 1u << 15, 0);
 	pmu_cpuid_put(&h->kvm.supported, 0xa, 0,

@@ -153,6 +153,10 @@ START_TEST(test_perf_get_x86_pmu_capability_view_of_intel_hosts)
 	fh_probe(&fh, &h);
 	pmu_host_perf_of(&hp, &h);
 	ck_assert_int_eq(hp.nr_fixed, 4); /* version 5: the ECX bitmap counts */
+	pmu_cpuid_put(&fh.cpuid, 0xa, 0, 5u | 8u << 8 | 48u << 16 | 7u << 24, 0, 0, 3u | 48u << 5);
+	fh_probe(&fh, &h);
+	pmu_host_perf_of(&hp, &h);
+	ck_assert_int_eq(hp.nr_fixed, 0); /* ... and only it, as perf takes it */
 }
 END_TEST
 
