@@ -22,8 +22,11 @@ static struct pmu_host h;
 static struct pmu_shape s;
 static char err[512];
 
+static void report_teardown(void);
+
 static void teardown(void)
 {
+	report_teardown();
 	fh_cleanup(&fh);
 }
 
@@ -213,37 +216,54 @@ START_TEST(test_kvm_need_perf_global_ctrl_intercept_legacy_mode_has_no_pass_thro
 }
 END_TEST
 
-/* GET /pmu's routing table, from a pmu built on the same host. */
-static const char *route_of(cJSON *j, const char *name_part)
+/* GET /pmu's routing table, from a pmu built on the probed fake host. */
+static cJSON *report;
+static char *report_text;
+
+static void get_pmu(struct cfg_pmu c)
+{
+	fh_probe(&fh, &h);
+	struct pmu *p = pmu_new(&c, &h, err, sizeof(err));
+	ck_assert_msg(p, "%s", err);
+	report_text = pmu_report_json(p);
+	report = cJSON_Parse(report_text);
+	pmu_free(p);
+}
+
+static void report_teardown(void)
+{
+	cJSON_Delete(report);
+	free(report_text);
+	report = NULL;
+	report_text = NULL;
+}
+
+static const char *route_of(const char *name_part)
 {
 	cJSON *it;
-	cJSON_ArrayForEach(it, cJSON_GetObjectItem(j, "msrs"))
+	cJSON_ArrayForEach(it, cJSON_GetObjectItem(report, "msrs"))
 		if (strstr(cJSON_GetObjectItem(it, "name")->valuestring, name_part))
 			return cJSON_GetObjectItem(it, "goes")->valuestring;
 	return NULL;
+}
+
+static const char *rdpmc(const char *key)
+{
+	return cJSON_GetObjectItem(cJSON_GetObjectItem(report, "rdpmc"), key)->valuestring;
 }
 
 START_TEST(test_kvm_need_rdpmc_intercept_drives_get_pmu_routing)
 {
 	fh_intel(&fh, 5, 8, 48, 3, 48, "Y", 0);
 	fh_kvm_param(&fh, "enable_vmware_backdoor", "Y");
-	fh_probe(&fh, &h);
 	struct cfg_pmu c = cfg_mode(CFG_PMU_MEDIATED);
 	c.gp_width = 40;
-	struct pmu *p = pmu_new(&c, &h, err, sizeof(err));
-	ck_assert_msg(p, "%s", err);
-	char *r = pmu_report_json(p);
-	cJSON *j = cJSON_Parse(r);
-	ck_assert_str_eq(route_of(j, "PERF_GLOBAL"), "direct");
-	cJSON *rd = cJSON_GetObjectItem(j, "rdpmc");
-	ck_assert_str_eq(cJSON_GetObjectItem(rd, "goes")->valuestring, "kvm");
-	const char *why = cJSON_GetObjectItem(rd, "why")->valuestring;
-	ck_assert_ptr_nonnull(strstr(why, "kvm.enable_vmware_backdoor=Y"));
-	ck_assert_ptr_nonnull(strstr(why, "GP counter width 40 differs from the host's 48"));
-	ck_assert_ptr_nonnull(strstr(r, "RDPMC intercepted: kvm.enable_vmware_backdoor=Y"));
-	cJSON_Delete(j);
-	free(r);
-	pmu_free(p);
+	get_pmu(c);
+	ck_assert_str_eq(route_of("PERF_GLOBAL"), "direct");
+	ck_assert_str_eq(rdpmc("goes"), "kvm");
+	ck_assert_ptr_nonnull(strstr(rdpmc("why"), "kvm.enable_vmware_backdoor=Y"));
+	ck_assert_ptr_nonnull(strstr(rdpmc("why"), "GP counter width 40 differs from the host's 48"));
+	ck_assert_ptr_nonnull(strstr(report_text, "RDPMC intercepted: kvm.enable_vmware_backdoor=Y"));
 }
 END_TEST
 
@@ -251,20 +271,11 @@ END_TEST
 START_TEST(test_kvm_need_perf_global_ctrl_intercept_full_shape_routes_direct)
 {
 	fh_intel(&fh, 5, 8, 48, 3, 48, "Y", 0);
-	fh_probe(&fh, &h);
-	struct cfg_pmu c = cfg_mode(CFG_PMU_MEDIATED);
-	struct pmu *p = pmu_new(&c, &h, err, sizeof(err));
-	ck_assert_msg(p, "%s", err);
-	char *r = pmu_report_json(p);
-	cJSON *j = cJSON_Parse(r);
-	ck_assert_str_eq(route_of(j, "PERF_GLOBAL"), "direct");
-	cJSON *rd = cJSON_GetObjectItem(j, "rdpmc");
-	ck_assert_str_eq(cJSON_GetObjectItem(rd, "goes")->valuestring, "direct");
-	ck_assert_ptr_nonnull(strstr(cJSON_GetObjectItem(rd, "why")->valuestring, "kvm.enable_vmware_backdoor is off"));
-	ck_assert_int_eq(cJSON_GetArraySize(cJSON_GetObjectItem(j, "pass_through_costs")), 0);
-	cJSON_Delete(j);
-	free(r);
-	pmu_free(p);
+	get_pmu(cfg_mode(CFG_PMU_MEDIATED));
+	ck_assert_str_eq(route_of("PERF_GLOBAL"), "direct");
+	ck_assert_str_eq(rdpmc("goes"), "direct");
+	ck_assert_ptr_nonnull(strstr(rdpmc("why"), "kvm.enable_vmware_backdoor is off"));
+	ck_assert_int_eq(cJSON_GetArraySize(cJSON_GetObjectItem(report, "pass_through_costs")), 0);
 }
 END_TEST
 
