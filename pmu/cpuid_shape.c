@@ -6,15 +6,20 @@
 #include <stdio.h>
 #include <string.h>
 
-__attribute__((format(printf, 2, 3)))
-static void add_cost(struct pmu_shape *s, const char *fmt, ...)
+/* Mediated: what KVM will intercept, by the kernel's rules (intercept.h). */
+static void decide_intercepts(struct pmu_shape *s, const struct pmu_host *h)
 {
-	if (s->ncosts >= PMU_SHAPE_MAX_COSTS)
-		return;
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(s->cost[s->ncosts++], sizeof(s->cost[0]), fmt, ap);
-	va_end(ap);
+	struct pmu_kvm_vcpu_pmu g;
+	struct pmu_host_perf hp;
+
+	pmu_vcpu_pmu_of_shape(&g, s, h);
+	pmu_host_perf_of(&hp, h);
+	s->globals_direct = !pmu_kvm_need_perf_global_ctrl_intercept(&g, &hp, &s->globals_why);
+	s->rdpmc_direct = !pmu_kvm_need_rdpmc_intercept(&g, &hp, h->enable_vmware_backdoor, &s->rdpmc_why);
+	if (h->kvm.gp < hp.nr_gp || h->kvm.fixed < hp.nr_fixed)
+		snprintf(s->kvm_limit, sizeof(s->kvm_limit),
+			 "KVM_GET_SUPPORTED_CPUID offers %d GP and %d fixed counters of the host's %d and %d",
+			 h->kvm.gp, h->kvm.fixed, hp.nr_gp, hp.nr_fixed);
 }
 
 static int pick(int asked, int dflt)
@@ -22,13 +27,13 @@ static int pick(int asked, int dflt)
 	return asked < 0 ? dflt : asked;
 }
 
-/* Intel, in-kernel modes: defaults from what KVM supports; pass-through
- * needs equality with the host hardware. */
+/* Intel, in-kernel modes: defaults and limits from what KVM supports
+ * (KVM_GET_SUPPORTED_CPUID already applies KVM's caps: no literal here). */
 static int shape_intel_kernel(struct pmu_shape *s, const struct cfg_pmu *c, const struct pmu_host *h,
 			      char *err, size_t errlen)
 {
 	const struct pmu_arch *kv = &h->kvm, *hw = &h->cpu;
-	int kv_fixed = kv->fixed > 3 ? 3 : kv->fixed;
+	int kv_fixed = kv->fixed;
 
 	if (c->version > 2)
 		FAIL("pmu.version: %d asked, but KVM implements PMU version 2 at most", c->version);
@@ -46,8 +51,8 @@ static int shape_intel_kernel(struct pmu_shape *s, const struct cfg_pmu *c, cons
 		FAIL("pmu.fixed_counters: PMU version 1 has no fixed counters (ask for version 2)");
 	s->fixed = s->version < 2 ? 0 : pick(c->fixed_counters, kv_fixed);
 	if (s->fixed > kv_fixed)
-		FAIL("pmu.fixed_counters: %d asked, but the host has %d and KVM exposes %d%s", s->fixed,
-		     hw->fixed, kv_fixed, kv->fixed > 3 ? " (at most 3)" : "");
+		FAIL("pmu.fixed_counters: %d asked, but the host has %d and KVM exposes %d (KVM_GET_SUPPORTED_CPUID)",
+		     s->fixed, hw->fixed, kv_fixed);
 	s->gp_width = pick(c->gp_width, kv->gp_width);
 	if (s->gp_width > kv->gp_width)
 		FAIL("pmu.gp_width: %d bits asked, but the host's counters are %d bits", s->gp_width,
@@ -63,24 +68,8 @@ static int shape_intel_kernel(struct pmu_shape *s, const struct cfg_pmu *c, cons
 	if (s->pdcm && h->kvm_info.perf_caps_known)
 		s->perf_caps = h->kvm_info.perf_caps & PMU_PERF_CAP_FW_WRITES;
 
-	if (s->mode != PMU_MODE_MEDIATED)
-		return 0;
-	if (s->version < 2)
-		add_cost(s, "version 1 has no global control MSRs");
-	if (s->gp != hw->gp)
-		add_cost(s, "the guest has %d of the host's %d GP counters", s->gp, hw->gp);
-	if (s->fixed != hw->fixed) {
-		if (hw->fixed > 3 && s->fixed == 3)
-			add_cost(s, "the host has %d fixed counters and KVM exposes at most 3", hw->fixed);
-		else
-			add_cost(s, "the guest has %d of the host's %d fixed counters", s->fixed, hw->fixed);
-	}
-	if (s->gp_width != hw->gp_width)
-		add_cost(s, "GP counter width %d differs from the host's %d", s->gp_width, hw->gp_width);
-	if (s->fixed && s->fixed_width != hw->fixed_width)
-		add_cost(s, "fixed counter width %d differs from the host's %d", s->fixed_width,
-			 hw->fixed_width);
-	s->globals_direct = s->rdpmc_direct = s->ncosts == 0;
+	if (s->mode == PMU_MODE_MEDIATED)
+		decide_intercepts(s, h);
 	return 0;
 }
 
@@ -118,13 +107,8 @@ static int shape_amd_kernel(struct pmu_shape *s, const struct cfg_pmu *c, const 
 		FAIL("pmu.gp_counters: without PerfMonV2 an AMD guest has 4 counters%s, not %d",
 		     kv->amd_perfctr_core ? " (K7) or 6 (PerfCtrExtCore)" : "", s->gp);
 	}
-	if (s->mode != PMU_MODE_MEDIATED)
-		return 0;
-	if (!s->amd_perfmon_v2)
-		add_cost(s, "without PerfMonV2 the guest has no global control MSRs");
-	if (s->gp != hw->gp)
-		add_cost(s, "the guest has %d of the host's %d counters", s->gp, hw->gp);
-	s->globals_direct = s->rdpmc_direct = s->ncosts == 0;
+	if (s->mode == PMU_MODE_MEDIATED)
+		decide_intercepts(s, h);
 	return 0;
 }
 

@@ -20,7 +20,7 @@ static int opt_out(struct pmu *p, struct vm *vm, char *err, size_t errlen)
 				    err, errlen);
 	if (rc < 0)
 		return err_append(err, errlen, "%s", rc == -EINVAL ?
-				  " (it must come before the first KVM_CREATE_VCPU)" : "");
+				  " (it must come before the first KVM_CREATE_VCPU, and before KVM has created a mediated PMU for the VM)" : "");
 	p->opted_out = true;
 	return 0;
 }
@@ -85,13 +85,15 @@ int kernel_vcpu_create_failed(struct pmu *p, struct vm *vm, int e, char *err, si
 		err_set(err, errlen, "KVM_CREATE_VCPU 0: %s", strerror(e));
 		return 0;
 	}
-	char cause[360];
+	/* perf_create_mediated_pmu() refuses while any event on the core PMU
+	 * counts guests, whoever opened it: system-wide or attached to a task. */
+	char cause[480];
 	if (p->host.nmi_watchdog == 1)
 		snprintf(cause, sizeof(cause),
-			 "a host perf event counts guests (exclude_guest=0): nmi_watchdog=1 is the usual culprit; fix: echo 0 > /proc/sys/kernel/nmi_watchdog (or boot with nmi_watchdog=0)");
+			 "a host perf event on the core PMU counts guests (exclude_guest=0): nmi_watchdog=1 is the usual culprit; fix: echo 0 > /proc/sys/kernel/nmi_watchdog (or boot with nmi_watchdog=0); any other such event, system-wide or per-task, blocks it too");
 	else
 		snprintf(cause, sizeof(cause),
-			 "a host perf event counts guests (exclude_guest=0); nmi_watchdog=%d, so it is another system-wide perf event (perf record/stat -a without :H, a profiling agent); fix: stop it, or use pmu mode off",
+			 "a host perf event on the core PMU counts guests (exclude_guest=0); nmi_watchdog=%d, so it is another one, system-wide or per-task: a perf stat/record of the system or of any process without :H, a profiling agent; fix: stop it (or make it count the host only, :H), or use pmu mode off",
 			 p->host.nmi_watchdog);
 
 	if (p->cfg.mode == CFG_PMU_AUTO && !p->fell_back && p->opt_out_possible) {
@@ -138,11 +140,14 @@ int kernel_vcpu_init(struct pmu *p, struct vcpu *v, char *err, size_t errlen)
 {
 	if (p->mode != PMU_MODE_MEDIATED && p->mode != PMU_MODE_LEGACY)
 		return 0;
-	/* Without an in-kernel LAPIC before the first vCPU KVM silently gives
-	 * no PMU: catch a VM built in the wrong order. */
+	/* Without an in-kernel LAPIC before the first vCPU a mediated host
+	 * silently gives no PMU, and a legacy one a perf-based vPMU that cannot
+	 * deliver PMIs: catch a VM built in the wrong order. */
 	struct kvm_lapic_state lapic;
 	if (vcpu_ioctl(v, KVM_GET_LAPIC, &lapic, err, errlen) < 0)
-		return err_append(err, errlen, ": the VM has no in-kernel LAPIC, so KVM gave it no PMU");
+		return err_append(err, errlen, "%s", p->mode == PMU_MODE_MEDIATED ?
+				  ": the VM has no in-kernel LAPIC, so the mediated host gave it no PMU" :
+				  ": the VM has no in-kernel LAPIC, so KVM gave it only a degraded perf-based vPMU (no PMIs)");
 	if (!p->shape.pdcm)
 		return 0;
 	int rc = set_msr(p, v, MSR_IA32_PERF_CAPABILITIES, p->shape.perf_caps);

@@ -104,8 +104,6 @@ struct pmu *pmu_new(const struct cfg_pmu *cfg, const struct pmu_host *host, char
 	p->mode = (enum pmu_mode)m;
 	if (pmu_shape_compute(&p->shape, p->mode, cfg, host, err, errlen))
 		goto fail;
-	if (p->shape.ncosts)
-		pmu_note(p, "fewer counters or other widths than the host: PERF_GLOBAL_CTRL/STATUS/OVF_CTRL and RDPMC exit to KVM");
 	if (cfg->filter.set) {
 		if (p->mode == PMU_MODE_OFF)
 			pmu_note(p, "the PMU is off: the event filter has nothing to act on");

@@ -49,7 +49,7 @@ struct soft_timer;
  * flexible array, which may not sit inside another struct). */
 #define PMU_MSRS(n) struct { __u32 nmsrs, pad; struct kvm_msr_entry e[n]; }
 
-#define PMU_MAX_NOTES 6
+#define PMU_MAX_NOTES 8
 
 struct pmu {
 	struct cfg_pmu cfg;

@@ -74,6 +74,7 @@ void pmu_arch_decode(struct pmu_arch *a, enum pmu_vendor v, const struct pmu_cpu
 	if (a->version > 1) {
 		a->fixed = la->edx & 0x1f;
 		a->fixed_width = (la->edx >> 5) & 0xff;
+		a->fixed_bitmap = la->ecx;
 	}
 }
 
@@ -165,6 +166,7 @@ static void read_sysfs(struct pmu_host *h, const char *root)
 	char rel[128];
 
 	h->enable_pmu = read_bool_param(root, "sys/module/kvm/parameters/enable_pmu");
+	h->enable_vmware_backdoor = read_bool_param(root, "sys/module/kvm/parameters/enable_vmware_backdoor");
 	snprintf(h->mediated_param, sizeof(h->mediated_param), "%s.enable_mediated_pmu", vmod);
 	snprintf(rel, sizeof(rel), "sys/module/%s/parameters/enable_mediated_pmu", vmod);
 	h->enable_mediated_pmu = read_bool_param(root, rel);
@@ -223,7 +225,8 @@ static void verdict_mediated(struct pmu_host *h)
 		char fix[200];
 		snprintf(fix, sizeof(fix), "reload %s with enable_mediated_pmu=1 (needs Linux 7.0+ and %s)",
 			 vmod, intel ? "PMU v4 with full-width writes" : "PerfMonV2, Zen 4 or later");
-		add_reason(v, fix, "%s=N", h->mediated_param);
+		add_reason(v, fix, "%s=N (the kernel's default: an administrator must turn it on)",
+			   h->mediated_param);
 	}
 	/* The sysfs value is the effective one, but say which hardware
 	 * requirement is missing when the CPU shows it. */
@@ -239,7 +242,8 @@ static void verdict_mediated(struct pmu_host *h)
 			   "nmi_watchdog=1: its perf event counts guests, so the first KVM_CREATE_VCPU would fail with EBUSY");
 	if (v->available)
 		snprintf(v->note, sizeof(v->note),
-			 "any other host perf event that counts guests (exclude_guest=0) also makes the first KVM_CREATE_VCPU fail with EBUSY; the probe cannot see those");
+			 "any host perf event that counts guests (exclude_guest=0), system-wide or per-task (a perf stat of any process), makes the first KVM_CREATE_VCPU fail with EBUSY; the probe cannot see those. "
+			 "While a mediated VM lives, new such events fail with EOPNOTSUPP. The guest gets no PEBS and no LBR");
 }
 
 static void verdict_legacy(struct pmu_host *h)

@@ -1,7 +1,8 @@
 /* Host PMU probe: what this host can give a guest PMU, and why not.
  *
  * Contract: pmu_probe() reads sysfs/procfs under `root` (kvm.enable_pmu,
- * kvm_intel/kvm_amd.enable_mediated_pmu, nmi_watchdog, perf_event_paranoid),
+ * kvm.enable_vmware_backdoor, kvm_intel/kvm_amd.enable_mediated_pmu,
+ * nmi_watchdog, perf_event_paranoid),
  * the host CPUID (vendor, hybrid, architectural PMU) and KVM (capabilities,
  * KVM_GET_SUPPORTED_CPUID PMU leaves, the PERF_CAPABILITIES feature MSR),
  * then decides, per mode, whether it is available and, when not, the reasons
@@ -62,6 +63,7 @@ struct pmu_arch {
 	int version;
 	int gp, gp_width;
 	int fixed, fixed_width;
+	uint32_t fixed_bitmap; /* leaf 0xA ECX: fixed counters enumerated one by one (v5+) */
 	int ebx_len;       /* leaf 0xA EAX[31:24]: valid bits in EBX */
 	uint32_t unavail;  /* leaf 0xA EBX: 1 = architectural event not available */
 	bool pdcm;         /* CPUID.1:ECX[15] */
@@ -79,7 +81,7 @@ struct pmu_verdict {
 	bool available;
 	int nreasons;  /* why not (available: 0) */
 	struct pmu_reason r[PMU_MAX_REASONS];
-	char note[240]; /* a caveat even when available */
+	char note[400]; /* a caveat even when available */
 };
 
 struct pmu_host {
@@ -93,7 +95,8 @@ struct pmu_host {
 	char kvm_backend[24];     /* "kvm_intel", "kvm_amd", other kvm_* module or "" */
 	int enable_pmu;           /* kvm.enable_pmu: 1/0, -1 unreadable */
 	char mediated_param[48];  /* "kvm_intel.enable_mediated_pmu" */
-	int enable_mediated_pmu;  /* 1/0, -1 absent */
+	int enable_mediated_pmu;  /* 1/0, -1 absent; the kernel's default is 0 */
+	int enable_vmware_backdoor; /* kvm.enable_vmware_backdoor: 1/0, -1 unreadable */
 	int nmi_watchdog;         /* -1 unreadable */
 	int perf_event_paranoid;  /* -100 unreadable */
 	struct pmu_kvm_info kvm_info;

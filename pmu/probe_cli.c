@@ -82,6 +82,7 @@ char *pmu_host_json(const struct pmu_host *h)
 		cJSON_AddStringToObject(k, "error", ki->error);
 	cJSON_AddStringToObject(k, "backend", h->kvm_backend);
 	add_tristate(k, "enable_pmu", h->enable_pmu);
+	add_tristate(k, "enable_vmware_backdoor", h->enable_vmware_backdoor);
 	cJSON_AddStringToObject(k, "mediated_param", h->mediated_param);
 	add_tristate(k, "enable_mediated_pmu", h->enable_mediated_pmu);
 	cJSON *caps = cJSON_AddObjectToObject(k, "caps");
@@ -146,6 +147,7 @@ static void print_table(FILE *f, const struct pmu_host *h)
 		print_arch(f, "PMU KVM supports", &h->kvm, h->vendor);
 	fprintf(f, "  %-28s %s\n", "KVM backend", h->kvm_backend[0] ? h->kvm_backend : "unknown");
 	fprintf(f, "  %-28s %s\n", "kvm.enable_pmu", yes_no(h->enable_pmu));
+	fprintf(f, "  %-28s %s\n", "kvm.enable_vmware_backdoor", yes_no(h->enable_vmware_backdoor));
 	fprintf(f, "  %-28s %s\n", h->mediated_param[0] ? h->mediated_param : "enable_mediated_pmu",
 		h->enable_mediated_pmu < 0 ? "absent" : yes_no(h->enable_mediated_pmu));
 	if (h->nmi_watchdog < 0)

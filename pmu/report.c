@@ -86,6 +86,15 @@ static void route(cJSON *arr, const char *msrs, const char *name, const char *go
 	cJSON_AddItemToArray(arr, o);
 }
 
+/* `direct_text`, or "intercepted by KVM: <each reason>", from the
+ * kernel's rules (intercept.h). */
+static void why_text(char *b, size_t len, bool direct, const char *direct_text, const struct pmu_why *w)
+{
+	size_t o = (size_t)snprintf(b, len, "%s", direct ? direct_text : "intercepted by KVM: ");
+	for (int i = 0; !direct && i < w->n && o < len; i++)
+		o += (size_t)snprintf(b + o, len - o, "%s%s", i ? "; " : "", w->line[i]);
+}
+
 /* Where each PMU MSR goes (docs/pmu.md §4). */
 static void routes_json(const struct pmu *p, cJSON *o)
 {
@@ -96,7 +105,7 @@ static void routes_json(const struct pmu *p, cJSON *o)
 				      : "always intercepted by KVM (filter, reserved bits)";
 	const char *rdpmc_goes, *rdpmc_why;
 	bool med = p->mode == PMU_MODE_MEDIATED;
-	char globals_why[300];
+	char globals_why[400], rdpmc_text[400];
 
 	switch (p->mode) {
 	case PMU_MODE_OFF:
@@ -114,15 +123,12 @@ static void routes_json(const struct pmu *p, cJSON *o)
 		rdpmc_why = "#GP: KVM gives userspace no RDPMC exit; read counters with RDMSR";
 		break;
 	default:
-		if (med) {
-			snprintf(globals_why, sizeof(globals_why), "%s",
-				 s->globals_direct ? "passed through: counts and widths equal the host's" : "");
-			for (int i = 0; !s->globals_direct && i < s->ncosts; i++)
-				snprintf(globals_why + strlen(globals_why), sizeof(globals_why) - strlen(globals_why),
-					 "%s%s", i ? "; " : "intercepted by KVM: ", s->cost[i]);
-		} else {
+		if (med)
+			why_text(globals_why, sizeof(globals_why), s->globals_direct,
+				 "passed through: the guest's counter counts equal the host's and it has global control",
+				 &s->globals_why);
+		else
 			snprintf(globals_why, sizeof(globals_why), "legacy vPMU: KVM emulates them");
-		}
 		const char *cnt_goes = med ? "direct" : "kvm";
 		const char *cnt_why = med ? "passed through (mediated vPMU)" : "legacy vPMU: each counter is a host perf event";
 		if (s->flavour == PMU_VENDOR_AMD) {
@@ -145,9 +151,11 @@ static void routes_json(const struct pmu *p, cJSON *o)
 				route(a, "0x345", "IA32_PERF_CAPABILITIES", "kvm", "read-only to the guest");
 		}
 		rdpmc_goes = s->rdpmc_direct ? "direct" : "kvm";
-		rdpmc_why = s->rdpmc_direct ? "not intercepted: counts and widths equal the host's"
-					    : med ? "intercepted by KVM: the guest's counters differ from the host's"
-						  : "legacy vPMU: KVM emulates RDPMC";
+		if (med)
+			why_text(rdpmc_text, sizeof(rdpmc_text), s->rdpmc_direct,
+				 "not intercepted: counter counts and widths equal the host's, kvm.enable_vmware_backdoor is off",
+				 &s->rdpmc_why);
+		rdpmc_why = med ? rdpmc_text : "legacy vPMU: KVM emulates RDPMC";
 	}
 	cJSON *r = cJSON_AddObjectToObject(o, "rdpmc");
 	cJSON_AddStringToObject(r, "goes", rdpmc_goes);
@@ -229,6 +237,25 @@ static cJSON *stats_json(struct pmu *p)
 	return o;
 }
 
+/* What the mediated vPMU in force means, said here (not as notes made at
+ * pmu_new()) because auto may still fall back to off. */
+static void mediated_notes(const struct pmu *p, cJSON *notes)
+{
+	const struct pmu_shape *s = &p->shape;
+	char b[200];
+	if (p->mode != PMU_MODE_MEDIATED)
+		return;
+	if (!s->globals_direct || !s->rdpmc_direct) {
+		snprintf(b, sizeof(b), "%s%s%s exit to KVM (pass_through_costs says why)",
+			 s->globals_direct ? "" : "PERF_GLOBAL_CTRL/STATUS/OVF_CTRL",
+			 !s->globals_direct && !s->rdpmc_direct ? " and " : "", s->rdpmc_direct ? "" : "RDPMC");
+		cJSON_AddItemToArray(notes, cJSON_CreateString(b));
+	}
+	cJSON_AddItemToArray(notes, cJSON_CreateString("the mediated vPMU gives the guest no PEBS and no LBR"));
+	cJSON_AddItemToArray(notes, cJSON_CreateString(
+		"while this VM lives, new host perf events that count guests (exclude_guest=0) fail with EOPNOTSUPP"));
+}
+
 char *pmu_report_json(struct pmu *p)
 {
 	cJSON *o = cJSON_CreateObject();
@@ -245,8 +272,17 @@ char *pmu_report_json(struct pmu *p)
 	cJSON_AddItemToObject(o, "cpuid", cpuid_json(p));
 	routes_json(p, o);
 	cJSON *costs = cJSON_AddArrayToObject(o, "pass_through_costs");
-	for (int i = 0; i < p->shape.ncosts; i++)
-		cJSON_AddItemToArray(costs, cJSON_CreateString(p->shape.cost[i]));
+	char c[200];
+	for (int i = 0; p->mode == PMU_MODE_MEDIATED && i < p->shape.globals_why.n; i++) {
+		snprintf(c, sizeof(c), "PERF_GLOBAL_* intercepted: %s", p->shape.globals_why.line[i]);
+		cJSON_AddItemToArray(costs, cJSON_CreateString(c));
+	}
+	for (int i = 0; p->mode == PMU_MODE_MEDIATED && i < p->shape.rdpmc_why.n; i++) {
+		snprintf(c, sizeof(c), "RDPMC intercepted: %s", p->shape.rdpmc_why.line[i]);
+		cJSON_AddItemToArray(costs, cJSON_CreateString(c));
+	}
+	if (p->mode == PMU_MODE_MEDIATED && p->shape.kvm_limit[0])
+		cJSON_AddItemToArray(costs, cJSON_CreateString(p->shape.kvm_limit));
 	cJSON_AddBoolToObject(o, "trap_event_selects", p->trap);
 	pthread_rwlock_rdlock(&p->filter_lock);
 	cJSON_AddItemToObject(o, "filter", filter_json(p->filter));
@@ -255,6 +291,7 @@ char *pmu_report_json(struct pmu *p)
 	cJSON *notes = cJSON_AddArrayToObject(o, "notes");
 	for (int i = 0; i < p->nnotes; i++)
 		cJSON_AddItemToArray(notes, cJSON_CreateString(p->notes[i]));
+	mediated_notes(p, notes);
 	char *s = cJSON_Print(o);
 	cJSON_Delete(o);
 	return s;

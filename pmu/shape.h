@@ -5,9 +5,10 @@
  * (docs/pmu.md §3), and fails with `err` naming the config field
  * when the config asks for more than the host (or the soft model) has; it
  * never clamps silently. In the in-kernel modes counts and widths default to
- * what KVM supports (fixed counters capped at 3), and the shape records
- * whether KVM will pass the global MSRs and RDPMC through (only when they
- * equal the host's) and, if not, what the config costs. pmu_shape_apply()
+ * what KVM supports (KVM_GET_SUPPORTED_CPUID, which already applies KVM's
+ * own caps, such as its fixed-counter limit), and, for mediated, the shape
+ * records whether KVM will pass the global MSRs and RDPMC through and, if
+ * not, why: decided by the kernel's rules in intercept.h. pmu_shape_apply()
  * edits the PMU leaves of a kvm_cpuid2 in place (it cannot add entries) and
  * returns which leaves it needed but did not find.
  */
@@ -17,6 +18,7 @@
 #include <linux/kvm.h>
 
 #include "config/config.h"
+#include "pmu/intercept.h"
 #include "pmu/probe.h"
 
 #define PMU_PERF_CAP_FW_WRITES (1ULL << 13)
@@ -32,8 +34,6 @@
 #define SOFT_EBX_LEN 7
 #define SOFT_UNAVAIL 0x7au
 
-#define PMU_SHAPE_MAX_COSTS 4
-
 struct pmu_shape {
 	enum pmu_mode mode;
 	enum pmu_vendor flavour;  /* INTEL: leaf 0xA PMU; AMD: K7/PerfCtrExtCore/PerfMonV2 */
@@ -45,10 +45,11 @@ struct pmu_shape {
 	bool pdcm;
 	uint64_t perf_caps;       /* written with KVM_SET_MSRS / answered when pdcm */
 	bool amd_perfctr_core, amd_perfmon_v2;
-	bool globals_direct;      /* mediated: KVM passes PERF_GLOBAL_* through */
-	bool rdpmc_direct;        /* mediated: KVM does not intercept RDPMC */
-	int ncosts;               /* why not, per difference from the host */
-	char cost[PMU_SHAPE_MAX_COSTS][200];
+	/* Mediated only (intercept.h): pass-through, and why not. */
+	bool globals_direct;      /* !kvm_need_perf_global_ctrl_intercept() */
+	bool rdpmc_direct;        /* !kvm_need_rdpmc_intercept() */
+	struct pmu_why globals_why, rdpmc_why;
+	char kvm_limit[160];      /* KVM offers fewer counters than the host has ("" if not) */
 };
 
 int pmu_shape_compute(struct pmu_shape *s, enum pmu_mode m, const struct cfg_pmu *cfg,

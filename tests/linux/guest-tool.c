@@ -8,6 +8,11 @@
  *                                stdout (xorshift64 from SEED): data whose
  *                                checksum the host can compute too
  *   guest-tool cpuid LEAF [SUB]  print the leaf's eax ebx ecx edx in hex
+ *   guest-tool perfstat N        count cycles, instructions and branches of
+ *                                a fixed workload (N loop iterations) in user
+ *                                mode with perf_event_open(), the syscall
+ *                                `perf stat` uses: the guest has no perf, and
+ *                                the host runs this same binary to compare
  */
 #include <cpuid.h>
 #include <errno.h>
@@ -15,12 +20,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/perf_event.h>
 #include <sys/io.h>
+#include <sys/ioctl.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 static int usage(void)
 {
-	fprintf(stderr, "usage: guest-tool outb PORT VALUE | pattern SEED BYTES | cpuid LEAF [SUBLEAF]\n");
+	fprintf(stderr, "usage: guest-tool outb PORT VALUE | pattern SEED BYTES | cpuid LEAF [SUBLEAF] | perfstat ITERATIONS\n");
 	return 64;
 }
 
@@ -66,8 +74,86 @@ static int cmd_cpuid(int argc, char **argv)
 	return 0;
 }
 
+/* The workload: an LCG the compiler cannot fold, one taken branch per
+ * iteration, so instructions and branches are known to within a few. */
+static uint64_t spin(uint64_t n)
+{
+	uint64_t x = 1;
+	for (uint64_t i = 0; i < n; i++) {
+		x = x * 6364136223846793005ULL + 1442695040888963407ULL;
+		__asm__ volatile("" : "+r"(x));
+	}
+	return x;
+}
+
+/* An errno as a word without spaces, for "name=n/a(WORD)". */
+static const char *errno_word(int e)
+{
+	static char b[16];
+	switch (e) {
+	case ENOENT: return "ENOENT";
+	case EOPNOTSUPP: return "EOPNOTSUPP";
+	case EACCES: return "EACCES";
+	case EINVAL: return "EINVAL";
+	case ENODEV: return "ENODEV";
+	default: snprintf(b, sizeof(b), "errno%d", e); return b;
+	}
+}
+
+/* "name=COUNT", "name=COUNT(scaled)" when perf multiplexed it, or
+ * "name=n/a(WHY)" when the event cannot be opened (no PMU: ENOENT). */
+static int cmd_perfstat(char **argv)
+{
+	static const struct { const char *name; uint64_t config; } ev[] = {
+		{ "cycles", PERF_COUNT_HW_CPU_CYCLES },
+		{ "instructions", PERF_COUNT_HW_INSTRUCTIONS },
+		{ "branches", PERF_COUNT_HW_BRANCH_INSTRUCTIONS },
+	};
+	int fd[3];
+	uint64_t n = strtoull(argv[0], NULL, 0);
+	for (int i = 0; i < 3; i++) {
+		struct perf_event_attr a = { .type = PERF_TYPE_HARDWARE, .size = sizeof(a),
+					     .config = ev[i].config, .disabled = 1, .exclude_kernel = 1,
+					     .exclude_hv = 1,
+					     .read_format = PERF_FORMAT_TOTAL_TIME_ENABLED |
+							    PERF_FORMAT_TOTAL_TIME_RUNNING };
+		fd[i] = (int)syscall(SYS_perf_event_open, &a, 0, -1, -1, 0);
+		if (fd[i] < 0)
+			fd[i] = -errno;
+	}
+	for (int i = 0; i < 3; i++)
+		if (fd[i] >= 0)
+			ioctl(fd[i], PERF_EVENT_IOC_ENABLE, 0);
+	uint64_t x = spin(n);
+	for (int i = 0; i < 3; i++)
+		if (fd[i] >= 0)
+			ioctl(fd[i], PERF_EVENT_IOC_DISABLE, 0);
+	printf("perfstat iterations=%llu", (unsigned long long)n);
+	for (int i = 0; i < 3; i++) {
+		uint64_t v[3];
+		if (fd[i] < 0) {
+			printf(" %s=n/a(%s)", ev[i].name, errno_word(-fd[i]));
+			continue;
+		}
+		if (read(fd[i], v, sizeof(v)) != sizeof(v)) {
+			printf(" %s=n/a(read-%s)", ev[i].name, errno_word(errno));
+		} else if (!v[2] && v[1]) {
+			printf(" %s=n/a(never-scheduled)", ev[i].name);
+		} else if (v[2] < v[1]) {
+			printf(" %s=%llu(scaled)", ev[i].name, (unsigned long long)((double)v[0] * v[1] / v[2]));
+		} else {
+			printf(" %s=%llu", ev[i].name, (unsigned long long)v[0]);
+		}
+		close(fd[i]);
+	}
+	printf(" check=%llx\n", (unsigned long long)(x & 0xff));
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
+	if (argc == 3 && !strcmp(argv[1], "perfstat"))
+		return cmd_perfstat(argv + 2);
 	if ((argc == 3 || argc == 4) && !strcmp(argv[1], "cpuid"))
 		return cmd_cpuid(argc - 2, argv + 2);
 	if (argc == 4 && !strcmp(argv[1], "outb"))

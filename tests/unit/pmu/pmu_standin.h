@@ -3,14 +3,19 @@
  * answers the PMU module's ioctls, and vm.c's, the way the document says
  * KVM does, and logs every call of the contract, so tests can check the
  * exact sequence mpvm issues:
- *  - without KVM_CREATE_IRQCHIP before the first vCPU, the VM gets no PMU
- *    (and no in-kernel LAPIC: KVM_GET_LAPIC fails with ENXIO);
- *  - the opt-out (KVM_ENABLE_CAP PMU_CAPABILITY, DISABLE) works only before
- *    the first KVM_CREATE_VCPU (EINVAL after) and only with enable_pmu;
- *  - on a mediated host, the first KVM_CREATE_VCPU fails with EBUSY while a
- *    host perf event counts guests, and creates nothing;
+ *  - without KVM_CREATE_IRQCHIP before the first vCPU (no in-kernel LAPIC:
+ *    KVM_GET_LAPIC fails with ENXIO), a mediated host gives the VM no PMU
+ *    and a legacy host a degraded perf-based one;
+ *  - the opt-out (KVM_ENABLE_CAP PMU_CAPABILITY, DISABLE) works only with
+ *    enable_pmu, before the first KVM_CREATE_VCPU and before a mediated PMU
+ *    was created (sticky: EINVAL after either);
+ *  - on a mediated host, the first KVM_CREATE_VCPU asks perf for the
+ *    mediated PMU: EBUSY while a host perf event counts guests (system-wide
+ *    or per-task), creating nothing; once created, new host events that
+ *    count guests fail with EOPNOTSUPP (si_host_perf_event_open());
  *  - KVM_SET_PMU_EVENT_FILTER: at most 300 events (E2BIG), any time;
- *  - CPUID and PERF_CAPABILITIES are frozen after the first KVM_RUN;
+ *  - after the first KVM_RUN, KVM_SET_CPUID2 fails with EINVAL unless the
+ *    table is identical, and PERF_CAPABILITIES cannot change;
  *  - MSR filter and user-space MSR exits are recorded as given.
  * The calls outside the PMU contract that vm.c makes (memory slots, PIT,
  * registers, LAPIC LINTs) succeed and are not logged; KVM_CREATE_VM and
@@ -35,7 +40,7 @@
 #include "pmu/pmu.h"
 
 enum si_host { SI_NO_PMU, SI_LEGACY, SI_MEDIATED };
-enum si_vpmu { VPMU_UNDECIDED, VPMU_NONE, VPMU_LEGACY, VPMU_MEDIATED };
+enum si_vpmu { VPMU_UNDECIDED, VPMU_NONE, VPMU_LEGACY, VPMU_LEGACY_NO_PMI, VPMU_MEDIATED };
 
 #define SI_VCPUS 4
 #define SI_MSRS 48
@@ -44,10 +49,13 @@ enum si_vpmu { VPMU_UNDECIDED, VPMU_NONE, VPMU_LEGACY, VPMU_MEDIATED };
 struct standin {
 	/* the host */
 	enum si_host host;
-	bool host_event_counts_guests; /* NMI watchdog, perf stat -a, ... */
+	bool host_event_counts_guests; /* NMI watchdog, perf stat -a, perf stat -p PID, ... */
+	int fail_vcpu_after_precreate; /* errno for the first KVM_CREATE_VCPU after the
+					* mediated PMU exists (e.g. ENOMEM); 0: none */
 	uint64_t perf_caps_supported;
 	/* the VM as KVM sees it */
 	bool irqchip, opted_out;
+	bool mediated_created;   /* perf_create_mediated_pmu() succeeded: sticky */
 	int nvcpus;
 	enum si_vpmu vpmu;
 	struct { uint32_t action, nevents, flags, fixed; uint64_t ev[4]; } filter;
@@ -57,6 +65,8 @@ struct standin {
 	struct { uint32_t base, n, flags, bits; } ranges[16];
 	bool ran[SI_VCPUS];
 	struct kvm_cpuid_entry2 leaf_a[SI_VCPUS], leaf1[SI_VCPUS];
+	uint32_t cpuid_nent[SI_VCPUS];
+	struct kvm_cpuid_entry2 cpuid[SI_VCPUS][8]; /* the last table set */
 	int nmsr[SI_VCPUS];
 	struct { uint32_t idx; uint64_t val; } msr[SI_VCPUS][SI_MSRS];
 	uint32_t lvtpc;
@@ -85,7 +95,8 @@ static inline int si_fail(struct standin *k, int e)
 {
 	size_t n = strlen(k->log[k->nlog - 1]);
 	snprintf(k->log[k->nlog - 1] + n, sizeof(k->log[0]) - n, " -> %s",
-		 e == EBUSY ? "EBUSY" : e == EINVAL ? "EINVAL" : e == E2BIG ? "E2BIG" : e == ENXIO ? "ENXIO" : "E?");
+		 e == EBUSY ? "EBUSY" : e == EINVAL ? "EINVAL" : e == E2BIG ? "E2BIG" : e == ENXIO ? "ENXIO" :
+		 e == ENOMEM ? "ENOMEM" : e == EOPNOTSUPP ? "EOPNOTSUPP" : "E?");
 	return -e;
 }
 
@@ -119,11 +130,19 @@ static inline uint64_t *si_msr(struct standin *k, int v, uint32_t idx, bool crea
 static inline int si_create_vcpu(struct standin *k, int id)
 {
 	si_log(k, "CREATE_VCPU %d", id);
-	if (k->nvcpus == 0 && k->host == SI_MEDIATED && k->irqchip && !k->opted_out &&
-	    k->host_event_counts_guests)
-		return si_fail(k, EBUSY); /* perf_create_mediated_pmu() refused; nothing created */
+	if (k->nvcpus == 0 && k->host == SI_MEDIATED && k->irqchip && !k->opted_out) {
+		if (k->host_event_counts_guests)
+			return si_fail(k, EBUSY); /* perf_create_mediated_pmu() refused; nothing created */
+		k->mediated_created = true;
+		if (k->fail_vcpu_after_precreate) {
+			int e = k->fail_vcpu_after_precreate;
+			k->fail_vcpu_after_precreate = 0;
+			return si_fail(k, e); /* no vCPU, but the mediated PMU stays */
+		}
+	}
 	if (k->nvcpus == 0)
-		k->vpmu = !k->irqchip || k->opted_out || k->host == SI_NO_PMU ? VPMU_NONE
+		k->vpmu = k->opted_out || k->host == SI_NO_PMU ? VPMU_NONE
+			  : !k->irqchip ? (k->host == SI_MEDIATED ? VPMU_NONE : VPMU_LEGACY_NO_PMI)
 			  : k->host == SI_MEDIATED ? VPMU_MEDIATED : VPMU_LEGACY;
 	k->nvcpus++;
 	return id;
@@ -200,7 +219,8 @@ static inline int si_vm_ioctl(void *ctx, struct vm *vm, unsigned long req, void 
 		struct kvm_enable_cap *c = arg;
 		if (c->cap == KVM_CAP_PMU_CAPABILITY) {
 			si_log(k, "ENABLE_CAP(PMU_CAPABILITY,%s)", c->args[0] == KVM_PMU_CAP_DISABLE ? "DISABLE" : "?");
-			if (!si_enable_pmu(k) || k->nvcpus || (c->args[0] & ~(uint64_t)KVM_PMU_CAP_DISABLE))
+			if (!si_enable_pmu(k) || k->nvcpus || k->mediated_created ||
+			    (c->args[0] & ~(uint64_t)KVM_PMU_CAP_DISABLE))
 				return si_fail(k, EINVAL);
 			k->opted_out = c->args[0] & KVM_PMU_CAP_DISABLE;
 			return 0;
@@ -300,8 +320,14 @@ static inline int si_vcpu_ioctl(void *ctx, struct vcpu *vc, unsigned long req, v
 	case KVM_SET_CPUID2: {
 		struct kvm_cpuid2 *c = arg;
 		si_log(k, "vcpu%d SET_CPUID2", v);
-		if (k->ran[v])
-			return si_fail(k, EBUSY); /* frozen after the first KVM_RUN */
+		/* After the first KVM_RUN only the same table is accepted. */
+		if (k->ran[v] && (c->nent != k->cpuid_nent[v] ||
+				  memcmp(c->entries, k->cpuid[v], c->nent * sizeof(c->entries[0]))))
+			return si_fail(k, EINVAL);
+		if (c->nent > 8)
+			return si_fail(k, E2BIG); /* more than the stand-in keeps */
+		k->cpuid_nent[v] = c->nent;
+		memcpy(k->cpuid[v], c->entries, c->nent * sizeof(c->entries[0]));
 		for (uint32_t i = 0; i < c->nent; i++) {
 			if (c->entries[i].function == 0xa)
 				k->leaf_a[v] = c->entries[i];
@@ -375,6 +401,21 @@ static inline struct kvm_run *si_map_run(void *ctx, struct vcpu *v, size_t size)
 static inline void si_unmap_run(void *ctx, struct vcpu *v, size_t size)
 {
 	free(v->run);
+}
+
+/* A host perf_event_open() on the core PMU, made while the VM exists:
+ * counting guests (exclude_guest=0) fails with EOPNOTSUPP while a mediated
+ * PMU lives; otherwise it now counts guests too (and would make a later
+ * mediated creation EBUSY). */
+static inline int si_host_perf_event_open(struct standin *k, bool exclude_guest)
+{
+	si_log(k, "host perf_event_open(exclude_guest=%d)", exclude_guest);
+	if (exclude_guest)
+		return 0;
+	if (k->mediated_created)
+		return si_fail(k, EOPNOTSUPP);
+	k->host_event_counts_guests = true;
+	return 0;
 }
 
 /* The stand-in as a VM's struct kvm_ops (vm_params.ops, or vm->kvm). */

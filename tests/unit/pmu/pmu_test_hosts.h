@@ -66,8 +66,10 @@ static inline void fh_vendor(struct fake_host *h, const char *id)
 }
 
 /* Intel host with an architectural PMU; KVM advertises version <= 2 and at
- * most 3 fixed counters, as it does. Module params: enable_pmu=Y,
- * kvm_intel.enable_mediated_pmu=`mediated` (NULL: parameter absent). */
+ * most 3 fixed counters, as Linux 7.0 does (fh_kvm_fixed_cap() models a
+ * kernel with another limit). Module params: enable_pmu=Y,
+ * enable_vmware_backdoor=N, kvm_intel.enable_mediated_pmu=`mediated`
+ * (NULL: parameter absent). */
 static inline void fh_intel(struct fake_host *h, int version, int gp, int gpw, int fixed, int fixedw,
 			    const char *mediated, int nmi_watchdog)
 {
@@ -77,7 +79,10 @@ static inline void fh_intel(struct fake_host *h, int version, int gp, int gpw, i
 	uint32_t eax = (uint32_t)version | (uint32_t)gp << 8 | (uint32_t)gpw << 16 | 7u << 24;
 	uint32_t edx = (uint32_t)fixed | (uint32_t)fixedw << 5;
 	pmu_cpuid_put(&h->cpuid, 1, 0, 0x906ea, 0, 1u << 15, 0);
-	pmu_cpuid_put(&h->cpuid, 0xa, 0, eax, 0, 0, edx);
+	/* From version 5 hardware also enumerates the fixed counters as a
+	 * bitmap in ECX (perf counts those). */
+	uint32_t ecx = version >= 5 ? (1u << fixed) - 1 : 0;
+	pmu_cpuid_put(&h->cpuid, 0xa, 0, eax, 0, ecx, edx);
 	int kv = version > 2 ? 2 : version, kf = fixed > 3 ? 3 : fixed;
 	pmu_cpuid_put(&h->kvm.supported, 1, 0, 0x906ea, 0, 1u << 15, 0);
 	pmu_cpuid_put(&h->kvm.supported, 0xa, 0,
@@ -87,6 +92,7 @@ static inline void fh_intel(struct fake_host *h, int version, int gp, int gpw, i
 	h->kvm.perf_caps_known = true;
 	h->kvm.perf_caps = 0x2000 | 0x4 | (1u << 15); /* FW_WRITES, LBR fmt, PEBS baseline */
 	fh_file(h, "sys/module/kvm/parameters/enable_pmu", "Y");
+	fh_file(h, "sys/module/kvm/parameters/enable_vmware_backdoor", "N");
 	fh_file(h, "sys/module/kvm_intel/parameters/nested", "Y");
 	if (mediated)
 		fh_file(h, "sys/module/kvm_intel/parameters/enable_mediated_pmu", mediated);
@@ -106,11 +112,38 @@ static inline void fh_amd_zen4(struct fake_host *h, const char *mediated, int nm
 	h->kvm.supported = h->cpuid;
 	h->kvm.cap_pmu_capability = 1;
 	fh_file(h, "sys/module/kvm/parameters/enable_pmu", "Y");
+	fh_file(h, "sys/module/kvm/parameters/enable_vmware_backdoor", "N");
 	fh_file(h, "sys/module/kvm_amd/parameters/npt", "Y");
 	if (mediated)
 		fh_file(h, "sys/module/kvm_amd/parameters/enable_mediated_pmu", mediated);
 	snprintf(b, sizeof(b), "%d", nmi_watchdog);
 	fh_file(h, "proc/sys/kernel/nmi_watchdog", b);
+}
+
+/* KVM's fixed-counter limit as KVM_GET_SUPPORTED_CPUID applies it: `cap`
+ * of the host's (Linux 7.0: 3; a pending patch: 4 for mediated VMs). */
+static inline void fh_kvm_fixed_cap(struct fake_host *h, int cap)
+{
+	const struct pmu_cpuid_leaf *hw = pmu_cpuid_get(&h->cpuid, 0xa, 0);
+	const struct pmu_cpuid_leaf *kv = pmu_cpuid_get(&h->kvm.supported, 0xa, 0);
+	int fixed = (int)(hw->edx & 0x1f);
+	uint32_t n = (uint32_t)(fixed < cap ? fixed : cap);
+	pmu_cpuid_put(&h->kvm.supported, 0xa, 0, kv->eax, kv->ebx, kv->ecx, (hw->edx & ~0x1fu) | n);
+}
+
+/* A kvm module parameter (enable_vmware_backdoor, ...): "Y", "N", or NULL
+ * for unreadable. */
+static inline void fh_kvm_param(struct fake_host *h, const char *name, const char *val)
+{
+	char rel[128];
+	snprintf(rel, sizeof(rel), "sys/module/kvm/parameters/%s", name);
+	if (val) {
+		fh_file(h, rel, val);
+	} else {
+		char path[256];
+		snprintf(path, sizeof(path), "%s/%s", h->root, rel);
+		unlink(path);
+	}
 }
 
 /* The development machine: AMD, a software-nested KVM backend, no PMU. */

@@ -345,9 +345,14 @@ START_TEST(standin_kernel_cpuid_is_set_before_first_run_and_frozen_after)
 		ck_assert_int_ge(si_find(&k, set), 0);
 		ck_assert_int_lt(si_find(&k, set), si_find(&k, run));
 	}
-	/* The stand-in, like KVM, refuses a change after the first run. */
+	/* The stand-in, like KVM (kvm_set_cpuid()), takes the same table again
+	 * after the first run and refuses any change with EINVAL. */
 	struct kvm_cpuid2 *c = si_cpuid_table();
-	ck_assert_int_eq(si_vcpu_ioctl(&k, &sv.vcpus[0], KVM_SET_CPUID2, c), -EBUSY);
+	c->nent = k.cpuid_nent[0];
+	memcpy(c->entries, k.cpuid[0], c->nent * sizeof(c->entries[0]));
+	ck_assert_int_eq(si_vcpu_ioctl(&k, &sv.vcpus[0], KVM_SET_CPUID2, c), 0);
+	c->entries[2].eax ^= 1u << 8; /* one GP counter more or less */
+	ck_assert_int_eq(si_vcpu_ioctl(&k, &sv.vcpus[0], KVM_SET_CPUID2, c), -EINVAL);
 	free(c);
 }
 END_TEST
@@ -358,7 +363,74 @@ START_TEST(standin_kernel_without_irqchip_means_no_pmu_and_mpvm_says_so)
 	p = new_pmu(cfg_mode(CFG_PMU_MEDIATED));
 	ck_assert_int_eq(si_boot(&k, &sv, p, 1, false, err, sizeof(err)), -1);
 	ck_assert_int_eq(k.vpmu, VPMU_NONE);
-	ck_assert_ptr_nonnull(strstr(err, "no in-kernel LAPIC, so KVM gave it no PMU"));
+	ck_assert_ptr_nonnull(strstr(err, "no in-kernel LAPIC, so the mediated host gave it no PMU"));
+}
+END_TEST
+
+/* A legacy host keeps a perf-based vPMU without an in-kernel LAPIC; it
+ * just cannot deliver PMIs. mpvm says so, not "no PMU". */
+START_TEST(standin_kernel_legacy_without_irqchip_is_a_degraded_vpmu_and_mpvm_says_so)
+{
+	fh_intel(&fh, 5, 8, 48, 3, 48, "N", 0);
+	k.host = SI_LEGACY;
+	p = new_pmu(cfg_mode(CFG_PMU_LEGACY));
+	ck_assert_msg(p, "%s", err);
+	ck_assert_int_eq(si_boot(&k, &sv, p, 1, false, err, sizeof(err)), -1);
+	ck_assert_int_eq(k.vpmu, VPMU_LEGACY_NO_PMI);
+	ck_assert_ptr_nonnull(strstr(err, "no in-kernel LAPIC, so KVM gave it only a degraded perf-based vPMU (no PMIs)"));
+	ck_assert_ptr_null(strstr(err, "no PMU"));
+}
+END_TEST
+
+/* perf_create_mediated_pmu() refuses any event that counts guests, not
+ * only system-wide ones: a `perf stat -p PID` is enough, and mpvm's error
+ * says so. */
+START_TEST(standin_kernel_per_task_guest_counting_event_is_ebusy_too)
+{
+	mediated_host(0, true); /* e.g. `perf stat -e cycles -p 1234` */
+	p = new_pmu(cfg_mode(CFG_PMU_MEDIATED));
+	ck_assert_msg(p, "%s", err);
+	ck_assert_int_eq(si_boot(&k, &sv, p, 1, true, err, sizeof(err)), -1);
+	ck_assert_ptr_nonnull(strstr(err, "EBUSY"));
+	ck_assert_ptr_nonnull(strstr(err, "system-wide or per-task"));
+	ck_assert_ptr_nonnull(strstr(err, "of any process without :H"));
+}
+END_TEST
+
+/* While a mediated VM lives, new host events that count guests fail with
+ * EOPNOTSUPP (host-only ones, exclude_guest=1, are fine); GET /pmu says so. */
+START_TEST(standin_kernel_new_guest_counting_host_event_is_eopnotsupp_while_mediated_vm_lives)
+{
+	mediated_host(0, false);
+	p = new_pmu(cfg_mode(CFG_PMU_MEDIATED));
+	ck_assert_msg(p, "%s", err);
+	ck_assert_int_eq(si_boot(&k, &sv, p, 1, true, err, sizeof(err)), 0);
+	ck_assert_int_eq(si_host_perf_event_open(&k, false), -EOPNOTSUPP);
+	ck_assert_int_eq(si_host_perf_event_open(&k, true), 0);
+	char *r = pmu_report_json(p);
+	ck_assert_ptr_nonnull(strstr(r, "new host perf events that count guests (exclude_guest=0) fail with EOPNOTSUPP"));
+	ck_assert_ptr_nonnull(strstr(r, "no PEBS and no LBR"));
+	free(r);
+}
+END_TEST
+
+/* The opt-out is refused once a mediated PMU exists, even if no vCPU does
+ * (creation failed after perf_create_mediated_pmu()). So mpvm's auto mode
+ * opts out only after EBUSY, when nothing was created, and passes any
+ * other failure on instead of trying an opt-out that cannot work. */
+START_TEST(standin_kernel_opt_out_is_refused_once_a_mediated_pmu_exists)
+{
+	mediated_host(0, false);
+	k.fail_vcpu_after_precreate = ENOMEM;
+	p = new_pmu(cfg_mode(CFG_PMU_AUTO));
+	ck_assert_msg(p, "%s", err);
+	ck_assert_int_eq(si_boot(&k, &sv, p, 1, true, err, sizeof(err)), -1);
+	ck_assert_ptr_nonnull(strstr(err, "KVM_CREATE_VCPU 0: Cannot allocate memory"));
+	ck_assert_int_eq(si_find(&k, "ENABLE_CAP(PMU_CAPABILITY,DISABLE)"), -1);
+	ck_assert_int_eq(pmu_mode(p), PMU_MODE_MEDIATED);
+	struct kvm_enable_cap cap = { .cap = KVM_CAP_PMU_CAPABILITY, .args[0] = KVM_PMU_CAP_DISABLE };
+	ck_assert_int_eq(si_vm_ioctl(&k, &sv.vm, KVM_ENABLE_CAP, &cap), -EINVAL);
+	ck_assert_int_eq(k.nvcpus, 0);
 }
 END_TEST
 
@@ -551,7 +623,8 @@ START_TEST(standin_kernel_report_shows_pass_through_and_its_cost)
 			pmc_direct = !strcmp(goes, "direct");
 		if (strstr(name, "GLOBAL"))
 			globals_kvm = !strcmp(goes, "kvm") &&
-				      strstr(cJSON_GetObjectItem(it, "why")->valuestring, "KVM exposes at most 3");
+				      strstr(cJSON_GetObjectItem(it, "why")->valuestring,
+					     "the guest has 3 fixed counters, the host 4");
 	}
 	ck_assert(pmc_direct);
 	ck_assert(globals_kvm);
@@ -618,6 +691,10 @@ int main(void)
 	tcase_add_test(t, standin_kernel_filter_set_before_boot_and_replaced_at_run_time);
 	tcase_add_test(t, standin_kernel_cpuid_is_set_before_first_run_and_frozen_after);
 	tcase_add_test(t, standin_kernel_without_irqchip_means_no_pmu_and_mpvm_says_so);
+	tcase_add_test(t, standin_kernel_legacy_without_irqchip_is_a_degraded_vpmu_and_mpvm_says_so);
+	tcase_add_test(t, standin_kernel_per_task_guest_counting_event_is_ebusy_too);
+	tcase_add_test(t, standin_kernel_new_guest_counting_host_event_is_eopnotsupp_while_mediated_vm_lives);
+	tcase_add_test(t, standin_kernel_opt_out_is_refused_once_a_mediated_pmu_exists);
 	tcase_add_test(t, standin_kernel_trap_event_selects_counts_checks_and_forwards);
 	tcase_add_test(t, standin_kernel_amd_trap_leaves_counters_direct);
 	tcase_add_test(t, standin_kernel_trap_gps_on_counters_the_guest_does_not_have);

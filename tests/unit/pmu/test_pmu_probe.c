@@ -30,7 +30,14 @@ START_TEST(mediated_host_offers_mediated_and_not_legacy)
 	ck_assert_int_eq(h.enable_mediated_pmu, 1);
 	ck_assert_str_eq(h.kvm_backend, "kvm_intel");
 	ck_assert(h.verdict[PMU_MODE_MEDIATED].available);
-	ck_assert_ptr_nonnull(strstr(h.verdict[PMU_MODE_MEDIATED].note, "EBUSY"));
+	ck_assert_int_eq(h.enable_vmware_backdoor, 0);
+	/* Every host event that counts guests blocks it, per-task ones too; a
+	 * live mediated VM makes new ones fail; PEBS and LBR are off. */
+	const char *note = h.verdict[PMU_MODE_MEDIATED].note;
+	ck_assert_ptr_nonnull(strstr(note, "EBUSY"));
+	ck_assert_ptr_nonnull(strstr(note, "system-wide or per-task"));
+	ck_assert_ptr_nonnull(strstr(note, "new such events fail with EOPNOTSUPP"));
+	ck_assert_ptr_nonnull(strstr(note, "no PEBS and no LBR"));
 	/* No per-VM choice on a mediated host: legacy is not on offer. */
 	ck_assert(!h.verdict[PMU_MODE_LEGACY].available);
 	ck_assert(verdict_says(&h.verdict[PMU_MODE_LEGACY], "kvm_intel.enable_mediated_pmu=Y",
@@ -45,7 +52,8 @@ START_TEST(mediated_param_off_says_how_to_turn_it_on)
 	fh_intel(&fh, 5, 8, 48, 3, 48, "N", 0);
 	fh_probe(&fh, &h);
 	ck_assert(!h.verdict[PMU_MODE_MEDIATED].available);
-	ck_assert(verdict_says(&h.verdict[PMU_MODE_MEDIATED], "kvm_intel.enable_mediated_pmu=N",
+	ck_assert(verdict_says(&h.verdict[PMU_MODE_MEDIATED],
+			       "kvm_intel.enable_mediated_pmu=N (the kernel's default: an administrator must turn it on)",
 			       "reload kvm_intel with enable_mediated_pmu=1 (needs Linux 7.0+ and PMU v4 with full-width writes)"));
 	ck_assert(h.verdict[PMU_MODE_LEGACY].available);
 }
