@@ -7,6 +7,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "base/err.h"
@@ -476,15 +477,33 @@ void virtio_dev_fail(struct virtio_dev *d, const char *fmt, ...)
 
 void virtio_dev_warn(struct virtio_dev *d, const char *fmt, ...)
 {
+	/* A guest can fault in a loop: the first 10 are logged, then at most one
+	 * line a second with the count of those not logged, so a hostile guest
+	 * cannot fill the host's disk through mpvm's log. */
 	uint32_t n = atomic_fetch_add(&d->nwarned, 1) + 1;
-	if (n > 10 && n % 1000)
-		return;
+	uint32_t hidden = 0;
+	if (n > 10) {
+		struct timespec ts;
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		int64_t last = atomic_load(&d->warn_sec);
+		if (ts.tv_sec == last ||
+		    !atomic_compare_exchange_strong(&d->warn_sec, &last, (int64_t)ts.tv_sec)) {
+			atomic_fetch_add(&d->warn_hidden, 1);
+			return;
+		}
+		hidden = atomic_exchange(&d->warn_hidden, 0);
+	}
 	char msg[256];
 	va_list ap;
 	va_start(ap, fmt);
 	err_vset(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	log_warn("%s: %s%s", d->name, msg, n == 10 ? " (further faults: every 1000th is logged)" : "");
+	if (hidden)
+		log_warn("%s: %s (and %u more faults in the last second, not logged)", d->name, msg,
+			 hidden);
+	else
+		log_warn("%s: %s%s", d->name, msg,
+			 n == 10 ? " (further faults: at most one line a second)" : "");
 }
 
 /* ---- transport side ----------------------------------------------------- */

@@ -161,6 +161,8 @@ struct virtio_dev {
 
 	struct virtio_counters stats;
 	_Atomic uint32_t nwarned;
+	_Atomic int64_t warn_sec;  /* CLOCK_MONOTONIC second of the last rate-limited line */
+	_Atomic uint32_t warn_hidden; /* faults not logged since that line */
 };
 
 /* Fill the common part. `features` are the model's bits; VERSION_1,
@@ -213,7 +215,8 @@ void virtio_config_changed(struct virtio_dev *d);
 /* The driver broke the device (corrupt ring): set DEVICE_NEEDS_RESET, raise
  * a config interrupt, stop serving queues until reset. Logs why. */
 void virtio_dev_fail(struct virtio_dev *d, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-/* Log a guest fault: the first few per device, then every 1000th. */
+/* Log a guest fault: the first 10 per device, then at most one line a
+ * second (with the count of those not logged). */
 void virtio_dev_warn(struct virtio_dev *d, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* True when the worker should stop a long loop early (reset or pause waiting). */
 static inline bool virtio_should_yield(struct virtio_dev *d)
