@@ -207,7 +207,7 @@ static int build(struct vmm *v, char *err, size_t errlen)
 	struct vm_params p = {
 		.ncpus = c->machine.vcpu_count,
 		.mem_bytes = c->machine.mem_size_mib << 20,
-		.hugepages = c->machine.huge_pages == CFG_HUGE_2M,
+		.hugepages = c->machine.huge_pages != CFG_HUGE_NONE,
 	};
 	/* The PMU decision comes first: a config the host cannot honour is
 	 * refused before anything is created. */
