@@ -409,6 +409,14 @@ int cfg_parse_choice(const char *json, const char *what, const char *key,
 	return -1;
 }
 
+int cfg_parse_data_object(const char *json, const char *what, cJSON **out, char *err,
+			  size_t errlen)
+{
+	struct jerr e = {err, errlen};
+
+	return jg_parse_object(json, what, out, &e);
+}
+
 /* PUT /drives/{id} and /network-interfaces/{id}: the URL names the entry. */
 static int check_path_id(const char *body_id, const char *id_from_path, const char *path,
 			 const char *key, struct jerr *e)

@@ -263,6 +263,14 @@ int cfg_parse_pmu_filter(struct cfg_pmu_filter *f, const char *json, char *err, 
 int cfg_parse_choice(const char *json, const char *what, const char *key,
 		     const char *const *names, int *out, char *err, size_t errlen);
 
+/* Free-form JSON that the VMM keeps as data rather than configuration
+ * (the MMDS data store): one object, under the same text rule and with
+ * errors worded like any body's ("mmds: invalid JSON at line 1, ...").
+ * *out is the caller's to cJSON_Delete(). */
+struct cJSON;
+int cfg_parse_data_object(const char *json, const char *what, struct cJSON **out, char *err,
+			  size_t errlen);
+
 /* The whole effective config as JSON (same shape as the file; GET /vm/config;
  * loads back to the same config). Unset optional values are omitted (pmu
  * numbers that are -1, NULL paths, empty rate limiters). Caller free()s.
