@@ -330,15 +330,13 @@ static void put_metrics(struct api_ctx *a, const struct req *q, struct api_reply
 	struct vm_config tmp;
 	if (refuse_empty(q, "metrics", r))
 		return;
-	/* Firecracker: the metrics system is set up once (file or API). */
-	if (a->vmm->cfg.metrics.metrics_path) {
-		fault(r, 400, "Metrics initialization error: Reinitialization of metrics not allowed. "
-			      "(metrics already go to %s)", UTF8_CLIP(a->vmm->cfg.metrics.metrics_path, 129));
-		return;
-	}
 	vm_config_init(&tmp);
 	if (cfg_parse_metrics(&tmp, q->body, err, sizeof(err))) {
 		fault(r, 400, "%s", err);
+	} else if (a->vmm->cfg.metrics.metrics_path) {
+		/* Firecracker: the metrics system is set up once (file or API). */
+		fault(r, 400, "Metrics initialization error: Reinitialization of metrics not allowed. "
+			      "(metrics already go to %s)", UTF8_CLIP(a->vmm->cfg.metrics.metrics_path, 129));
 	} else if (!tmp.metrics.metrics_path) {
 		fault(r, 400, "metrics.metrics_path: required");
 	} else if (a->ops->set_metrics(a->vmm, tmp.metrics.metrics_path, err, sizeof(err))) {
