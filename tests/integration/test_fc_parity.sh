@@ -113,6 +113,12 @@ api PUT /mmds "@$T_TMP/mmds-big.json"
 expect_api "PUT /mmds near the limit" 204
 api PATCH /mmds '{"more": "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"}'
 expect_api "PATCH /mmds past 51200 bytes" 413 "The MMDS patch request doesn't fit\."
+# mpvm ctl knows the MMDS verbs.
+"$MPVM" ctl --api-sock "$SOCK" mmds-put '{"instance": {"id": "i-1"}}' &&
+	"$MPVM" ctl --api-sock "$SOCK" mmds-patch '{"instance": {"zone": "z"}}' &&
+	out=$("$MPVM" ctl --api-sock "$SOCK" mmds) &&
+	[ "$out" = '{"instance":{"id":"i-1","zone":"z"}}' ] && pass "mpvm ctl mmds-put, mmds-patch, mmds" ||
+	fail "mpvm ctl mmds verbs" "${out:-}"
 api PUT /mmds/config '{"network_interfaces": ["eth0"]}'
 expect_api "PUT /mmds/config on an unknown interface" 400 'mmds-config.network_interfaces: \\"eth0\\" is not a configured network interface'
 api PUT /network-interfaces/eth0 '{"iface_id": "eth0", "host_dev_name": "tap0"}'
