@@ -47,9 +47,9 @@ int cfg_fail_missing(struct jerr *e, const char *path, const char *key, enum cfg
 	return jg_fail(e, path, key, "%s", cfg_fc_missing(f));
 }
 
-/* Each element of the array `key` is a string (numbers as strings, as
- * Firecracker writes addresses and bitmaps). */
-static int strings(const cJSON *j, const char *path, const char *key, size_t *n, struct jerr *e)
+/* The array `key` of modifiers: each a string (a KVM capability, "!121")
+ * or an object (a cpuid, MSR or register modifier); *n is their count. */
+static int entries(const cJSON *j, const char *path, const char *key, size_t *n, struct jerr *e)
 {
 	const cJSON *arr;
 	char p[JG_PATH_LEN], got[64];
@@ -83,7 +83,7 @@ static int sec_cpu_config(const cJSON *j, const char *path, struct jerr *e)
 	for (const char *const *k = keys; *k; k++) {
 		size_t n;
 
-		if (strings(j, path, *k, &n, e))
+		if (entries(j, path, *k, &n, e))
 			return -1;
 		total += n;
 	}

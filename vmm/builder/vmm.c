@@ -201,6 +201,10 @@ static int build(struct vmm *v, char *err, size_t errlen)
 	vmm_apply_logger(&c->logger);
 	if (vm_config_validate(c, err, errlen))
 		return -MPVM_EXIT_CONFIG;
+	/* Accepted so that Firecracker's files load; say what it does not do. */
+	if (c->mmds.set)
+		log_warn("mmds-config: the MMDS data store is served to the API only; the guest "
+			 "cannot reach it yet (not implemented)");
 	v->kvm_fd = kvm_open("/dev/kvm", err, errlen);
 	if (v->kvm_fd < 0)
 		return -MPVM_EXIT_ERROR;
