@@ -95,8 +95,15 @@ int sec_machine(const cJSON *j, const char *path, bool partial, struct cfg_machi
 	uint64_t v;
 	int r, hp;
 
+	bool any = false;
+
 	if (jg_want_object(j, path, e) || jg_check_keys(j, path, keys, e))
 		return -1;
+	for (const char *const *k = keys; *k; k++)
+		any |= jg_get(j, *k) != NULL;
+	/* Firecracker refuses a PATCH that changes nothing, in these words. */
+	if (partial && !any)
+		return jg_fail(e, path, NULL, "Empty PATCH request.");
 	if ((r = jg_uint(j, path, "vcpu_count", req, 1, CFG_MAX_VCPUS, &v, e)) < 0)
 		return -1;
 	if (r)

@@ -440,6 +440,9 @@ START_TEST(bodies_follow_firecrackers_rules)
 	EXPECT(400, "PATCH", "/machine-config", "", "Empty PATCH request.");
 	EXPECT(400, "PUT", "/actions", "", "Empty PUT request.");
 	EXPECT(400, "PATCH", "/mmds", "", "Empty PATCH request.");
+	/* A PATCH that names no field is empty too (Firecracker's is_empty). */
+	EXPECT(400, "PATCH", "/machine-config", "{}", "machine-config: Empty PATCH request.");
+	EXPECT(400, "PATCH", "/machine-config", "{\"smt\": null}", "Empty PATCH request.");
 	ck_assert_int_eq(starts, 0);
 	/* Their swagger lets these two go without one. */
 	EXPECT(400, "PATCH", "/balloon/hinting/stop", "", "virtio-balloon");
