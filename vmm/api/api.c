@@ -127,6 +127,13 @@ static bool refuse_empty(const struct req *q, const char *what, struct api_reply
 	return true;
 }
 
+/* A Firecracker feature mpvm lacks: 400, "<method> <path>: <feature> is not
+ * supported by mpvm yet (Firecracker feature: ...)". */
+static void missing(const struct req *q, struct api_reply *r, enum cfg_fc_feature f)
+{
+	fault(r, 400, "%s %s: %s", q->method, QUOTED_PATH(q), cfg_fc_missing(f));
+}
+
 /* ---- Firecracker's read-only resources ---- */
 
 static void get_root(struct api_ctx *a, const struct req *q, struct api_reply *r)
@@ -293,8 +300,6 @@ static void patch_drive(struct api_ctx *a, const struct req *q, struct api_reply
 /* PATCH /network-interfaces/{id}: changing a running tap's rate limiters
  * needs support in the net device that it does not have yet; refuse
  * honestly instead of editing a config nobody reads any more. */
-static void missing(const struct req *q, struct api_reply *r, enum cfg_fc_feature f);
-
 static void patch_net(struct api_ctx *a, const struct req *q, struct api_reply *r)
 {
 	if (!refuse_before_start(a, r))
@@ -495,11 +500,6 @@ static void put_pmu_filter(struct api_ctx *a, const struct req *q, struct api_re
 }
 
 /* ---- Firecracker's resources mpvm lacks: a 400 naming the feature ---- */
-
-static void missing(const struct req *q, struct api_reply *r, enum cfg_fc_feature f)
-{
-	fault(r, 400, "%s %s: %s", q->method, QUOTED_PATH(q), cfg_fc_missing(f));
-}
 
 /* PUT of a pre-boot resource mpvm lacks: the body is checked as
  * Firecracker defines it, then the feature is named (config/fc_only.c); a
