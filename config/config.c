@@ -38,6 +38,8 @@ static void for_each_string(struct vm_config *c, void (*fn)(char **s, bool *ok),
 		fn(&c->nets[i].iface_id, ok);
 		fn(&c->nets[i].host_dev_name, ok);
 	}
+	for (int i = 0; i < CFG_MAX_NETS; i++)
+		fn(&c->mmds.ifaces[i], ok);
 	fn(&c->logger.log_path, ok);
 	fn(&c->metrics.metrics_path, ok);
 	fn(&c->serial.path, ok);
@@ -143,6 +145,12 @@ static int put_debug(struct vm_config *t, const cJSON *j, const char *path, stru
 	return sec_debug(j, path, &t->debug, e);
 }
 
+/* After the network interfaces it names (the file loads those first). */
+static int put_mmds(struct vm_config *t, const cJSON *j, const char *path, struct jerr *e)
+{
+	return sec_mmds_config(j, path, &t->mmds, e) || cfg_check_mmds(t, path, e);
+}
+
 static int put_pmu(struct vm_config *t, const cJSON *j, const char *path, struct jerr *e)
 {
 	cfg_pmu_defaults(&t->pmu);
@@ -216,9 +224,11 @@ static int put_if_present(struct vm_config *t, const cJSON *root, const char *ke
 
 int vm_config_load_json(struct vm_config *c, const char *json, char *err, size_t errlen)
 {
+	/* Firecracker's keys, then mpvm's own. */
 	static const char *const keys[] = {"boot-source", "machine-config", "drives",
 					   "network-interfaces", "entropy", "logger", "metrics",
-					   "pmu", "serial", "debug", NULL};
+					   "mmds-config", "balloon", "vsock", "cpu-config", "pmem",
+					   "memory-hotplug", "pmu", "serial", "debug", NULL};
 	struct jerr e = {err, errlen};
 	struct vm_config tmp;
 	cJSON *root;
@@ -237,6 +247,8 @@ int vm_config_load_json(struct vm_config *c, const char *json, char *err, size_t
 	     put_if_present(&tmp, root, "entropy", put_entropy, &e) ||
 	     put_if_present(&tmp, root, "logger", put_logger, &e) ||
 	     put_if_present(&tmp, root, "metrics", put_metrics, &e) ||
+	     put_if_present(&tmp, root, "mmds-config", put_mmds, &e) ||
+	     cfg_check_mmds(&tmp, "mmds-config", &e) || cfg_fc_only_sections(root, &e) ||
 	     put_if_present(&tmp, root, "pmu", put_pmu, &e) ||
 	     put_if_present(&tmp, root, "serial", put_serial, &e) ||
 	     put_if_present(&tmp, root, "debug", put_debug, &e);
@@ -335,6 +347,11 @@ int cfg_parse_debug(struct vm_config *c, const char *json, char *err, size_t err
 	return parse_section(c, json, "debug", put_debug, err, errlen);
 }
 
+int cfg_parse_mmds_config(struct vm_config *c, const char *json, char *err, size_t errlen)
+{
+	return parse_section(c, json, "mmds-config", put_mmds, err, errlen);
+}
+
 int cfg_parse_pmu(struct vm_config *c, const char *json, char *err, size_t errlen)
 {
 	return parse_section(c, json, "pmu", put_pmu, err, errlen);
@@ -390,6 +407,14 @@ int cfg_parse_choice(const char *json, const char *what, const char *key,
 		jg_fail(&e, what, key, "expected one of %s, got \"%s\"", list, UTF8_CLIP(v, 65));
 	free(v);
 	return -1;
+}
+
+int cfg_parse_data_object(const char *json, const char *what, cJSON **out, char *err,
+			  size_t errlen)
+{
+	struct jerr e = {err, errlen};
+
+	return jg_parse_object(json, what, out, &e);
 }
 
 /* PUT /drives/{id} and /network-interfaces/{id}: the URL names the entry. */

@@ -44,7 +44,10 @@ struct cfg_boot_source {
 	char *initrd_path; /* NULL: none */
 };
 
-enum cfg_huge_pages { CFG_HUGE_NONE, CFG_HUGE_2M };
+/* "Transparent" and "2M" both ask the host for huge pages with
+ * madvise(MADV_HUGEPAGE) (core/guest_mem.c); "2M" also keeps Firecracker's
+ * rule that memory is a multiple of 2 MiB. */
+enum cfg_huge_pages { CFG_HUGE_NONE, CFG_HUGE_2M, CFG_HUGE_TRANSPARENT };
 
 struct cfg_machine {
 	uint32_t vcpu_count;   /* 1..CFG_MAX_VCPUS, default 1 */
@@ -97,6 +100,20 @@ struct cfg_logger {
 
 struct cfg_metrics {
 	char *metrics_path; /* NULL: no metrics */
+};
+
+/* MMDS (Firecracker's "mmds-config"): which interfaces may reach the
+ * metadata service and at which address. mpvm keeps the configuration and
+ * the data store (PUT/PATCH/GET /mmds); the guest side is not implemented
+ * yet. The interface ids must name configured network interfaces. */
+enum cfg_mmds_version { CFG_MMDS_V1, CFG_MMDS_V2 };
+struct cfg_mmds {
+	bool set;
+	enum cfg_mmds_version version;
+	char *ifaces[CFG_MAX_NETS]; /* iface_id of each interface, NULL past niface */
+	uint32_t nifaces;
+	uint8_t ipv4[4];            /* 169.254.169.254 by default */
+	bool imds_compat;
 };
 
 /* Serial console (mpvm key "serial"): where COM1 goes. */
@@ -173,6 +190,7 @@ struct vm_config {
 	struct cfg_entropy entropy;
 	struct cfg_logger logger;
 	struct cfg_metrics metrics;
+	struct cfg_mmds mmds;
 	struct cfg_serial serial;
 	struct cfg_pmu pmu;
 	struct cfg_debug debug;
@@ -198,7 +216,7 @@ int vm_config_load_json(struct vm_config *c, const char *json, char *err, size_t
  * fields get their defaults); PATCH (`partial`) keeps fields the body omits.
  * Error paths start with the resource name: "boot-source", "machine-config",
  * "drive", "network-interface", "entropy", "logger", "metrics", "serial",
- * "debug", "pmu", "pmu.filter".
+ * "debug", "pmu", "pmu.filter", "mmds-config".
  *
  * cfg_parse_drive/cfg_parse_net: when `id_from_path` is non-NULL (PUT
  * /drives/{id}) the body's id must equal it. An entry with the same id is
@@ -215,6 +233,25 @@ int cfg_parse_logger(struct vm_config *c, const char *json, char *err, size_t er
 int cfg_parse_metrics(struct vm_config *c, const char *json, char *err, size_t errlen);
 int cfg_parse_serial(struct vm_config *c, const char *json, char *err, size_t errlen);
 int cfg_parse_debug(struct vm_config *c, const char *json, char *err, size_t errlen);
+/* PUT /mmds/config: the interfaces must already be configured. */
+int cfg_parse_mmds_config(struct vm_config *c, const char *json, char *err, size_t errlen);
+/* Firecracker's resources mpvm does not implement: "balloon", "vsock",
+ * "cpu-config", "pmem" (one device, as in PUT /pmem/{id}) and
+ * "memory-hotplug". The body is checked as Firecracker defines it (a wrong
+ * type or unknown key is named as usual); then the answer is -1 with
+ * "<resource>: <feature> is not supported by mpvm yet (Firecracker feature:
+ * ...)", or 0 when the body asks for nothing mpvm lacks (a cpu-config
+ * without modifiers). Nothing is stored. */
+int cfg_check_fc_only(const char *resource, const char *json, char *err, size_t errlen);
+/* Firecracker features mpvm lacks, for the API's answers: the words after
+ * the resource ("snapshots are not supported by mpvm yet (Firecracker
+ * feature: snapshots)"). */
+enum cfg_fc_feature {
+	CFG_FC_BALLOON, CFG_FC_VSOCK, CFG_FC_CPU_CONFIG, CFG_FC_CPU_TEMPLATE, CFG_FC_PMEM,
+	CFG_FC_MEM_HOTPLUG, CFG_FC_VHOST_USER_BLK, CFG_FC_NET_MTU, CFG_FC_LOG_MODULE,
+	CFG_FC_SERIAL_LIMITER, CFG_FC_SNAPSHOTS, CFG_FC_NET_UPDATE,
+};
+const char *cfg_fc_missing(enum cfg_fc_feature f);
 /* pmu: only checks that need no host (the CFG_PMU_MAX_* limits); pmu/
  * checks the host's. */
 int cfg_parse_pmu(struct vm_config *c, const char *json, char *err, size_t errlen);
@@ -225,6 +262,14 @@ int cfg_parse_pmu_filter(struct cfg_pmu_filter *f, const char *json, char *err, 
  * index. `what` names the resource in errors ("actions"). */
 int cfg_parse_choice(const char *json, const char *what, const char *key,
 		     const char *const *names, int *out, char *err, size_t errlen);
+
+/* Free-form JSON that the VMM keeps as data rather than configuration
+ * (the MMDS data store): one object, under the same text rule and with
+ * errors worded like any body's ("mmds: invalid JSON at line 1, ...").
+ * *out is the caller's to cJSON_Delete(). */
+struct cJSON;
+int cfg_parse_data_object(const char *json, const char *what, struct cJSON **out, char *err,
+			  size_t errlen);
 
 /* The whole effective config as JSON (same shape as the file; GET /vm/config;
  * loads back to the same config). Unset optional values are omitted (pmu

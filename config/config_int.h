@@ -35,6 +35,18 @@ int sec_pmu(const cJSON *j, const char *path, struct cfg_pmu *out, struct jerr *
 int sec_rate_limiter(const cJSON *j, const char *path, const char *key,
 		     struct cfg_rate_limiter *out, struct jerr *e);
 int sec_pmu_filter(const cJSON *j, const char *path, struct cfg_pmu_filter *out, struct jerr *e);
+/* mmds-config alone; cfg_check_mmds() then checks its interfaces. */
+int sec_mmds_config(const cJSON *j, const char *path, struct cfg_mmds *out, struct jerr *e);
+void cfg_mmds_free(struct cfg_mmds *m);
+
+/* ---- Firecracker's resources mpvm lacks (fc_only.c) */
+
+/* jg_fail() with the words of cfg_fc_missing(f). */
+int cfg_fail_missing(struct jerr *e, const char *path, const char *key, enum cfg_fc_feature f);
+/* The config file's "balloon", "vsock", "cpu-config", "pmem" and
+ * "memory-hotplug" keys of `root`: 0 when each is absent or asks for
+ * nothing, else -1 naming the missing feature. */
+int cfg_fc_only_sections(const cJSON *root, struct jerr *e);
 
 /* ---- the rules (rules.c), shared by the file loader, the API, the CLI and
  * vm_config_validate(). Each returns 0, or -1 through jg_fail() at `path`
@@ -67,6 +79,9 @@ int cfg_check_net_against(const struct cfg_net *list, uint32_t n, const struct c
 int cfg_check_machine(const struct cfg_machine *m, const char *path, struct jerr *e);
 /* file and socket modes need a path. */
 int cfg_check_serial(const struct cfg_serial *s, const char *path, struct jerr *e);
+/* mmds-config: at least one interface, each configured (in `c`), none
+ * twice. */
+int cfg_check_mmds(const struct vm_config *c, const char *path, struct jerr *e);
 /* The CFG_PMU_MAX_* limits. */
 int cfg_check_pmu(const struct cfg_pmu *p, const char *path, struct jerr *e);
 
@@ -90,6 +105,7 @@ int cfg_put_net(struct vm_config *c, struct cfg_net *n, const char *what,
 extern const char *const cfg_huge_names[];
 extern const char *const cfg_engine_names[];
 extern const char *const cfg_cache_names[];
+extern const char *const cfg_mmds_version_names[];
 extern const char *const cfg_serial_names[];
 extern const char *const cfg_pmu_mode_names[];
 extern const char *const cfg_action_names[];

@@ -137,6 +137,29 @@ int cfg_check_serial(const struct cfg_serial *s, const char *path, struct jerr *
 	return 0;
 }
 
+int cfg_check_mmds(const struct vm_config *c, const char *path, struct jerr *e)
+{
+	const struct cfg_mmds *m = &c->mmds;
+
+	if (!m->set)
+		return 0;
+	/* Firecracker's rules: MMDS answers on named, existing interfaces. */
+	if (!m->nifaces)
+		return jg_fail(e, path, "network_interfaces",
+			       "the list of interfaces that may reach MMDS is empty");
+	for (uint32_t i = 0; i < m->nifaces; i++) {
+		if (!m->ifaces[i] || cfg_find_net(c, m->ifaces[i]) < 0)
+			return jg_fail(e, path, "network_interfaces",
+				       "\"%s\" is not a configured network interface",
+				       m->ifaces[i] ? m->ifaces[i] : "");
+		for (uint32_t k = 0; k < i; k++)
+			if (!strcmp(m->ifaces[k], m->ifaces[i]))
+				return jg_fail(e, path, "network_interfaces",
+					       "\"%s\" is given twice", m->ifaces[i]);
+	}
+	return 0;
+}
+
 /* A count or width that is -1 ("the host's") or in min..max. */
 static bool host_or(int v, int min, int max)
 {

@@ -4,10 +4,15 @@
 #include "config/config_int.h"
 
 #include <ctype.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-const char *const cfg_huge_names[] = {"None", "2M", NULL};
+const char *const cfg_huge_names[] = {"None", "2M", "Transparent", NULL};
+const char *const cfg_mmds_version_names[] = {"V1", "V2", NULL};
+/* Firecracker's static CPU templates: only "None" needs nothing mpvm lacks. */
+static const char *const cpu_template_names[] = {"None", "C3", "T2", "T2S", "T2CL", "T2A",
+						 "V1N1", NULL};
 const char *const cfg_engine_names[] = {"Sync", "Async", NULL};
 const char *const cfg_cache_names[] = {"Unsafe", "Writeback", NULL};
 const char *const cfg_serial_names[] = {"stdio", "file", "socket", "none", NULL};
@@ -84,14 +89,21 @@ int sec_machine(const cJSON *j, const char *path, bool partial, struct cfg_machi
 		struct jerr *e)
 {
 	static const char *const keys[] = {"vcpu_count", "mem_size_mib", "smt",
-					   "track_dirty_pages", "huge_pages", NULL};
+					   "track_dirty_pages", "huge_pages", "cpu_template", NULL};
 	/* Firecracker's PUT requires both sizes; PATCH takes any subset. */
 	unsigned req = partial ? 0 : JG_REQUIRED;
 	uint64_t v;
 	int r, hp;
 
+	bool any = false;
+
 	if (jg_want_object(j, path, e) || jg_check_keys(j, path, keys, e))
 		return -1;
+	for (const char *const *k = keys; *k; k++)
+		any |= jg_get(j, *k) != NULL;
+	/* Firecracker refuses a PATCH that changes nothing, in these words. */
+	if (partial && !any)
+		return jg_fail(e, path, NULL, "Empty PATCH request.");
 	if ((r = jg_uint(j, path, "vcpu_count", req, 1, CFG_MAX_VCPUS, &v, e)) < 0)
 		return -1;
 	if (r)
@@ -107,6 +119,10 @@ int sec_machine(const cJSON *j, const char *path, bool partial, struct cfg_machi
 		return -1;
 	if (r)
 		m->huge_pages = (enum cfg_huge_pages)hp;
+	if ((r = jg_enum(j, path, "cpu_template", 0, cpu_template_names, &hp, e)) < 0)
+		return -1;
+	if (r && hp)
+		return cfg_fail_missing(e, path, "cpu_template", CFG_FC_CPU_TEMPLATE);
 	return cfg_check_machine(m, path, e);
 }
 
@@ -151,11 +167,12 @@ int sec_drive(const cJSON *j, const char *path, struct cfg_drive *d, struct jerr
 {
 	static const char *const keys[] = {"drive_id", "path_on_host", "is_root_device",
 					   "is_read_only", "partuuid", "cache_type", "io_engine",
-					   "rate_limiter", NULL};
+					   "rate_limiter", "socket", NULL};
 	int r, v;
 
 	if (jg_want_object(j, path, e) || jg_check_keys(j, path, keys, e) ||
 	    get_id(j, path, "drive_id", &d->drive_id, e) ||
+	    (jg_get(j, "socket") && cfg_fail_missing(e, path, "socket", CFG_FC_VHOST_USER_BLK)) ||
 	    jg_str(j, path, "path_on_host", JG_REQUIRED | JG_NONEMPTY, &d->path_on_host, e) < 0 ||
 	    jg_bool(j, path, "is_root_device", JG_REQUIRED, &d->is_root_device, e) < 0 ||
 	    jg_bool(j, path, "is_read_only", 0, &d->is_read_only, e) < 0 ||
@@ -175,9 +192,11 @@ int sec_drive(const cJSON *j, const char *path, struct cfg_drive *d, struct jerr
 int sec_net(const cJSON *j, const char *path, struct cfg_net *n, struct jerr *e)
 {
 	static const char *const keys[] = {"iface_id", "host_dev_name", "guest_mac",
-					   "rx_rate_limiter", "tx_rate_limiter", NULL};
+					   "rx_rate_limiter", "tx_rate_limiter", "mtu", NULL};
 	const cJSON *mac;
 	char got[64];
+	uint64_t mtu;
+	int r;
 
 	if (jg_want_object(j, path, e) || jg_check_keys(j, path, keys, e) ||
 	    get_id(j, path, "iface_id", &n->iface_id, e) ||
@@ -197,7 +216,10 @@ int sec_net(const cJSON *j, const char *path, struct cfg_net *n, struct jerr *e)
 	if (sec_rate_limiter(j, path, "rx_rate_limiter", &n->rx_rate_limiter, e) ||
 	    sec_rate_limiter(j, path, "tx_rate_limiter", &n->tx_rate_limiter, e))
 		return -1;
-	return 0;
+	/* Firecracker's range (IPv4's minimum to the largest frame). */
+	if ((r = jg_uint(j, path, "mtu", 0, 68, 65535, &mtu, e)) < 0)
+		return -1;
+	return r ? cfg_fail_missing(e, path, "mtu", CFG_FC_NET_MTU) : 0;
 }
 
 int sec_entropy(const cJSON *j, const char *path, struct cfg_entropy *out, struct jerr *e)
@@ -214,7 +236,8 @@ int sec_entropy(const cJSON *j, const char *path, struct cfg_entropy *out, struc
 int sec_logger(const cJSON *j, const char *path, struct cfg_logger *l, struct jerr *e)
 {
 	static const char *const keys[] = {"log_path", "level", "show_level", "show_log_origin",
-					   NULL};
+					   "module", NULL};
+	char *module = NULL;
 	int r, lv;
 
 	if (jg_want_object(j, path, e) || jg_check_keys(j, path, keys, e) ||
@@ -227,7 +250,10 @@ int sec_logger(const cJSON *j, const char *path, struct cfg_logger *l, struct je
 	if (r)
 		l->level = lv == CFG_LOG_LEVEL_WARN_ALIAS ? CFG_LOG_WARNING
 							  : (enum cfg_log_level)(lv - 1);
-	return 0;
+	if ((r = jg_str(j, path, "module", 0, &module, e)) < 0)
+		return -1;
+	free(module);
+	return r ? cfg_fail_missing(e, path, "module", CFG_FC_LOG_MODULE) : 0;
 }
 
 int sec_metrics(const cJSON *j, const char *path, struct cfg_metrics *m, struct jerr *e)
@@ -240,13 +266,34 @@ int sec_metrics(const cJSON *j, const char *path, struct cfg_metrics *m, struct 
 	return 0;
 }
 
+/* Firecracker's PUT /serial: {"serial_out_path"?, "rate_limiter"?}. The
+ * output goes to that file (mpvm's mode "file"); no path keeps the default. */
+static int sec_fc_serial(const cJSON *j, const char *path, struct cfg_serial *s, struct jerr *e)
+{
+	int r;
+
+	if (jg_get(j, "mode") || jg_get(j, "path"))
+		return jg_fail(e, path, "serial_out_path",
+			       "give either Firecracker's serial_out_path or mpvm's mode and path, "
+			       "not both");
+	if (jg_get(j, "rate_limiter"))
+		return cfg_fail_missing(e, path, "rate_limiter", CFG_FC_SERIAL_LIMITER);
+	if ((r = jg_str(j, path, "serial_out_path", JG_NONEMPTY, &s->path, e)) < 0)
+		return -1;
+	if (r)
+		s->kind = CFG_SERIAL_FILE;
+	return 0;
+}
+
 int sec_serial(const cJSON *j, const char *path, struct cfg_serial *s, struct jerr *e)
 {
-	static const char *const keys[] = {"mode", "path", NULL};
+	static const char *const keys[] = {"mode", "path", "serial_out_path", "rate_limiter", NULL};
 	int r, kind;
 
 	if (jg_want_object(j, path, e) || jg_check_keys(j, path, keys, e))
 		return -1;
+	if (jg_get(j, "serial_out_path") || jg_get(j, "rate_limiter"))
+		return sec_fc_serial(j, path, s, e);
 	if ((r = jg_enum(j, path, "mode", 0, cfg_serial_names, &kind, e)) < 0)
 		return -1;
 	if (r)
@@ -269,6 +316,69 @@ int sec_debug(const cJSON *j, const char *path, struct cfg_debug *d, struct jerr
 	    jg_bool(j, path, "exit_port", 0, &d->exit_port, e) < 0 ||
 	    jg_bool(j, path, "boot_marker", 0, &d->boot_marker, e) < 0)
 		return -1;
+	return 0;
+}
+
+void cfg_mmds_free(struct cfg_mmds *m)
+{
+	for (uint32_t i = 0; i < CFG_MAX_NETS; i++)
+		free(m->ifaces[i]);
+	memset(m, 0, sizeof(*m));
+}
+
+/* "169.254.x.y" with x in 1..254: Firecracker's link-local rule. */
+static bool parse_link_local(const char *s, uint8_t ip[4])
+{
+	unsigned a, b, c, d;
+	char end;
+
+	/* Digits and dots only: sscanf alone would skip spaces and signs. */
+	if (strspn(s, "0123456789.") != strlen(s) ||
+	    sscanf(s, "%3u.%3u.%3u.%3u%c", &a, &b, &c, &d, &end) != 4 || a != 169 || b != 254 ||
+	    c < 1 || c > 254 || d > 255)
+		return false;
+	ip[0] = 169, ip[1] = 254, ip[2] = (uint8_t)c, ip[3] = (uint8_t)d;
+	return true;
+}
+
+int sec_mmds_config(const cJSON *j, const char *path, struct cfg_mmds *m, struct jerr *e)
+{
+	static const char *const keys[] = {"version", "network_interfaces", "ipv4_address",
+					   "imds_compat", NULL};
+	const cJSON *arr, *ip;
+	char p[JG_PATH_LEN], got[64];
+	int r, v;
+	size_t i = 0;
+
+	cfg_mmds_free(m);
+	*m = (struct cfg_mmds){.set = true, .ipv4 = {169, 254, 169, 254}};
+	if (jg_want_object(j, path, e) || jg_check_keys(j, path, keys, e) ||
+	    jg_array(j, path, "network_interfaces", JG_REQUIRED, CFG_MAX_NETS,
+		     "network interfaces", &arr, e) < 0 ||
+	    jg_bool(j, path, "imds_compat", 0, &m->imds_compat, e) < 0)
+		return -1;
+	if ((r = jg_enum(j, path, "version", 0, cfg_mmds_version_names, &v, e)) < 0)
+		return -1;
+	if (r)
+		m->version = (enum cfg_mmds_version)v;
+	for (const cJSON *it = arr->child; it; it = it->next, i++) {
+		jg_subpath(p, sizeof(p), path, "network_interfaces");
+		jg_index(p + strlen(p), sizeof(p) - strlen(p), "", i);
+		if (!cJSON_IsString(it)) {
+			jg_describe(it, got, sizeof(got));
+			return jg_fail(e, p, NULL, "expected an interface id, got %s", got);
+		}
+		if (!(m->ifaces[i] = strdup(it->valuestring)))
+			return jg_fail(e, p, NULL, "out of memory");
+		m->nifaces = (uint32_t)i + 1;
+	}
+	ip = jg_get(j, "ipv4_address");
+	if (ip && (!cJSON_IsString(ip) || !parse_link_local(ip->valuestring, m->ipv4))) {
+		jg_describe(ip, got, sizeof(got));
+		return jg_fail(e, path, "ipv4_address",
+			       "expected a link-local address 169.254.1.0 to 169.254.254.255, got %s",
+			       got);
+	}
 	return 0;
 }
 

@@ -65,7 +65,7 @@ static void add_machine(struct jb *b, cJSON *root, const struct cfg_machine *m)
 	add_num(b, o, "mem_size_mib", (double)m->mem_size_mib);
 	add_bool(b, o, "smt", m->smt);
 	add_bool(b, o, "track_dirty_pages", m->track_dirty_pages);
-	add_str(b, o, "huge_pages", cfg_huge_names[m->huge_pages == CFG_HUGE_2M]);
+	add_str(b, o, "huge_pages", cfg_huge_names[m->huge_pages]);
 }
 
 static void add_drives(struct jb *b, cJSON *root, const struct vm_config *c)
@@ -117,6 +117,23 @@ static void add_nets(struct jb *b, cJSON *root, const struct vm_config *c)
 		add_limiter(b, o, "rx_rate_limiter", &n->rx_rate_limiter);
 		add_limiter(b, o, "tx_rate_limiter", &n->tx_rate_limiter);
 	}
+}
+
+static void add_mmds(struct jb *b, cJSON *root, const struct cfg_mmds *m)
+{
+	cJSON *o, *arr;
+	char ip[16];
+
+	if (!m->set || !(o = chk(b, cJSON_AddObjectToObject(root, "mmds-config"))))
+		return;
+	add_str(b, o, "version", cfg_mmds_version_names[m->version == CFG_MMDS_V2]);
+	arr = chk(b, cJSON_AddArrayToObject(o, "network_interfaces"));
+	for (uint32_t i = 0; arr && i < m->nifaces; i++)
+		if (!cJSON_AddItemToArray(arr, cJSON_CreateString(m->ifaces[i])))
+			b->ok = false;
+	snprintf(ip, sizeof(ip), "%u.%u.%u.%u", m->ipv4[0], m->ipv4[1], m->ipv4[2], m->ipv4[3]);
+	add_str(b, o, "ipv4_address", ip);
+	add_bool(b, o, "imds_compat", m->imds_compat);
 }
 
 static void add_filter(struct jb *b, cJSON *pmu, const struct cfg_pmu_filter *f)
@@ -209,6 +226,7 @@ char *vm_config_to_json(const struct vm_config *c)
 		o = chk(&b, cJSON_AddObjectToObject(root, "metrics"));
 		add_str(&b, o, "metrics_path", c->metrics.metrics_path);
 	}
+	add_mmds(&b, root, &c->mmds);
 	add_pmu(&b, root, &c->pmu);
 	o = chk(&b, cJSON_AddObjectToObject(root, "serial"));
 	add_str(&b, o, "mode", cfg_serial_kind_name(c->serial.kind));

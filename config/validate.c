@@ -80,7 +80,8 @@ int vm_config_validate(const struct vm_config *c, char *err, size_t errlen)
 			       "not set (give --kernel, a \"boot-source\" section in the config "
 			       "file, or PUT /boot-source)");
 	if (cfg_check_machine(&c->machine, "machine-config", &e) || check_drives(c, &e) ||
-	    check_nets(c, &e) || cfg_check_pmu(&c->pmu, "pmu", &e) ||
+	    check_nets(c, &e) || cfg_check_mmds(c, "mmds-config", &e) ||
+	    cfg_check_pmu(&c->pmu, "pmu", &e) ||
 	    cfg_check_serial(&c->serial, "serial", &e))
 		return -1;
 	return 0;

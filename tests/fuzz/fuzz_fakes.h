@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "api/api.h"
+#include "api/mmds.h"
 #include "builder/vmm.h"
 
 static struct vmm fz_vmm;
@@ -61,6 +62,7 @@ static void fz_reset(void)
 		vm_config_free(&fz_vmm.cfg);
 	memset(&fz_vmm, 0, sizeof(fz_vmm));
 	vm_config_init(&fz_vmm.cfg);
+	mmds_reset(); /* each input starts with no MMDS store */
 	inited = true;
 }
 

@@ -6,36 +6,7 @@
 # /vm/config), and every answer is UTF-8 JSON.
 . "$(dirname "$0")/lib.sh"
 
-command -v curl >/dev/null || skip "curl is not installed"
-
-api() { # METHOD PATH [BODY|@FILE]: sets CODE and BODY
-	local args=(-s --max-time 60 --unix-socket "$SOCK" -X "$1" -o "$T_TMP/body" -w '%{http_code}')
-	[ $# -ge 3 ] && args+=(-H 'Content-Type: application/json' --data-binary "$3")
-	CODE=$(curl "${args[@]}" "http://localhost$2")
-	BODY=$(cat "$T_TMP/body" 2>/dev/null)
-}
-
-expect_api() { # NAME CODE [PATTERN]
-	if [ "$CODE" = "$2" ] && { [ -z "${3:-}" ] || grep -qE -- "$3" <<<"$BODY"; }; then
-		pass "$1: $2${3:+ /$3/}"
-	else
-		fail "$1: got $CODE, want $2${3:+ /$3/}" "body: $BODY"
-	fi
-}
-
-start_mpvm() { # NAME ARGS...
-	local name=$1
-	shift
-	"$MPVM" run "$@" </dev/null >"$T_TMP/$name.out" 2>"$T_TMP/$name.err" &
-	MPID=$!
-	T_PIDS+=("$MPID")
-	for _ in $(seq 100); do
-		[ -S "$SOCK" ] && curl -s --max-time 2 --unix-socket "$SOCK" -o /dev/null http://localhost/ && return 0
-		sleep 0.1
-	done
-	fail "$name: API socket not ready" "$(cat "$T_TMP/$name.err")"
-	finish
-}
+. "$(dirname "$0")/lib_api.sh"
 
 # A body over the 51200-byte cap: valid JSON, so only its size is wrong.
 big=$(head -c 60000 /dev/zero | tr '\0' a)
@@ -56,7 +27,7 @@ check_put() {
 	api PUT "$path" "$unknown"
 	expect_api "$name: unknown field" 400 'no_such_field'
 	api PUT "$path" ''
-	expect_api "$name: empty body" 400 'empty'
+	expect_api "$name: empty body" 400 'Empty PUT request\.'
 	api PUT "$path" "@$T_TMP/big.json"
 	expect_api "$name: oversize" 400 'larger than the limit of 51200'
 	api GET /vm/config
@@ -66,7 +37,7 @@ check_put() {
 
 # ---- before InstanceStart: configuration resources ----
 SOCK="$T_TMP/pre.sock"
-start_mpvm pre --api-sock "$SOCK"
+start_mpvm pre --api-sock "$SOCK" || finish
 check_put boot-source /boot-source \
 	"{\"kernel_image_path\": \"$GUESTS/counter.elf\", \"boot_args\": \"period_ms=50\"}" \
 	'{"kernel_image_path": 42}' 'kernel_image_path' \
@@ -175,7 +146,7 @@ kill -TERM "$MPID"
 
 # A failed InstanceStart is a 400 that leaves mpvm waiting.
 SOCK="$T_TMP/bad.sock"
-start_mpvm bad --api-sock "$SOCK"
+start_mpvm bad --api-sock "$SOCK" || finish
 api PUT /actions '{"action_type": "InstanceStart"}'
 expect_api "InstanceStart with no kernel" 400 'kernel'
 api GET /
@@ -186,7 +157,7 @@ kill -TERM "$MPID"
 SOCK="$T_TMP/run.sock"
 truncate -s 1M "$T_TMP/disk-a.img" "$T_TMP/disk-b.img"
 start_mpvm run --api-sock "$SOCK" --kernel "$GUESTS/counter.elf" --serial "file:$T_TMP/run.serial" \
-	--drive "id=data,path=$T_TMP/disk-a.img"
+	--drive "id=data,path=$T_TMP/disk-a.img" || finish
 # PATCH /drives/{id} is the one device change allowed on a running VM: a new
 # backing file and/or rate limiter. Bad ones are refused and change nothing.
 api PATCH /drives/data "{\"drive_id\": \"data\", \"path_on_host\": \"$T_TMP/absent.img\"}"

@@ -14,6 +14,7 @@
 #include <cjson/cJSON.h>
 
 #include "api/metrics.h"
+#include "api/mmds.h"
 #include "base/utf8.h"
 #include "builder/vmm.h"
 #include "core/log.h"
@@ -124,6 +125,13 @@ static bool refuse_empty(const struct req *q, const char *what, struct api_reply
 			return false;
 	fault(r, 400, "%s: the request body is empty; expected a JSON object", what);
 	return true;
+}
+
+/* A Firecracker feature mpvm lacks: 400, "<method> <path>: <feature> is not
+ * supported by mpvm yet (Firecracker feature: ...)". */
+static void missing(const struct req *q, struct api_reply *r, enum cfg_fc_feature f)
+{
+	fault(r, 400, "%s %s: %s", q->method, QUOTED_PATH(q), cfg_fc_missing(f));
 }
 
 /* ---- Firecracker's read-only resources ---- */
@@ -294,10 +302,8 @@ static void patch_drive(struct api_ctx *a, const struct req *q, struct api_reply
  * honestly instead of editing a config nobody reads any more. */
 static void patch_net(struct api_ctx *a, const struct req *q, struct api_reply *r)
 {
-	if (refuse_before_start(a, r))
-		return;
-	fault(r, 400, "%s %s: updating a running network interface is not supported by mpvm yet",
-	      q->method, QUOTED_PATH(q));
+	if (!refuse_before_start(a, r))
+		missing(q, r, CFG_FC_NET_UPDATE);
 }
 
 /* ---- logger and metrics: any time ---- */
@@ -332,6 +338,10 @@ static void put_metrics(struct api_ctx *a, const struct req *q, struct api_reply
 	vm_config_init(&tmp);
 	if (cfg_parse_metrics(&tmp, q->body, err, sizeof(err))) {
 		fault(r, 400, "%s", err);
+	} else if (a->vmm->cfg.metrics.metrics_path) {
+		/* Firecracker: the metrics system is set up once (file or API). */
+		fault(r, 400, "Metrics initialization error: Reinitialization of metrics not allowed. "
+			      "(metrics already go to %s)", UTF8_CLIP(a->vmm->cfg.metrics.metrics_path, 129));
 	} else if (!tmp.metrics.metrics_path) {
 		fault(r, 400, "metrics.metrics_path: required");
 	} else if (a->ops->set_metrics(a->vmm, tmp.metrics.metrics_path, err, sizeof(err))) {
@@ -489,9 +499,99 @@ static void put_pmu_filter(struct api_ctx *a, const struct req *q, struct api_re
 	free(f);
 }
 
+/* ---- Firecracker's resources mpvm lacks: a 400 naming the feature ---- */
+
+/* PUT of a pre-boot resource mpvm lacks: the body is checked as
+ * Firecracker defines it, then the feature is named (config/fc_only.c); a
+ * body that asks for nothing (a cpu-config without modifiers) is a 204. */
+static void put_fc_only(struct api_ctx *a, const struct req *q, struct api_reply *r,
+			const char *resource)
+{
+	char err[CFG_ERR_LEN];
+	if (refuse_after_start(a, r) || refuse_empty(q, resource, r))
+		return;
+	if (cfg_check_fc_only(resource, q->body, err, sizeof(err)))
+		fault(r, 400, "%s", err);
+	else
+		no_content(r);
+}
+
+static void put_balloon(struct api_ctx *a, const struct req *q, struct api_reply *r)
+{
+	put_fc_only(a, q, r, "balloon");
+}
+
+static void put_vsock(struct api_ctx *a, const struct req *q, struct api_reply *r)
+{
+	put_fc_only(a, q, r, "vsock");
+}
+
+static void put_cpu_config(struct api_ctx *a, const struct req *q, struct api_reply *r)
+{
+	put_fc_only(a, q, r, "cpu-config");
+}
+
+static void put_pmem(struct api_ctx *a, const struct req *q, struct api_reply *r)
+{
+	put_fc_only(a, q, r, "pmem");
+}
+
+static void put_hotplug_memory(struct api_ctx *a, const struct req *q, struct api_reply *r)
+{
+	put_fc_only(a, q, r, "memory-hotplug");
+}
+
+/* The balloon's other verbs (GET, PATCH, statistics, hinting). */
+static void balloon(struct api_ctx *a, const struct req *q, struct api_reply *r)
+{
+	missing(q, r, CFG_FC_BALLOON);
+}
+
+static void pmem_update(struct api_ctx *a, const struct req *q, struct api_reply *r)
+{
+	missing(q, r, CFG_FC_PMEM);
+}
+
+static void hotplug_memory(struct api_ctx *a, const struct req *q, struct api_reply *r)
+{
+	missing(q, r, CFG_FC_MEM_HOTPLUG);
+}
+
 static void snapshot(struct api_ctx *a, const struct req *q, struct api_reply *r)
 {
-	fault(r, 400, "%s %s: snapshots are not supported by mpvm yet", q->method, QUOTED_PATH(q));
+	missing(q, r, CFG_FC_SNAPSHOTS);
+}
+
+/* ---- MMDS: the data store (host side only, api/mmds.h) and its config ---- */
+
+static void put_mmds_config(struct api_ctx *a, const struct req *q, struct api_reply *r)
+{
+	put_preboot(a, q, r, "mmds-config", cfg_parse_mmds_config);
+}
+
+static void mmds_reply(struct api_reply *r, int status, const char *err)
+{
+	if (status)
+		fault(r, status, "%s", err);
+	else
+		no_content(r);
+}
+
+static void put_mmds(struct api_ctx *a, const struct req *q, struct api_reply *r)
+{
+	char err[CFG_ERR_LEN];
+	mmds_reply(r, mmds_put(q->body, err, sizeof(err)), err);
+}
+
+static void patch_mmds(struct api_ctx *a, const struct req *q, struct api_reply *r)
+{
+	char err[CFG_ERR_LEN];
+	mmds_reply(r, mmds_patch(q->body, err, sizeof(err)), err);
+}
+
+static void get_mmds(struct api_ctx *a, const struct req *q, struct api_reply *r)
+{
+	ok_json(r, mmds_json());
 }
 
 /* ---- the route table ---- */
@@ -523,6 +623,26 @@ static const struct route routes[] = {
 	{ "PATCH", "/vm", false, patch_vm, "PATCH /vm" },
 	{ "PUT", "/snapshot/create", false, snapshot, "PUT /snapshot/create" },
 	{ "PUT", "/snapshot/load", false, snapshot, "PUT /snapshot/load" },
+	{ "PUT", "/mmds", false, put_mmds, "PUT /mmds" },
+	{ "PATCH", "/mmds", false, patch_mmds, "PATCH /mmds" },
+	{ "GET", "/mmds", false, get_mmds, "GET /mmds" },
+	{ "PUT", "/mmds/config", false, put_mmds_config, "PUT /mmds/config" },
+	/* Firecracker's resources mpvm lacks: each answers naming the feature. */
+	{ "PUT", "/balloon", false, put_balloon, "PUT /balloon" },
+	{ "GET", "/balloon", false, balloon, "GET /balloon" },
+	{ "PATCH", "/balloon", false, balloon, "PATCH /balloon" },
+	{ "GET", "/balloon/statistics", false, balloon, "GET /balloon/statistics" },
+	{ "PATCH", "/balloon/statistics", false, balloon, "PATCH /balloon/statistics" },
+	{ "PATCH", "/balloon/hinting/start", false, balloon, "PATCH /balloon/hinting/start" },
+	{ "PATCH", "/balloon/hinting/stop", false, balloon, "PATCH /balloon/hinting/stop" },
+	{ "GET", "/balloon/hinting/status", false, balloon, "GET /balloon/hinting/status" },
+	{ "PUT", "/vsock", false, put_vsock, "PUT /vsock" },
+	{ "PUT", "/cpu-config", false, put_cpu_config, "PUT /cpu-config" },
+	{ "PUT", "/pmem/", true, put_pmem, "PUT /pmem/{id}" },
+	{ "PATCH", "/pmem/", true, pmem_update, "PATCH /pmem/{id}" },
+	{ "PUT", "/hotplug/memory", false, put_hotplug_memory, "PUT /hotplug/memory" },
+	{ "PATCH", "/hotplug/memory", false, hotplug_memory, "PATCH /hotplug/memory" },
+	{ "GET", "/hotplug/memory", false, hotplug_memory, "GET /hotplug/memory" },
 	{ "PUT", "/serial", false, put_serial, "PUT /serial" },
 	{ "PUT", "/debug", false, put_debug, "PUT /debug" },
 	{ "GET", "/pmu", false, get_pmu, "GET /pmu" },
@@ -554,6 +674,25 @@ static int hexval(char c)
 	       : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
 }
 
+/* Firecracker's rules on having a body at all, before any handler: a GET
+ * takes none, a PUT or PATCH needs one (its own words). */
+static bool refuse_body_rule(const struct route *rt, const struct req *q, struct api_reply *r)
+{
+	/* The PATCHes whose body Firecracker's swagger makes optional. */
+	static const char *const body_optional[] = { "PATCH /balloon/hinting/start",
+						     "PATCH /balloon/hinting/stop", NULL };
+	bool optional = false;
+	for (const char *const *n = body_optional; *n; n++)
+		optional |= !strcmp(rt->name, *n);
+	if (!strcmp(q->method, "GET") && q->len)
+		fault(r, 400, "GET request cannot have a body.");
+	else if (!q->len && !optional && strcmp(q->method, "GET"))
+		fault(r, 400, "Empty %s request.", q->method);
+	else
+		return false;
+	return true;
+}
+
 static void dispatch(struct api_ctx *a, struct req *q, struct api_reply *r)
 {
 	const struct route *hit = NULL;
@@ -576,7 +715,7 @@ static void dispatch(struct api_ctx *a, struct req *q, struct api_reply *r)
 		if (q->id && utf8_check(q->id, q->path_len - (size_t)(q->id - q->path), why,
 					sizeof(why)))
 			fault(r, 400, "%s: the id in the URL path: %s", hit->name, why);
-		else
+		else if (!refuse_body_rule(hit, q, r))
 			hit->fn(a, q, r);
 	} else if (allowed[0]) {
 		r->route = "method not allowed";

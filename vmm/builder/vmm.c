@@ -201,13 +201,17 @@ static int build(struct vmm *v, char *err, size_t errlen)
 	vmm_apply_logger(&c->logger);
 	if (vm_config_validate(c, err, errlen))
 		return -MPVM_EXIT_CONFIG;
+	/* Accepted so that Firecracker's files load; say what it does not do. */
+	if (c->mmds.set)
+		log_warn("mmds-config: the MMDS data store is served to the API only; the guest "
+			 "cannot reach it yet (not implemented)");
 	v->kvm_fd = kvm_open("/dev/kvm", err, errlen);
 	if (v->kvm_fd < 0)
 		return -MPVM_EXIT_ERROR;
 	struct vm_params p = {
 		.ncpus = c->machine.vcpu_count,
 		.mem_bytes = c->machine.mem_size_mib << 20,
-		.hugepages = c->machine.huge_pages == CFG_HUGE_2M,
+		.hugepages = c->machine.huge_pages != CFG_HUGE_NONE,
 	};
 	/* The PMU decision comes first: a config the host cannot honour is
 	 * refused before anything is created. */

@@ -10,6 +10,7 @@
 
 #include "api/api.h"
 #include "api/metrics.h"
+#include "api/mmds.h"
 #include "base/utf8.h"
 #include "builder/vmm.h"
 #include "check_main.h"
@@ -99,7 +100,11 @@ static void setup(void)
 	starts = pauses = resumes = cads = filters = fail_start = logger_calls = 0;
 }
 
-static void teardown(void) { vm_config_free(&V.cfg); }
+static void teardown(void)
+{
+	vm_config_free(&V.cfg);
+	mmds_reset();
+}
 
 /* Sends one request; returns the status, *body (static) the answer. */
 static int req(const char *method, const char *path, const char *body, const char **out)
@@ -167,7 +172,8 @@ START_TEST(bad_bodies_name_the_field_and_change_nothing)
 	EXPECT(400, "PUT", "/machine-config", "{\"vcpu_count\": 1, \"cpus\": 1}", "cpus");
 	EXPECT(400, "PUT", "/machine-config", "{\"vcpu_count\": ", "fault_message");
 	EXPECT(400, "PUT", "/machine-config", "[1, 2]", "fault_message");
-	EXPECT(400, "PUT", "/machine-config", "", "empty");
+	EXPECT(400, "PUT", "/machine-config", "", "Empty PUT request.");
+	EXPECT(400, "PUT", "/machine-config", " \n", "the request body is empty");
 	EXPECT(400, "PUT", "/boot-source", "{\"kernel_image_path\": 7}", "kernel_image_path");
 	EXPECT(400, "PUT", "/entropy", "{\"rate_limiter\": 1}", "rate_limiter");
 	EXPECT(400, "PUT", "/logger", "{\"level\": \"Loud\"}", "level");
@@ -426,6 +432,162 @@ START_TEST(echoed_paths_stay_utf8)
 }
 END_TEST
 
+/* Firecracker's rules on bodies, before any handler runs, in its words. */
+START_TEST(bodies_follow_firecrackers_rules)
+{
+	EXPECT(400, "GET", "/machine-config", "{}", "GET request cannot have a body.");
+	EXPECT(400, "GET", "/", " ", "GET request cannot have a body.");
+	EXPECT(400, "PATCH", "/machine-config", "", "Empty PATCH request.");
+	EXPECT(400, "PUT", "/actions", "", "Empty PUT request.");
+	EXPECT(400, "PATCH", "/mmds", "", "Empty PATCH request.");
+	/* A PATCH that names no field is empty too (Firecracker's is_empty). */
+	EXPECT(400, "PATCH", "/machine-config", "{}", "machine-config: Empty PATCH request.");
+	EXPECT(400, "PATCH", "/machine-config", "{\"smt\": null}", "Empty PATCH request.");
+	ck_assert_int_eq(starts, 0);
+	/* Their swagger lets these two go without one. */
+	EXPECT(400, "PATCH", "/balloon/hinting/stop", "", "virtio-balloon");
+}
+END_TEST
+
+/* Every Firecracker resource mpvm lacks answers 400 naming the feature,
+ * never 404; a PUT body is still checked as Firecracker defines it. */
+static const struct {
+	const char *method, *path, *body, *needle;
+} fc_missing[] = {
+	{"PUT", "/balloon", "{\"amount_mib\": 64, \"deflate_on_oom\": false}",
+	 "balloon: the balloon device is not supported by mpvm yet (Firecracker feature: "
+	 "virtio-balloon)"},
+	{"PUT", "/balloon", "{\"amount_mib\": \"lots\", \"deflate_on_oom\": false}",
+	 "balloon.amount_mib: expected an integer"},
+	{"GET", "/balloon", NULL, "GET /balloon: the balloon device is not supported by mpvm yet"},
+	{"PATCH", "/balloon", "{\"amount_mib\": 32}", "virtio-balloon"},
+	{"GET", "/balloon/statistics", NULL, "virtio-balloon"},
+	{"PATCH", "/balloon/statistics", "{\"stats_polling_interval_s\": 5}", "virtio-balloon"},
+	{"PATCH", "/balloon/hinting/start", "{\"acknowledge_on_stop\": true}", "virtio-balloon"},
+	{"PATCH", "/balloon/hinting/start", NULL, "virtio-balloon"},
+	{"GET", "/balloon/hinting/status", NULL, "virtio-balloon"},
+	{"PUT", "/vsock", "{\"guest_cid\": 3, \"uds_path\": \"/tmp/v.sock\"}",
+	 "vsock: vsock is not supported by mpvm yet (Firecracker feature: virtio-vsock)"},
+	{"PUT", "/vsock", "{\"guest_cid\": 3, \"uds_path\": \"/v\", \"cid\": 3}",
+	 "vsock.cid: unknown key"},
+	{"PUT", "/cpu-config", "{\"cpuid_modifiers\": [{\"leaf\": \"0x1\", \"subleaf\": \"0x0\", "
+	 "\"flags\": 0, \"modifiers\": []}]}", "(Firecracker feature: cpu-config)"},
+	{"PUT", "/pmem/p0", "{\"id\": \"p0\", \"path_on_host\": \"/p.img\"}",
+	 "pmem: virtio-pmem devices are not supported by mpvm yet"},
+	{"PATCH", "/pmem/p0", "{\"id\": \"p0\"}", "PATCH /pmem/p0: virtio-pmem"},
+	{"PUT", "/hotplug/memory", "{\"total_size_mib\": 2048}",
+	 "memory-hotplug: memory hotplug is not supported by mpvm yet"},
+	{"PATCH", "/hotplug/memory", "{\"requested_size_mib\": 512}", "virtio-mem"},
+	{"GET", "/hotplug/memory", NULL, "virtio-mem"},
+	{"PUT", "/snapshot/create", "{\"snapshot_path\": \"/s\", \"mem_file_path\": \"/m\"}",
+	 "snapshots are not supported by mpvm yet (Firecracker feature: snapshots)"},
+	{"PUT", "/machine-config", "{\"vcpu_count\": 1, \"mem_size_mib\": 64, \"cpu_template\": \"T2\"}",
+	 "machine-config.cpu_template: static CPU templates are not supported by mpvm yet"},
+	{"PUT", "/drives/v", "{\"drive_id\": \"v\", \"is_root_device\": false, \"socket\": \"/s\"}",
+	 "drive.socket: vhost-user block devices"},
+	{"PUT", "/network-interfaces/e", "{\"iface_id\": \"e\", \"host_dev_name\": \"tap0\", "
+	 "\"mtu\": 1500}", "network-interface.mtu: advertising an MTU"},
+	{"PUT", "/logger", "{\"module\": \"api_server::request\"}", "logger.module: filtering"},
+	{"PUT", "/serial", "{\"serial_out_path\": \"/tmp/s\", \"rate_limiter\": {\"size\": 1, "
+	 "\"refill_time\": 1}}", "serial.rate_limiter: rate limiting the serial console"},
+};
+
+START_TEST(firecracker_resources_mpvm_lacks_name_the_feature)
+{
+	EXPECT(400, fc_missing[_i].method, fc_missing[_i].path, fc_missing[_i].body,
+	       fc_missing[_i].needle);
+	ck_assert_uint_eq(V.cfg.ndrives + V.cfg.nnets, 0);
+	ck_assert(V.cfg.serial.kind == CFG_SERIAL_STDIO);
+}
+END_TEST
+
+START_TEST(firecracker_no_op_bodies_are_accepted)
+{
+	EXPECT(204, "PUT", "/cpu-config", "{}", "");
+	EXPECT(204, "PUT", "/cpu-config", "{\"kvm_capabilities\": [], \"msr_modifiers\": []}", "");
+	EXPECT(204, "PUT", "/machine-config", "{\"vcpu_count\": 1, \"mem_size_mib\": 64, "
+					      "\"cpu_template\": \"None\", \"huge_pages\": \"Transparent\"}", "");
+	EXPECT(200, "GET", "/machine-config", NULL, "\"huge_pages\":\"Transparent\"");
+	EXPECT(204, "PUT", "/drives/r", "{\"drive_id\": \"r\", \"path_on_host\": \"/r\", "
+					"\"is_root_device\": true, \"socket\": null}", "");
+	/* Firecracker's serial shape is mpvm's file mode. */
+	EXPECT(204, "PUT", "/serial", "{\"serial_out_path\": \"/tmp/console.log\"}", "");
+	ck_assert_int_eq(V.cfg.serial.kind, CFG_SERIAL_FILE);
+	ck_assert_str_eq(V.cfg.serial.path, "/tmp/console.log");
+	start_vm();
+	/* Pre-boot resources after start: Firecracker's words, even for the
+	 * ones mpvm lacks. */
+	EXPECT(400, "PUT", "/cpu-config", "{}", "after starting the microVM");
+	EXPECT(400, "PUT", "/vsock", "{\"guest_cid\": 3, \"uds_path\": \"/v\"}", "after starting");
+	EXPECT(400, "PUT", "/balloon", "{\"amount_mib\": 1, \"deflate_on_oom\": true}", "after starting");
+	EXPECT(400, "PUT", "/mmds/config", "{\"network_interfaces\": []}", "after starting");
+	EXPECT(400, "PUT", "/serial", "{\"serial_out_path\": \"/tmp/x\"}", "after starting");
+}
+END_TEST
+
+START_TEST(metrics_are_set_up_once)
+{
+	char path[] = "/tmp/mpvm-test-metrics-XXXXXX", body[128];
+	make_tmp_file(path, "", 0);
+	snprintf(body, sizeof(body), "{\"metrics_path\": \"%s\"}", path);
+	EXPECT(204, "PUT", "/metrics", body, "");
+	EXPECT(400, "PUT", "/metrics", body, "Reinitialization of metrics not allowed.");
+	ck_assert_str_eq(V.cfg.metrics.metrics_path, path);
+	metrics_close();
+	unlink(path);
+}
+END_TEST
+
+/* MMDS: Firecracker's data store API (host side), and its configuration. */
+START_TEST(mmds_store_put_patch_get)
+{
+	EXPECT(200, "GET", "/mmds", NULL, "{}");
+	EXPECT(400, "PATCH", "/mmds", "{\"a\": 1}", "The MMDS data store is not initialized.");
+	EXPECT(204, "PUT", "/mmds", "{\"latest\": {\"meta-data\": {\"ami-id\": \"ami-1\", "
+				    "\"reservation-id\": \"r-1\"}}, \"user-data\": \"x\"}", "");
+	/* RFC 7396: objects merge, null removes, anything else replaces. */
+	EXPECT(204, "PATCH", "/mmds", "{\"latest\": {\"meta-data\": {\"ami-id\": \"ami-2\", "
+				      "\"reservation-id\": null}}, \"user-data\": [1, 2], \"new\": true}", "");
+	EXPECT(200, "GET", "/mmds", NULL, "{\"latest\":{\"meta-data\":{\"ami-id\":\"ami-2\"}},"
+					  "\"user-data\":[1,2],\"new\":true}");
+	EXPECT(400, "PUT", "/mmds", "[1]", "mmds: expected a JSON object, got an array");
+	EXPECT(400, "PATCH", "/mmds", "{\"a\": ", "mmds: invalid JSON");
+	EXPECT(400, "PUT", "/mmds", "{\"k\": \"a\\u0000b\"}", "mmds.k: contains a NUL character");
+	EXPECT(200, "GET", "/mmds", NULL, "\"new\":true}");
+	/* Firecracker's limit on the store: a PATCH that would outgrow it is a 413. */
+	size_t n = MMDS_MAX_BYTES - 100;
+	char *big = malloc(n + 32);
+	int off = snprintf(big, n + 32, "{\"pad\": \"");
+	memset(big + off, 'a', n - (size_t)off - 4);
+	strcpy(big + n - 4, "\"}");
+	EXPECT(204, "PUT", "/mmds", big, "");
+	EXPECT(413, "PATCH", "/mmds", "{\"more\": \"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+				      "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\"}",
+	       "The MMDS patch request doesn't fit.");
+	EXPECT(204, "PATCH", "/mmds", "{\"pad\": \"small\"}", "");
+	EXPECT(200, "GET", "/mmds", NULL, "{\"pad\":\"small\"}");
+	free(big);
+	/* The store works before and after start, as in Firecracker. */
+	start_vm();
+	EXPECT(204, "PUT", "/mmds", "{}", "");
+}
+END_TEST
+
+START_TEST(mmds_config_names_configured_interfaces)
+{
+	EXPECT(400, "PUT", "/mmds/config", "{\"network_interfaces\": [\"eth0\"]}",
+	       "mmds-config.network_interfaces: \\\"eth0\\\" is not a configured network interface");
+	EXPECT(204, "PUT", "/network-interfaces/eth0", "{\"iface_id\": \"eth0\", \"host_dev_name\": \"tap0\"}", "");
+	EXPECT(204, "PUT", "/mmds/config", "{\"network_interfaces\": [\"eth0\"], \"version\": \"V2\", "
+					   "\"ipv4_address\": \"169.254.170.2\"}", "");
+	ck_assert(V.cfg.mmds.set);
+	ck_assert_int_eq(V.cfg.mmds.version, CFG_MMDS_V2);
+	EXPECT(400, "PUT", "/mmds/config", "{\"network_interfaces\": [\"eth0\"], \"version\": \"V9\"}",
+	       "mmds-config.version");
+	EXPECT(200, "GET", "/vm/config", NULL, "169.254.170.2");
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("api_router");
@@ -448,6 +610,13 @@ int main(void)
 			    sizeof(bad_text) / sizeof(bad_text[0]));
 	tcase_add_test(tc, encoded_ids_are_decoded_before_use);
 	tcase_add_test(tc, echoed_paths_stay_utf8);
+	tcase_add_test(tc, bodies_follow_firecrackers_rules);
+	tcase_add_loop_test(tc, firecracker_resources_mpvm_lacks_name_the_feature, 0,
+			    sizeof(fc_missing) / sizeof(fc_missing[0]));
+	tcase_add_test(tc, firecracker_no_op_bodies_are_accepted);
+	tcase_add_test(tc, metrics_are_set_up_once);
+	tcase_add_test(tc, mmds_store_put_patch_get);
+	tcase_add_test(tc, mmds_config_names_configured_interfaces);
 	suite_add_tcase(s, tc);
 	return run_suite(s);
 }
