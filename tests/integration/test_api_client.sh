@@ -13,7 +13,8 @@ if ! "$CC" -std=gnu11 -O1 -Wall -Werror -o "$T_TMP/client" "$(dirname "$0")/test
 fi
 
 SOCK="$T_TMP/api.sock"
-"$MPVM" run --api-sock "$SOCK" </dev/null >"$T_TMP/mpvm.out" 2>"$T_TMP/mpvm.err" &
+# Debug: the log is printed only if the client fails, and then says why.
+"$MPVM" run --api-sock "$SOCK" --log-level Debug </dev/null >"$T_TMP/mpvm.out" 2>"$T_TMP/mpvm.err" &
 MPID=$!
 T_PIDS+=("$MPID")
 for _ in $(seq 100); do [ -S "$SOCK" ] && break; sleep 0.1; done

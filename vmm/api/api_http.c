@@ -426,8 +426,20 @@ static void conn_flush(struct api_server *s, struct conn *c)
 	conn_watch(s, c, EPOLLIN | EPOLLRDHUP);
 }
 
-/* The connection to give up when all slots are taken: the longest idle,
- * else the oldest unfinished request, else the oldest unread answer. */
+/* An idle connection whose client has already gone (EOF or reset waiting
+ * to be read): free to reap, not worth keeping. */
+static bool conn_client_gone(const struct conn *c)
+{
+	char b;
+	ssize_t r = recv(c->fd, &b, 1, MSG_PEEK | MSG_DONTWAIT);
+	return r == 0 || (r < 0 && errno != EAGAIN && errno != EINTR);
+}
+
+/* The connection to give up when all slots are taken: one whose client has
+ * gone, else the longest idle, else the oldest unfinished request, else the
+ * oldest unread answer. Gone clients come first because a client that
+ * connects, asks and closes in a tight loop can fill the table before the
+ * loop reads their hang-ups; evicting a live idle client then would be wrong. */
 static int pick_victim(struct api_server *s)
 {
 	int best = -1, best_rank = 3;
@@ -436,6 +448,8 @@ static int pick_victim(struct api_server *s)
 		struct conn *c = s->conns[i];
 		if (!c)
 			continue;
+		if (!c->out && !c->in_len && conn_client_gone(c))
+			return i;
 		int rank = c->out ? 2 : c->in_len ? 1 : 0;
 		uint64_t t = rank == 2 ? c->write_start : rank == 1 ? c->req_start : c->idle_since;
 		if (rank < best_rank || (rank == best_rank && t < best_t)) {
@@ -460,8 +474,13 @@ static int conn_add(struct api_server *s, int fd)
 			slot = i;
 	if (slot < 0) {
 		slot = pick_victim(s);
-		metrics_count_request("evicted", 0);
-		conn_close(s, s->conns[slot], "evicted: all connection slots are taken");
+		struct conn *victim = s->conns[slot];
+		if (!victim->out && !victim->in_len && conn_client_gone(victim)) {
+			conn_close(s, victim, "its client has gone");
+		} else {
+			metrics_count_request("evicted", 0);
+			conn_close(s, victim, "evicted: all connection slots are taken");
+		}
 	}
 	struct conn *c = calloc(1, sizeof(*c));
 	if (!c) {
@@ -482,9 +501,12 @@ static int conn_add(struct api_server *s, int fd)
 	return 0;
 }
 
+/* A batch at a time: a client that connects, asks and closes in a loop
+ * must not keep the server accepting while the hang-ups of the earlier
+ * ones wait unread. */
 static void accept_clients(struct api_server *s)
 {
-	for (;;) {
+	for (int i = 0; i < 16; i++) {
 		int fd = accept4(s->listen_fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
 		if (fd < 0) {
 			if (errno == EINTR || errno == ECONNABORTED)
