@@ -26,7 +26,7 @@
 struct sim {
 	struct guest_mem mem;
 	struct virtio_dev *dev;
-	uint16_t avail_idx[2], used_seen[2], next_desc[2];
+	uint16_t avail_idx[VIRTIO_MAX_QUEUES], used_seen[VIRTIO_MAX_QUEUES], next_desc[VIRTIO_MAX_QUEUES];
 	uint64_t features;
 };
 
@@ -71,7 +71,7 @@ static inline uint64_t sim_init(struct sim *s, uint64_t want)
 	ck_assert_uint_eq(sim_rd(s, VIRTIO_MMIO_MAGIC_VALUE), 0x74726976);
 	ck_assert_uint_eq(sim_rd(s, VIRTIO_MMIO_VERSION), 2);
 	sim_wr(s, VIRTIO_MMIO_STATUS, 0);
-	memset((uint8_t *)gm_ptr(&s->mem, SIM_RING(0), 0x8000), 0, 0x8000);
+	memset((uint8_t *)gm_ptr(&s->mem, SIM_RING(0), 0xC000), 0, 0xC000); /* three queues */
 	sim_wr(s, VIRTIO_MMIO_STATUS, VIRTIO_STATUS_ACKNOWLEDGE);
 	sim_wr(s, VIRTIO_MMIO_STATUS, VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER);
 	sim_wr(s, VIRTIO_MMIO_DEVICE_FEATURES_SEL, 0);
