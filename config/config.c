@@ -40,6 +40,8 @@ static void for_each_string(struct vm_config *c, void (*fn)(char **s, bool *ok),
 	}
 	for (int i = 0; i < CFG_MAX_NETS; i++)
 		fn(&c->mmds.ifaces[i], ok);
+	fn(&c->vsock.uds_path, ok);
+	fn(&c->vsock.vsock_id, ok);
 	fn(&c->logger.log_path, ok);
 	fn(&c->metrics.metrics_path, ok);
 	fn(&c->serial.path, ok);
@@ -116,6 +118,14 @@ static int put_entropy(struct vm_config *t, const cJSON *j, const char *path, st
 {
 	t->entropy = (struct cfg_entropy){0};
 	return sec_entropy(j, path, &t->entropy, e);
+}
+
+static int put_vsock(struct vm_config *t, const cJSON *j, const char *path, struct jerr *e)
+{
+	free(t->vsock.uds_path);
+	free(t->vsock.vsock_id);
+	t->vsock = (struct cfg_vsock){0};
+	return sec_vsock(j, path, &t->vsock, e);
 }
 
 static int put_logger(struct vm_config *t, const cJSON *j, const char *path, struct jerr *e)
@@ -245,6 +255,7 @@ int vm_config_load_json(struct vm_config *c, const char *json, char *err, size_t
 	     put_if_present(&tmp, root, "machine-config", put_machine, &e) ||
 	     load_drives(&tmp, root, &e) || load_nets(&tmp, root, &e) ||
 	     put_if_present(&tmp, root, "entropy", put_entropy, &e) ||
+	     put_if_present(&tmp, root, "vsock", put_vsock, &e) ||
 	     put_if_present(&tmp, root, "logger", put_logger, &e) ||
 	     put_if_present(&tmp, root, "metrics", put_metrics, &e) ||
 	     put_if_present(&tmp, root, "mmds-config", put_mmds, &e) ||
@@ -320,6 +331,11 @@ static int parse_section(struct vm_config *c, const char *json, const char *path
 int cfg_parse_boot_source(struct vm_config *c, const char *json, char *err, size_t errlen)
 {
 	return parse_section(c, json, "boot-source", put_boot, err, errlen);
+}
+
+int cfg_parse_vsock(struct vm_config *c, const char *json, char *err, size_t errlen)
+{
+	return parse_section(c, json, "vsock", put_vsock, err, errlen);
 }
 
 int cfg_parse_entropy(struct vm_config *c, const char *json, char *err, size_t errlen)

@@ -85,6 +85,15 @@ struct cfg_entropy {
 	struct cfg_rate_limiter rate_limiter;
 };
 
+/* Firecracker's "vsock": a virtio-vsock device whose host side is the UNIX
+ * socket uds_path (devices/virtio/vsock.h). */
+struct cfg_vsock {
+	bool enabled;
+	uint32_t guest_cid;  /* 3..2^32-1 */
+	char *uds_path;
+	char *vsock_id;      /* accepted and shown, as Firecracker (deprecated there) */
+};
+
 /* Firecracker's set (case-insensitive, "Warn" = "Warning"). Off is -1 so
  * that `level >= CFG_LOG_INFO` style comparisons keep working. */
 enum cfg_log_level {
@@ -188,6 +197,7 @@ struct vm_config {
 	struct cfg_net nets[CFG_MAX_NETS];
 	uint32_t nnets;
 	struct cfg_entropy entropy;
+	struct cfg_vsock vsock;
 	struct cfg_logger logger;
 	struct cfg_metrics metrics;
 	struct cfg_mmds mmds;
@@ -229,6 +239,7 @@ int cfg_parse_drive(struct vm_config *c, const char *json, const char *id_from_p
 int cfg_patch_drive(struct vm_config *c, const char *json, const char *id_from_path, char *err, size_t errlen);
 int cfg_parse_net(struct vm_config *c, const char *json, const char *id_from_path, char *err, size_t errlen);
 int cfg_parse_entropy(struct vm_config *c, const char *json, char *err, size_t errlen);
+int cfg_parse_vsock(struct vm_config *c, const char *json, char *err, size_t errlen);
 int cfg_parse_logger(struct vm_config *c, const char *json, char *err, size_t errlen);
 int cfg_parse_metrics(struct vm_config *c, const char *json, char *err, size_t errlen);
 int cfg_parse_serial(struct vm_config *c, const char *json, char *err, size_t errlen);
@@ -247,7 +258,7 @@ int cfg_check_fc_only(const char *resource, const char *json, char *err, size_t 
  * the resource ("snapshots are not supported by mpvm yet (Firecracker
  * feature: snapshots)"). */
 enum cfg_fc_feature {
-	CFG_FC_BALLOON, CFG_FC_VSOCK, CFG_FC_CPU_CONFIG, CFG_FC_CPU_TEMPLATE, CFG_FC_PMEM,
+	CFG_FC_BALLOON, CFG_FC_CPU_CONFIG, CFG_FC_CPU_TEMPLATE, CFG_FC_PMEM,
 	CFG_FC_MEM_HOTPLUG, CFG_FC_VHOST_USER_BLK, CFG_FC_NET_MTU, CFG_FC_LOG_MODULE,
 	CFG_FC_SERIAL_LIMITER, CFG_FC_SNAPSHOTS, CFG_FC_NET_UPDATE,
 };

@@ -12,7 +12,6 @@
 static const char *const missing[] = {
 	[CFG_FC_BALLOON] = "the balloon device is not supported by mpvm yet "
 			   "(Firecracker feature: virtio-balloon)",
-	[CFG_FC_VSOCK] = "vsock is not supported by mpvm yet (Firecracker feature: virtio-vsock)",
 	[CFG_FC_CPU_CONFIG] = "custom CPU templates (cpuid, MSR, register or KVM capability "
 			      "modifiers) are not supported by mpvm yet (Firecracker feature: "
 			      "cpu-config)",
@@ -108,22 +107,6 @@ static int sec_balloon(const cJSON *j, const char *path, struct jerr *e)
 	return cfg_fail_missing(e, path, NULL, CFG_FC_BALLOON);
 }
 
-static int sec_vsock(const cJSON *j, const char *path, struct jerr *e)
-{
-	static const char *const keys[] = {"guest_cid", "uds_path", "vsock_id", NULL};
-	char *s = NULL;
-	uint64_t v;
-	int rc;
-
-	/* CIDs 0-2 are the hypervisor's and the host's. */
-	rc = jg_want_object(j, path, e) || jg_check_keys(j, path, keys, e) ||
-	     jg_uint(j, path, "guest_cid", JG_REQUIRED, 3, UINT32_MAX, &v, e) < 0 ||
-	     jg_str(j, path, "uds_path", JG_REQUIRED | JG_NONEMPTY, &s, e) < 0 ||
-	     jg_str(j, path, "vsock_id", 0, &s, e) < 0;
-	free(s);
-	return rc ? -1 : cfg_fail_missing(e, path, NULL, CFG_FC_VSOCK);
-}
-
 static int sec_pmem(const cJSON *j, const char *path, struct jerr *e)
 {
 	static const char *const keys[] = {"id", "path_on_host", "root_device", "read_only",
@@ -178,7 +161,6 @@ static const struct {
 	int (*file_fn)(const cJSON *j, const char *path, struct jerr *e); /* NULL: fn */
 } fc_only[] = {
 	{"balloon", sec_balloon, NULL},
-	{"vsock", sec_vsock, NULL},
 	{"cpu-config", sec_cpu_config, NULL},
 	{"pmem", sec_pmem, sec_pmem_list},
 	{"memory-hotplug", sec_memory_hotplug, NULL},

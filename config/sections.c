@@ -233,6 +233,26 @@ int sec_entropy(const cJSON *j, const char *path, struct cfg_entropy *out, struc
 	return 0;
 }
 
+int sec_vsock(const cJSON *j, const char *path, struct cfg_vsock *out, struct jerr *e)
+{
+	static const char *const keys[] = {"guest_cid", "uds_path", "vsock_id", NULL};
+	uint64_t cid;
+
+	/* CIDs 0-2 are the hypervisor's, reserved and the host's. The socket
+	 * path leaves room for "_<port>" (guest-initiated connections). */
+	if (jg_want_object(j, path, e) || jg_check_keys(j, path, keys, e) ||
+	    jg_uint(j, path, "guest_cid", JG_REQUIRED, 3, UINT32_MAX, &cid, e) < 0 ||
+	    jg_str(j, path, "uds_path", JG_REQUIRED | JG_NONEMPTY, &out->uds_path, e) < 0 ||
+	    jg_str(j, path, "vsock_id", 0, &out->vsock_id, e) < 0)
+		return -1;
+	if (strlen(out->uds_path) > 96)
+		return jg_fail(e, path, "uds_path", "a UNIX socket path of at most 96 bytes (room "
+			       "for \"_<port>\" is needed), got %zu", strlen(out->uds_path));
+	out->guest_cid = (uint32_t)cid;
+	out->enabled = true;
+	return 0;
+}
+
 int sec_logger(const cJSON *j, const char *path, struct cfg_logger *l, struct jerr *e)
 {
 	static const char *const keys[] = {"log_path", "level", "show_level", "show_log_origin",

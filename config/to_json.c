@@ -213,6 +213,13 @@ char *vm_config_to_json(const struct vm_config *c)
 	add_machine(&b, root, &c->machine);
 	add_drives(&b, root, c);
 	add_nets(&b, root, c);
+	if (c->vsock.enabled) {
+		o = chk(&b, cJSON_AddObjectToObject(root, "vsock"));
+		chk(&b, cJSON_AddNumberToObject(o, "guest_cid", c->vsock.guest_cid));
+		add_str(&b, o, "uds_path", c->vsock.uds_path);
+		if (c->vsock.vsock_id)
+			add_str(&b, o, "vsock_id", c->vsock.vsock_id);
+	}
 	if (c->entropy.enabled) {
 		o = chk(&b, cJSON_AddObjectToObject(root, "entropy"));
 		add_limiter(&b, o, "rate_limiter", &c->entropy.rate_limiter);

@@ -13,6 +13,7 @@
 #include "devices/virtio/mmio.h"
 #include "devices/virtio/net.h"
 #include "devices/virtio/rng.h"
+#include "devices/virtio/vsock.h"
 
 /* IOAPIC pins for devices, in order: free ISA lines first (they also work
  * for command-line-described devices on kernels without ACPI, which only
@@ -25,6 +26,7 @@ const char *virtio_kind_name(enum virtio_kind k)
 	switch (k) {
 	case VIRTIO_KIND_BLOCK: return "block";
 	case VIRTIO_KIND_NET: return "net";
+	case VIRTIO_KIND_VSOCK: return "vsock";
 	default: return "rng";
 	}
 }
@@ -77,6 +79,11 @@ struct virtio_set *virtio_setup_all(struct vm *vm, const struct vm_config *cfg,
 	}
 	if (cfg->entropy.enabled &&
 	    add(s, vm, VIRTIO_KIND_RNG, "entropy", NULL, virtio_rng_create(&cfg->entropy, &vm->mem, err, errlen),
+		err, errlen))
+		goto fail;
+	if (cfg->vsock.enabled &&
+	    add(s, vm, VIRTIO_KIND_VSOCK, "vsock", NULL,
+		virtio_vsock_create(cfg->vsock.guest_cid, cfg->vsock.uds_path, &vm->mem, err, errlen),
 		err, errlen))
 		goto fail;
 	return s;
@@ -147,8 +154,8 @@ void virtio_metrics_add(const struct virtio_set *s, struct cJSON *root)
 	for (unsigned i = 0; s && i < s->n; i++) {
 		const struct virtio_slot *sl = &s->slot[i];
 		char name[96];
-		if (sl->kind == VIRTIO_KIND_RNG)
-			snprintf(name, sizeof(name), "entropy");
+		if (sl->kind == VIRTIO_KIND_RNG || sl->kind == VIRTIO_KIND_VSOCK)
+			snprintf(name, sizeof(name), "%s", sl->id);
 		else
 			snprintf(name, sizeof(name), "%s_%s", sl->kind == VIRTIO_KIND_BLOCK ? "block" : "net", sl->id);
 		cJSON *o = cJSON_AddObjectToObject(root, name);

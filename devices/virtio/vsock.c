@@ -449,6 +449,12 @@ static void host_write(struct virtio_vsock *v, struct conn *c)
 		shutdown(c->fd, SHUT_WR);
 		c->shut_wr_done = true;
 	}
+	/* Closed both ways by the guest, and all it sent has reached the host:
+	 * the spec's answer is an RST. Not sooner: that would drop the tail. */
+	if (!c->len && c->guest_no_send && c->guest_no_recv) {
+		conn_reset(v, c);
+		return;
+	}
 	conn_interest(v, c);
 }
 
@@ -656,12 +662,7 @@ static void handle_packet(struct virtio_vsock *v, struct virtq_elem *e)
 		}
 		c->guest_no_recv |= (h.flags & VIRTIO_VSOCK_SHUTDOWN_RCV) != 0;
 		c->guest_no_send |= (h.flags & VIRTIO_VSOCK_SHUTDOWN_SEND) != 0;
-		if (c->guest_no_recv && c->guest_no_send) {
-			/* Both ways closed: the spec's answer is an RST. */
-			conn_reset(v, c);
-			return;
-		}
-		host_write(v, c);
+		host_write(v, c); /* flushes, half-closes, resets when both ways are done */
 		return;
 	case VIRTIO_VSOCK_OP_RW:
 		if (!c || c->st != C_OPEN || c->guest_no_send) {

@@ -60,7 +60,6 @@ PATCH|/balloon/statistics|{"stats_polling_interval_s": 1}|virtio-balloon
 PATCH|/balloon/hinting/start|{"acknowledge_on_stop": true}|virtio-balloon
 PATCH|/balloon/hinting/stop||virtio-balloon
 GET|/balloon/hinting/status||virtio-balloon
-PUT|/vsock|{"guest_cid": 3, "uds_path": "/tmp/v.sock"}|vsock: vsock $FEATURE
 PUT|/vsock|{"guest_cid": 1, "uds_path": "/tmp/v.sock"}|vsock.guest_cid: expected an integer in 3\.\.
 PUT|/cpu-config|{"kvm_capabilities": ["!121"]}|cpu-config: custom CPU templates
 PUT|/pmem/p0|{"id": "p0", "path_on_host": "/tmp/p.img"}|pmem: virtio-pmem devices $FEATURE

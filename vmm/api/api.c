@@ -523,7 +523,7 @@ static void put_balloon(struct api_ctx *a, const struct req *q, struct api_reply
 
 static void put_vsock(struct api_ctx *a, const struct req *q, struct api_reply *r)
 {
-	put_fc_only(a, q, r, "vsock");
+	put_preboot(a, q, r, "vsock", cfg_parse_vsock);
 }
 
 static void put_cpu_config(struct api_ctx *a, const struct req *q, struct api_reply *r)

@@ -466,8 +466,6 @@ static const struct {
 	{"PATCH", "/balloon/hinting/start", "{\"acknowledge_on_stop\": true}", "virtio-balloon"},
 	{"PATCH", "/balloon/hinting/start", NULL, "virtio-balloon"},
 	{"GET", "/balloon/hinting/status", NULL, "virtio-balloon"},
-	{"PUT", "/vsock", "{\"guest_cid\": 3, \"uds_path\": \"/tmp/v.sock\"}",
-	 "vsock: vsock is not supported by mpvm yet (Firecracker feature: virtio-vsock)"},
 	{"PUT", "/vsock", "{\"guest_cid\": 3, \"uds_path\": \"/v\", \"cid\": 3}",
 	 "vsock.cid: unknown key"},
 	{"PUT", "/cpu-config", "{\"cpuid_modifiers\": [{\"leaf\": \"0x1\", \"subleaf\": \"0x0\", "

@@ -29,6 +29,7 @@ static const char FULL[] =
 	"  \"network-interfaces\": [{\"iface_id\": \"eth0\", \"host_dev_name\": \"tap0\",\n"
 	"     \"guest_mac\": \"06:00:AC:10:00:02\", \"rx_rate_limiter\": {\"ops\": {\"size\": 10, \"refill_time\": 5}}}],\n"
 	"  \"entropy\": {\"rate_limiter\": {\"bandwidth\": {\"size\": 1000, \"refill_time\": 100}}},\n"
+	"  \"vsock\": {\"guest_cid\": 52, \"uds_path\": \"/tmp/fc.vsock\", \"vsock_id\": \"vsock0\"},\n"
 	"  \"logger\": {\"log_path\": \"/tmp/mpvm.log\", \"level\": \"debug\", \"show_level\": true,\n"
 	"             \"show_log_origin\": true},\n"
 	"  \"metrics\": {\"metrics_path\": \"/tmp/mpvm.metrics\"},\n"
@@ -136,6 +137,10 @@ START_TEST(full_config_parses_into_every_field)
 
 	ck_assert(cfg.entropy.enabled);
 	ck_assert_uint_eq(cfg.entropy.rate_limiter.bandwidth.size, 1000);
+	ck_assert(cfg.vsock.enabled);
+	ck_assert_uint_eq(cfg.vsock.guest_cid, 52);
+	ck_assert_str_eq(cfg.vsock.uds_path, "/tmp/fc.vsock");
+	ck_assert_str_eq(cfg.vsock.vsock_id, "vsock0");
 	ck_assert_str_eq(cfg.logger.log_path, "/tmp/mpvm.log");
 	ck_assert_int_eq(cfg.logger.level, CFG_LOG_DEBUG); /* case-insensitive */
 	ck_assert(cfg.logger.show_level && cfg.logger.show_log_origin);
@@ -210,8 +215,8 @@ static const struct {
 	{"{\"balloon\": {\"amount_mib\": 64}}", "balloon.deflate_on_oom: required field is missing"},
 	{"{\"vsock\": {\"guest_cid\": 2, \"uds_path\": \"/v.sock\"}}",
 	 "vsock.guest_cid: expected an integer in 3..4294967295, got 2"},
-	{"{\"vsock\": {\"guest_cid\": 3, \"uds_path\": \"/v.sock\"}}",
-	 "vsock: vsock is not supported by mpvm yet (Firecracker feature: virtio-vsock)"},
+	{"{\"vsock\": {\"guest_cid\": 3, \"uds_path\": \"/v.sock\", \"cid\": 3}}",
+	 "vsock.cid: unknown key (expected one of guest_cid, uds_path, vsock_id)"},
 	{"{\"cpu-config\": {\"kvm_capabilities\": [\"!121\"]}}",
 	 "cpu-config: custom CPU templates (cpuid, MSR, register or KVM capability modifiers) are "
 	 "not supported by mpvm yet (Firecracker feature: cpu-config)"},
@@ -866,8 +871,8 @@ START_TEST(firecracker_only_resources)
 	ck_assert_int_eq(cfg_check_fc_only("cpu-config", "{\"msr_modifiers\": [{\"addr\": \"0x10a\", "
 					   "\"bitmap\": \"0b1\"}]}", err, sizeof(err)), -1);
 	ck_assert_ptr_nonnull(strstr(err, "cpu-config: custom CPU templates"));
-	ck_assert_int_eq(cfg_check_fc_only("vsock", "{\"uds_path\": \"/v\"}", err, sizeof(err)), -1);
-	ck_assert_str_eq(err, "vsock.guest_cid: required field is missing");
+	ck_assert_int_eq(cfg_check_fc_only("balloon", "{\"amount_mib\": 4}", err, sizeof(err)), -1);
+	ck_assert_str_eq(err, "balloon.deflate_on_oom: required field is missing");
 	ck_assert_int_eq(cfg_check_fc_only("pmem", "{\"id\": \"p\", \"path_on_host\": \"/p\"}", err,
 					   sizeof(err)), -1);
 	ck_assert_str_eq(err, "pmem: virtio-pmem devices are not supported by mpvm yet "

@@ -51,7 +51,7 @@ static void stop(void)
 {
 	sim_stop(&s);
 	char p[128];
-	for (unsigned port = 1230; port < 1240; port++) {
+	for (unsigned port = 1230; port < 1240; port++) { /* the tests' host ports */
 		snprintf(p, sizeof(p), "%s_%u", uds, port);
 		unlink(p);
 	}
@@ -362,6 +362,47 @@ START_TEST(hostile_packets_are_dropped_or_reset_and_the_device_goes_on)
 }
 END_TEST
 
+START_TEST(a_guest_close_delivers_all_it_sent_before_the_reset)
+{
+	start();
+	int lfd = host_listen(1238);
+	rx_post(16);
+	guest_connects(9100, 1238);
+	int hfd = accept(lfd, NULL, NULL);
+	/* More than the host socket buffers, so the device holds a tail... */
+	static char blob[60000];
+	for (size_t i = 0; i < sizeof(blob); i++)
+		blob[i] = (char)(i * 7);
+	struct virtio_vsock_hdr h = pkt(9100, 1238, VIRTIO_VSOCK_OP_RW, sizeof(blob));
+	for (int i = 0; i < 4; i++)
+		tx_send(&h, blob, sizeof(blob));
+	/* ...when the guest closes both ways. */
+	h = pkt(9100, 1238, VIRTIO_VSOCK_OP_SHUTDOWN, 0);
+	h.flags = VIRTIO_VSOCK_SHUTDOWN_SEND | VIRTIO_VSOCK_SHUTDOWN_RCV;
+	tx_send(&h, NULL, 0);
+	size_t total = 0;
+	bool same = true;
+	static char buf[65536];
+	ssize_t n;
+	while ((n = read_timeout(hfd, buf, sizeof(buf), 5000)) > 0) {
+		for (ssize_t i = 0; i < n; i++)
+			same &= buf[i] == blob[(total + (size_t)i) % sizeof(blob)];
+		total += (size_t)n;
+	}
+	ck_assert_int_eq(n, 0); /* EOF after the last byte */
+	ck_assert_uint_eq(total, 4 * sizeof(blob));
+	ck_assert(same);
+	struct virtio_vsock_hdr r;
+	bool rst = false;
+	while (rx_get(&r, NULL, 1000))
+		rst |= r.op == VIRTIO_VSOCK_OP_RST;
+	ck_assert(rst);
+	close(hfd);
+	close(lfd);
+	stop();
+}
+END_TEST
+
 START_TEST(a_driver_reset_closes_every_connection)
 {
 	start();
@@ -411,6 +452,7 @@ int main(void)
 	tcase_add_test(tc, nobody_listening_is_a_reset);
 	tcase_add_test(tc, the_guest_gets_no_more_than_its_credit);
 	tcase_add_test(tc, hostile_packets_are_dropped_or_reset_and_the_device_goes_on);
+	tcase_add_test(tc, a_guest_close_delivers_all_it_sent_before_the_reset);
 	tcase_add_test(tc, a_driver_reset_closes_every_connection);
 	tcase_add_test(tc, bad_cids_and_paths_are_refused);
 	suite_add_tcase(su, tc);
