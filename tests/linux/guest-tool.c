@@ -8,6 +8,14 @@
  *                                stdout (xorshift64 from SEED): data whose
  *                                checksum the host can compute too
  *   guest-tool cpuid LEAF [SUB]  print the leaf's eax ebx ecx edx in hex
+ *   guest-tool vsock-echo-server PORT N
+ *                                listen on vsock PORT, serve N connections at
+ *                                once: read each to EOF (the host's
+ *                                half-close), send it all back, close
+ *   guest-tool vsock-echo-client PORT N BYTES
+ *                                N connections at once to the host (CID 2)
+ *                                PORT, each sending BYTES of pattern i,
+ *                                half-closing and checking the echo
  *   guest-tool softperf N        count unhalted core cycles (event 0x3c)
  *                                through the mpvm_soft PMU (the
  *                                mpvm_softpmu module) over the same
@@ -25,6 +33,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <linux/perf_event.h>
+#include <linux/vm_sockets.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
 #include <sys/io.h>
 #include <sys/ioctl.h>
 #include <sys/syscall.h>
@@ -32,7 +43,7 @@
 
 static int usage(void)
 {
-	fprintf(stderr, "usage: guest-tool outb PORT VALUE | pattern SEED BYTES | cpuid LEAF [SUBLEAF] | perfstat ITERATIONS | softperf ITERATIONS\n");
+	fprintf(stderr, "usage: guest-tool outb PORT VALUE | pattern SEED BYTES | cpuid LEAF [SUBLEAF] | perfstat ITERATIONS | softperf ITERATIONS | vsock-echo-server PORT N | vsock-echo-client PORT N BYTES\n");
 	return 64;
 }
 
@@ -154,6 +165,121 @@ static int cmd_perfstat(char **argv)
 	return 0;
 }
 
+/* The bytes of pattern `seed` (the same generator as cmd_pattern). */
+static void pattern_fill(uint8_t *out, size_t n, uint64_t seed)
+{
+	uint64_t x = seed | 1;
+	for (size_t i = 0; i < n; i += 8) {
+		x ^= x << 13;
+		x ^= x >> 7;
+		x ^= x << 17;
+		memcpy(out + i, &x, n - i < 8 ? n - i : 8);
+	}
+}
+
+static int write_all(int fd, const uint8_t *p, size_t n)
+{
+	while (n) {
+		ssize_t w = write(fd, p, n);
+		if (w <= 0)
+			return -1;
+		p += w;
+		n -= (size_t)w;
+	}
+	return 0;
+}
+
+/* Read to EOF into a growing buffer (at most 64 MiB); -1 on error. */
+static ssize_t read_to_eof(int fd, uint8_t **out)
+{
+	size_t cap = 1 << 16, len = 0;
+	uint8_t *b = malloc(cap);
+	for (;;) {
+		if (len == cap) {
+			if (cap >= (64u << 20) || !(b = realloc(b, cap *= 2)))
+				return -1;
+		}
+		ssize_t r = read(fd, b + len, cap - len);
+		if (r < 0)
+			return -1;
+		if (!r)
+			break;
+		len += (size_t)r;
+	}
+	*out = b;
+	return (ssize_t)len;
+}
+
+/* Wait for n children; the number that exited 0. */
+static int reap(int n)
+{
+	int good = 0, st;
+	for (int i = 0; i < n; i++)
+		if (wait(&st) > 0 && WIFEXITED(st) && !WEXITSTATUS(st))
+			good++;
+	return good;
+}
+
+static int cmd_vsock_echo_server(char **argv)
+{
+	unsigned port = (unsigned)strtoul(argv[0], NULL, 0);
+	int n = atoi(argv[1]);
+	int l = socket(AF_VSOCK, SOCK_STREAM, 0);
+	struct sockaddr_vm sa = { .svm_family = AF_VSOCK, .svm_cid = VMADDR_CID_ANY, .svm_port = port };
+	if (l < 0 || bind(l, (struct sockaddr *)&sa, sizeof(sa)) || listen(l, n)) {
+		printf("vsock-echo-server listen=%s\n", errno_word(errno));
+		return 1;
+	}
+	printf("vsock-echo-server listening port=%u\n", port);
+	fflush(stdout);
+	for (int i = 0; i < n; i++) {
+		int c = accept(l, NULL, NULL);
+		if (c < 0)
+			break;
+		if (fork() == 0) {
+			uint8_t *buf;
+			ssize_t len = read_to_eof(c, &buf);
+			_exit(len < 0 || write_all(c, buf, (size_t)len) || close(c) ? 1 : 0);
+		}
+		close(c);
+	}
+	int good = reap(n);
+	printf("vsock-echo-server served=%d of %d\n", good, n);
+	return good == n ? 0 : 1;
+}
+
+static int cmd_vsock_echo_client(char **argv)
+{
+	unsigned port = (unsigned)strtoul(argv[0], NULL, 0);
+	int n = atoi(argv[1]);
+	size_t bytes = strtoull(argv[2], NULL, 0);
+	for (int i = 0; i < n; i++) {
+		if (fork())
+			continue;
+		uint8_t *want = malloc(bytes ? bytes : 1), *got;
+		pattern_fill(want, bytes, 1000 + (uint64_t)i);
+		int fd = socket(AF_VSOCK, SOCK_STREAM, 0);
+		struct sockaddr_vm sa = { .svm_family = AF_VSOCK, .svm_cid = VMADDR_CID_HOST,
+					  .svm_port = port };
+		if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa))) {
+			fprintf(stderr, "vsock-echo-client %d: connect: %s\n", i, strerror(errno));
+			_exit(2);
+		}
+		if (write_all(fd, want, bytes) || shutdown(fd, SHUT_WR))
+			_exit(3);
+		ssize_t len = read_to_eof(fd, &got);
+		if (len != (ssize_t)bytes || memcmp(got, want, bytes)) {
+			fprintf(stderr, "vsock-echo-client %d: echo of %zu bytes: got %zd, %s\n", i, bytes,
+				len, len == (ssize_t)bytes ? "different bytes" : "wrong length");
+			_exit(4);
+		}
+		_exit(0);
+	}
+	int good = reap(n);
+	printf("vsock-echo-client echoed=%d of %d bytes=%zu\n", good, n, bytes);
+	return good == n ? 0 : 1;
+}
+
 static uint64_t rdtsc_now(void)
 {
 	uint32_t lo, hi;
@@ -203,6 +329,10 @@ static int cmd_softperf(char **argv)
 
 int main(int argc, char **argv)
 {
+	if (argc == 4 && !strcmp(argv[1], "vsock-echo-server"))
+		return cmd_vsock_echo_server(argv + 2);
+	if (argc == 5 && !strcmp(argv[1], "vsock-echo-client"))
+		return cmd_vsock_echo_client(argv + 2);
 	if (argc == 3 && !strcmp(argv[1], "softperf"))
 		return cmd_softperf(argv + 2);
 	if (argc == 3 && !strcmp(argv[1], "perfstat"))
