@@ -120,6 +120,12 @@ static int put_entropy(struct vm_config *t, const cJSON *j, const char *path, st
 	return sec_entropy(j, path, &t->entropy, e);
 }
 
+static int put_balloon(struct vm_config *t, const cJSON *j, const char *path, struct jerr *e)
+{
+	t->balloon = (struct cfg_balloon){0};
+	return sec_balloon(j, path, &t->balloon, e);
+}
+
 static int put_vsock(struct vm_config *t, const cJSON *j, const char *path, struct jerr *e)
 {
 	free(t->vsock.uds_path);
@@ -256,6 +262,7 @@ int vm_config_load_json(struct vm_config *c, const char *json, char *err, size_t
 	     load_drives(&tmp, root, &e) || load_nets(&tmp, root, &e) ||
 	     put_if_present(&tmp, root, "entropy", put_entropy, &e) ||
 	     put_if_present(&tmp, root, "vsock", put_vsock, &e) ||
+	     put_if_present(&tmp, root, "balloon", put_balloon, &e) ||
 	     put_if_present(&tmp, root, "logger", put_logger, &e) ||
 	     put_if_present(&tmp, root, "metrics", put_metrics, &e) ||
 	     put_if_present(&tmp, root, "mmds-config", put_mmds, &e) ||
@@ -331,6 +338,46 @@ static int parse_section(struct vm_config *c, const char *json, const char *path
 int cfg_parse_boot_source(struct vm_config *c, const char *json, char *err, size_t errlen)
 {
 	return parse_section(c, json, "boot-source", put_boot, err, errlen);
+}
+
+int cfg_parse_balloon(struct vm_config *c, const char *json, char *err, size_t errlen)
+{
+	return parse_section(c, json, "balloon", put_balloon, err, errlen);
+}
+
+/* One unsigned field of a PATCH body, nothing else. */
+static int parse_one_uint(const char *json, const char *what, const char *key, uint64_t max,
+			  uint64_t *out, char *err, size_t errlen)
+{
+	const char *const keys[] = {key, NULL};
+	struct jerr e = {err, errlen};
+	cJSON *root;
+	int rc;
+
+	if (jg_parse_object(json, what, &root, &e))
+		return -1;
+	rc = jg_check_keys(root, what, keys, &e) ||
+	     jg_uint(root, what, key, JG_REQUIRED, 0, max, out, &e) < 0;
+	cJSON_Delete(root);
+	return rc ? -1 : 0;
+}
+
+int cfg_parse_balloon_amount(const char *json, uint32_t *mib, char *err, size_t errlen)
+{
+	uint64_t v;
+	if (parse_one_uint(json, "balloon", "amount_mib", UINT32_MAX, &v, err, errlen))
+		return -1;
+	*mib = (uint32_t)v;
+	return 0;
+}
+
+int cfg_parse_balloon_interval(const char *json, uint32_t *seconds, char *err, size_t errlen)
+{
+	uint64_t v;
+	if (parse_one_uint(json, "balloon", "stats_polling_interval_s", UINT16_MAX, &v, err, errlen))
+		return -1;
+	*seconds = (uint32_t)v;
+	return 0;
 }
 
 int cfg_parse_vsock(struct vm_config *c, const char *json, char *err, size_t errlen)

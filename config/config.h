@@ -85,6 +85,14 @@ struct cfg_entropy {
 	struct cfg_rate_limiter rate_limiter;
 };
 
+/* Firecracker's "balloon": a virtio-balloon device (devices/virtio/balloon.h). */
+struct cfg_balloon {
+	bool enabled;
+	uint32_t amount_mib;
+	bool deflate_on_oom;
+	uint32_t stats_polling_interval_s;  /* 0: no statistics */
+};
+
 /* Firecracker's "vsock": a virtio-vsock device whose host side is the UNIX
  * socket uds_path (devices/virtio/vsock.h). */
 struct cfg_vsock {
@@ -198,6 +206,7 @@ struct vm_config {
 	uint32_t nnets;
 	struct cfg_entropy entropy;
 	struct cfg_vsock vsock;
+	struct cfg_balloon balloon;
 	struct cfg_logger logger;
 	struct cfg_metrics metrics;
 	struct cfg_mmds mmds;
@@ -240,6 +249,11 @@ int cfg_patch_drive(struct vm_config *c, const char *json, const char *id_from_p
 int cfg_parse_net(struct vm_config *c, const char *json, const char *id_from_path, char *err, size_t errlen);
 int cfg_parse_entropy(struct vm_config *c, const char *json, char *err, size_t errlen);
 int cfg_parse_vsock(struct vm_config *c, const char *json, char *err, size_t errlen);
+int cfg_parse_balloon(struct vm_config *c, const char *json, char *err, size_t errlen);
+/* PATCH /balloon {"amount_mib"} and PATCH /balloon/statistics
+ * {"stats_polling_interval_s"}: the one field, checked. */
+int cfg_parse_balloon_amount(const char *json, uint32_t *mib, char *err, size_t errlen);
+int cfg_parse_balloon_interval(const char *json, uint32_t *seconds, char *err, size_t errlen);
 int cfg_parse_logger(struct vm_config *c, const char *json, char *err, size_t errlen);
 int cfg_parse_metrics(struct vm_config *c, const char *json, char *err, size_t errlen);
 int cfg_parse_serial(struct vm_config *c, const char *json, char *err, size_t errlen);
@@ -258,7 +272,7 @@ int cfg_check_fc_only(const char *resource, const char *json, char *err, size_t 
  * the resource ("snapshots are not supported by mpvm yet (Firecracker
  * feature: snapshots)"). */
 enum cfg_fc_feature {
-	CFG_FC_BALLOON, CFG_FC_CPU_CONFIG, CFG_FC_CPU_TEMPLATE, CFG_FC_PMEM,
+	CFG_FC_BALLOON_HINTING, CFG_FC_CPU_CONFIG, CFG_FC_CPU_TEMPLATE, CFG_FC_PMEM,
 	CFG_FC_MEM_HOTPLUG, CFG_FC_VHOST_USER_BLK, CFG_FC_NET_MTU, CFG_FC_LOG_MODULE,
 	CFG_FC_SERIAL_LIMITER, CFG_FC_SNAPSHOTS, CFG_FC_NET_UPDATE,
 };

@@ -28,6 +28,7 @@ int sec_drive(const cJSON *j, const char *path, struct cfg_drive *out, struct je
 int sec_net(const cJSON *j, const char *path, struct cfg_net *out, struct jerr *e);
 int sec_entropy(const cJSON *j, const char *path, struct cfg_entropy *out, struct jerr *e);
 int sec_vsock(const cJSON *j, const char *path, struct cfg_vsock *out, struct jerr *e);
+int sec_balloon(const cJSON *j, const char *path, struct cfg_balloon *out, struct jerr *e);
 int sec_logger(const cJSON *j, const char *path, struct cfg_logger *out, struct jerr *e);
 int sec_metrics(const cJSON *j, const char *path, struct cfg_metrics *out, struct jerr *e);
 int sec_serial(const cJSON *j, const char *path, struct cfg_serial *out, struct jerr *e);
@@ -44,7 +45,7 @@ void cfg_mmds_free(struct cfg_mmds *m);
 
 /* jg_fail() with the words of cfg_fc_missing(f). */
 int cfg_fail_missing(struct jerr *e, const char *path, const char *key, enum cfg_fc_feature f);
-/* The config file's "balloon", "cpu-config", "pmem" and
+/* The config file's "cpu-config", "pmem" and
  * "memory-hotplug" keys of `root`: 0 when each is absent or asks for
  * nothing, else -1 naming the missing feature. */
 int cfg_fc_only_sections(const cJSON *root, struct jerr *e);

@@ -10,8 +10,8 @@
 #include <string.h>
 
 static const char *const missing[] = {
-	[CFG_FC_BALLOON] = "the balloon device is not supported by mpvm yet "
-			   "(Firecracker feature: virtio-balloon)",
+	[CFG_FC_BALLOON_HINTING] = "free page hinting and reporting are not supported by mpvm "
+				   "yet (Firecracker feature: virtio-balloon free page hinting)",
 	[CFG_FC_CPU_CONFIG] = "custom CPU templates (cpuid, MSR, register or KVM capability "
 			      "modifiers) are not supported by mpvm yet (Firecracker feature: "
 			      "cpu-config)",
@@ -89,24 +89,6 @@ static int sec_cpu_config(const cJSON *j, const char *path, struct jerr *e)
 	return total ? cfg_fail_missing(e, path, NULL, CFG_FC_CPU_CONFIG) : 0;
 }
 
-static int sec_balloon(const cJSON *j, const char *path, struct jerr *e)
-{
-	static const char *const keys[] = {"amount_mib", "deflate_on_oom",
-					   "stats_polling_interval_s", "free_page_hinting",
-					   "free_page_reporting", NULL};
-	uint64_t v;
-	bool b;
-
-	if (jg_want_object(j, path, e) || jg_check_keys(j, path, keys, e) ||
-	    jg_uint(j, path, "amount_mib", JG_REQUIRED, 0, UINT32_MAX, &v, e) < 0 ||
-	    jg_bool(j, path, "deflate_on_oom", JG_REQUIRED, &b, e) < 0 ||
-	    jg_uint(j, path, "stats_polling_interval_s", 0, 0, UINT16_MAX, &v, e) < 0 ||
-	    jg_bool(j, path, "free_page_hinting", 0, &b, e) < 0 ||
-	    jg_bool(j, path, "free_page_reporting", 0, &b, e) < 0)
-		return -1;
-	return cfg_fail_missing(e, path, NULL, CFG_FC_BALLOON);
-}
-
 static int sec_pmem(const cJSON *j, const char *path, struct jerr *e)
 {
 	static const char *const keys[] = {"id", "path_on_host", "root_device", "read_only",
@@ -160,7 +142,6 @@ static const struct {
 	int (*fn)(const cJSON *j, const char *path, struct jerr *e);
 	int (*file_fn)(const cJSON *j, const char *path, struct jerr *e); /* NULL: fn */
 } fc_only[] = {
-	{"balloon", sec_balloon, NULL},
 	{"cpu-config", sec_cpu_config, NULL},
 	{"pmem", sec_pmem, sec_pmem_list},
 	{"memory-hotplug", sec_memory_hotplug, NULL},

@@ -233,6 +233,30 @@ int sec_entropy(const cJSON *j, const char *path, struct cfg_entropy *out, struc
 	return 0;
 }
 
+int sec_balloon(const cJSON *j, const char *path, struct cfg_balloon *out, struct jerr *e)
+{
+	static const char *const keys[] = {"amount_mib", "deflate_on_oom",
+					   "stats_polling_interval_s", "free_page_hinting",
+					   "free_page_reporting", NULL};
+	uint64_t amount, interval = 0;
+	bool hinting = false, reporting = false;
+
+	if (jg_want_object(j, path, e) || jg_check_keys(j, path, keys, e) ||
+	    jg_uint(j, path, "amount_mib", JG_REQUIRED, 0, UINT32_MAX, &amount, e) < 0 ||
+	    jg_bool(j, path, "deflate_on_oom", JG_REQUIRED, &out->deflate_on_oom, e) < 0 ||
+	    jg_uint(j, path, "stats_polling_interval_s", 0, 0, UINT16_MAX, &interval, e) < 0 ||
+	    jg_bool(j, path, "free_page_hinting", 0, &hinting, e) < 0 ||
+	    jg_bool(j, path, "free_page_reporting", 0, &reporting, e) < 0)
+		return -1;
+	if (hinting || reporting)
+		return cfg_fail_missing(e, path, hinting ? "free_page_hinting" : "free_page_reporting",
+					CFG_FC_BALLOON_HINTING);
+	out->amount_mib = (uint32_t)amount;
+	out->stats_polling_interval_s = (uint32_t)interval;
+	out->enabled = true;
+	return 0;
+}
+
 int sec_vsock(const cJSON *j, const char *path, struct cfg_vsock *out, struct jerr *e)
 {
 	static const char *const keys[] = {"guest_cid", "uds_path", "vsock_id", NULL};

@@ -213,6 +213,13 @@ char *vm_config_to_json(const struct vm_config *c)
 	add_machine(&b, root, &c->machine);
 	add_drives(&b, root, c);
 	add_nets(&b, root, c);
+	if (c->balloon.enabled) {
+		o = chk(&b, cJSON_AddObjectToObject(root, "balloon"));
+		chk(&b, cJSON_AddNumberToObject(o, "amount_mib", c->balloon.amount_mib));
+		chk(&b, cJSON_AddBoolToObject(o, "deflate_on_oom", c->balloon.deflate_on_oom));
+		chk(&b, cJSON_AddNumberToObject(o, "stats_polling_interval_s",
+						c->balloon.stats_polling_interval_s));
+	}
 	if (c->vsock.enabled) {
 		o = chk(&b, cJSON_AddObjectToObject(root, "vsock"));
 		chk(&b, cJSON_AddNumberToObject(o, "guest_cid", c->vsock.guest_cid));

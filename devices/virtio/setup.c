@@ -9,6 +9,7 @@
 #include "base/err.h"
 #include "core/log.h"
 #include "core/vm.h"
+#include "devices/virtio/balloon.h"
 #include "devices/virtio/blk.h"
 #include "devices/virtio/mmio.h"
 #include "devices/virtio/net.h"
@@ -27,6 +28,7 @@ const char *virtio_kind_name(enum virtio_kind k)
 	case VIRTIO_KIND_BLOCK: return "block";
 	case VIRTIO_KIND_NET: return "net";
 	case VIRTIO_KIND_VSOCK: return "vsock";
+	case VIRTIO_KIND_BALLOON: return "balloon";
 	default: return "rng";
 	}
 }
@@ -86,6 +88,12 @@ struct virtio_set *virtio_setup_all(struct vm *vm, const struct vm_config *cfg,
 		virtio_vsock_create(cfg->vsock.guest_cid, cfg->vsock.uds_path, &vm->mem, err, errlen),
 		err, errlen))
 		goto fail;
+	if (cfg->balloon.enabled &&
+	    add(s, vm, VIRTIO_KIND_BALLOON, "balloon", NULL,
+		virtio_balloon_create(cfg->balloon.amount_mib, cfg->balloon.deflate_on_oom,
+				      cfg->balloon.stats_polling_interval_s, &vm->mem, err, errlen),
+		err, errlen))
+		goto fail;
 	return s;
 fail:
 	virtio_free_all(s);
@@ -141,6 +149,14 @@ void virtio_resume_all(struct virtio_set *s)
 		virtio_dev_resume(s->slot[i].dev);
 }
 
+struct virtio_dev *virtio_find_kind(const struct virtio_set *s, enum virtio_kind kind)
+{
+	for (unsigned i = 0; s && i < s->n; i++)
+		if (s->slot[i].kind == kind)
+			return s->slot[i].dev;
+	return NULL;
+}
+
 struct virtio_dev *virtio_find_drive(const struct virtio_set *s, const char *drive_id)
 {
 	for (unsigned i = 0; s && i < s->n; i++)
@@ -154,7 +170,7 @@ void virtio_metrics_add(const struct virtio_set *s, struct cJSON *root)
 	for (unsigned i = 0; s && i < s->n; i++) {
 		const struct virtio_slot *sl = &s->slot[i];
 		char name[96];
-		if (sl->kind == VIRTIO_KIND_RNG || sl->kind == VIRTIO_KIND_VSOCK)
+		if (sl->kind != VIRTIO_KIND_BLOCK && sl->kind != VIRTIO_KIND_NET)
 			snprintf(name, sizeof(name), "%s", sl->id);
 		else
 			snprintf(name, sizeof(name), "%s_%s", sl->kind == VIRTIO_KIND_BLOCK ? "block" : "net", sl->id);

@@ -2,7 +2,7 @@
  *
  * Contract: virtio_setup_all() creates every configured device (the root
  * drive first, so Linux names it /dev/vda; then the other drives in config
- * order, the network interfaces, the entropy device, the vsock device), places device n at
+ * order, the network interfaces, the entropy, vsock and balloon devices), places device n at
  * MMIO 0xD0000000 + n * 4 KiB with its own IOAPIC pin (GSIs 10-15, 5-7,
  * then 16-23: none shared with the PIT, COM1, the i8042 or ACPI), wires
  * irqfd/ioeventfd and starts each device's I/O thread. The guest learns of
@@ -29,13 +29,14 @@
 #include "devices/virtio/virtio.h"
 
 #define VIRTIO_MMIO_BASE 0xD0000000ull
-#define VIRTIO_MAX_DEVICES (CFG_MAX_DRIVES + CFG_MAX_NETS + 2)
+#define VIRTIO_MAX_DEVICES (CFG_MAX_DRIVES + CFG_MAX_NETS + 3)
 
-enum virtio_kind { VIRTIO_KIND_BLOCK, VIRTIO_KIND_NET, VIRTIO_KIND_RNG, VIRTIO_KIND_VSOCK };
+enum virtio_kind { VIRTIO_KIND_BLOCK, VIRTIO_KIND_NET, VIRTIO_KIND_RNG, VIRTIO_KIND_VSOCK,
+		   VIRTIO_KIND_BALLOON };
 
 struct virtio_slot {
 	enum virtio_kind kind;
-	const char *id;          /* drive_id / iface_id / "entropy" / "vsock" */
+	const char *id;          /* drive_id / iface_id / "entropy" / "vsock" / "balloon" */
 	const struct cfg_drive *drive; /* block devices: their configuration */
 	struct virtio_dev *dev;
 	uint64_t base;
@@ -67,6 +68,8 @@ void virtio_resume_all(struct virtio_set *s);
 
 const char *virtio_kind_name(enum virtio_kind k); /* "block", "net", "rng" */
 /* The drive with this drive_id (PATCH /drives/{id}); NULL if none. */
+/* The one device of `kind` (the balloon, the vsock device), or NULL. */
+struct virtio_dev *virtio_find_kind(const struct virtio_set *s, enum virtio_kind kind);
 struct virtio_dev *virtio_find_drive(const struct virtio_set *s, const char *drive_id);
 
 /* Metrics: one object per device, named as Firecracker names them

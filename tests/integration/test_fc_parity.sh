@@ -15,13 +15,13 @@ FEATURE='(is|are) not supported by mpvm yet \(Firecracker feature: '
 # ---- Firecracker's example files with --config-file ----
 # A file that asks for a missing feature fails before anything starts (78),
 # naming the feature; one that is fine gets past the config to the kernel.
-for f in vm_config_cpu_template_C3:'machine-config.cpu_template: static CPU templates' \
-	balloon_vsock:'balloon: the balloon device'; do
+for f in vm_config_cpu_template_C3:'machine-config.cpu_template: static CPU templates'; do
 	run "${f%%:*}" 10 -- run --config-file "$FC_CONFIGS/${f%%:*}.json"
 	expect_status "${f%%:*}.json" 78
 	expect_err "${f%%:*}.json" "${f#*:} $FEATURE"
 done
-for f in vm_config vm_config_network vm_config_with_mmdsv1 vm_config_with_mmdsv2 getting_started; do
+for f in vm_config vm_config_network vm_config_with_mmdsv1 vm_config_with_mmdsv2 getting_started \
+	balloon_vsock; do
 	run "$f" 10 -- run --config-file "$FC_CONFIGS/$f.json" --no-api
 	# It gets as far as opening the host's files (absent here).
 	stop=$(grep -oE 'rootfs\.ext4|vmlinux\.bin|/dev/kvm|tap0' <<<"$ERR" | head -1)
@@ -51,12 +51,12 @@ while IFS='|' read -r method path body want; do
 	if [ -n "$body" ]; then api "$method" "$path" "$body"; else api "$method" "$path"; fi
 	expect_api "$method $path" 400 "$want"
 done <<EOF_CASES
-PUT|/balloon|{"amount_mib": 64, "deflate_on_oom": true}|balloon: the balloon device $FEATURE
+PUT|/balloon|{"amount_mib": 64, "deflate_on_oom": true, "free_page_hinting": true}|balloon.free_page_hinting: free page hinting and reporting $FEATURE
 PUT|/balloon|{"amount_mib": 64}|balloon.deflate_on_oom: required field is missing
-GET|/balloon||virtio-balloon
-PATCH|/balloon|{"amount_mib": 32}|virtio-balloon
-GET|/balloon/statistics||virtio-balloon
-PATCH|/balloon/statistics|{"stats_polling_interval_s": 1}|virtio-balloon
+GET|/balloon||No balloon device is configured
+PATCH|/balloon|{"amount_mib": 32}|No balloon device is configured
+GET|/balloon/statistics||No balloon device is configured
+PATCH|/balloon/statistics|{"stats_polling_interval_s": 1}|No balloon device is configured
 PATCH|/balloon/hinting/start|{"acknowledge_on_stop": true}|virtio-balloon
 PATCH|/balloon/hinting/stop||virtio-balloon
 GET|/balloon/hinting/status||virtio-balloon

@@ -518,7 +518,89 @@ static void put_fc_only(struct api_ctx *a, const struct req *q, struct api_reply
 
 static void put_balloon(struct api_ctx *a, const struct req *q, struct api_reply *r)
 {
-	put_fc_only(a, q, r, "balloon");
+	put_preboot(a, q, r, "balloon", cfg_parse_balloon);
+}
+
+/* Firecracker's words when there is no balloon to talk to. */
+#define NO_BALLOON "No balloon device is configured"
+
+static void get_balloon(struct api_ctx *a, const struct req *q, struct api_reply *r)
+{
+	const struct cfg_balloon *b = &a->vmm->cfg.balloon;
+	if (!b->enabled) {
+		fault(r, 400, NO_BALLOON);
+		return;
+	}
+	cJSON *o = cJSON_CreateObject();
+	if (o) {
+		cJSON_AddNumberToObject(o, "amount_mib", b->amount_mib);
+		cJSON_AddBoolToObject(o, "deflate_on_oom", b->deflate_on_oom);
+		cJSON_AddNumberToObject(o, "stats_polling_interval_s", b->stats_polling_interval_s);
+	}
+	ok_object(r, o);
+}
+
+/* PATCH /balloon: a new target, before start (the config) or after (the
+ * device, which tells the driver). */
+static void patch_balloon(struct api_ctx *a, const struct req *q, struct api_reply *r)
+{
+	struct cfg_balloon *b = &a->vmm->cfg.balloon;
+	char err[CFG_ERR_LEN];
+	uint32_t mib;
+	if (refuse_empty(q, "balloon", r))
+		return;
+	if (cfg_parse_balloon_amount(q->body, &mib, err, sizeof(err))) {
+		fault(r, 400, "%s", err);
+	} else if (!b->enabled) {
+		fault(r, 400, NO_BALLOON);
+	} else if (a->vmm->started && (!a->ops->balloon_target ||
+				       a->ops->balloon_target(a->vmm, mib, err, sizeof(err)))) {
+		fault(r, 400, "%s", a->ops->balloon_target ? err : "not supported");
+	} else {
+		b->amount_mib = mib;
+		no_content(r);
+	}
+}
+
+static void patch_balloon_stats(struct api_ctx *a, const struct req *q, struct api_reply *r)
+{
+	struct cfg_balloon *b = &a->vmm->cfg.balloon;
+	char err[CFG_ERR_LEN];
+	uint32_t s;
+	if (refuse_empty(q, "balloon", r))
+		return;
+	if (cfg_parse_balloon_interval(q->body, &s, err, sizeof(err))) {
+		fault(r, 400, "%s", err);
+	} else if (!b->enabled) {
+		fault(r, 400, NO_BALLOON);
+	} else if (a->vmm->started && (!a->ops->balloon_interval ||
+				       a->ops->balloon_interval(a->vmm, s, err, sizeof(err)))) {
+		fault(r, 400, "%s", a->ops->balloon_interval ? err : "not supported");
+	} else {
+		b->stats_polling_interval_s = s;
+		no_content(r);
+	}
+}
+
+/* GET /balloon/statistics: Firecracker's shape (vmm_balloon_stats_json). */
+static void get_balloon_stats(struct api_ctx *a, const struct req *q, struct api_reply *r)
+{
+	char err[CFG_ERR_LEN];
+	if (!a->vmm->cfg.balloon.enabled) {
+		fault(r, 400, NO_BALLOON);
+		return;
+	}
+	if (refuse_before_start(a, r))
+		return;
+	if (!a->ops->balloon_stats) {
+		fault(r, 400, "not supported");
+		return;
+	}
+	char *json = a->ops->balloon_stats(a->vmm, err, sizeof(err));
+	if (json)
+		ok_json(r, json);
+	else
+		fault(r, 400, "%s", err);
 }
 
 static void put_vsock(struct api_ctx *a, const struct req *q, struct api_reply *r)
@@ -542,9 +624,9 @@ static void put_hotplug_memory(struct api_ctx *a, const struct req *q, struct ap
 }
 
 /* The balloon's other verbs (GET, PATCH, statistics, hinting). */
-static void balloon(struct api_ctx *a, const struct req *q, struct api_reply *r)
+static void balloon_hinting(struct api_ctx *a, const struct req *q, struct api_reply *r)
 {
-	missing(q, r, CFG_FC_BALLOON);
+	missing(q, r, CFG_FC_BALLOON_HINTING);
 }
 
 static void pmem_update(struct api_ctx *a, const struct req *q, struct api_reply *r)
@@ -629,13 +711,13 @@ static const struct route routes[] = {
 	{ "PUT", "/mmds/config", false, put_mmds_config, "PUT /mmds/config" },
 	/* Firecracker's resources mpvm lacks: each answers naming the feature. */
 	{ "PUT", "/balloon", false, put_balloon, "PUT /balloon" },
-	{ "GET", "/balloon", false, balloon, "GET /balloon" },
-	{ "PATCH", "/balloon", false, balloon, "PATCH /balloon" },
-	{ "GET", "/balloon/statistics", false, balloon, "GET /balloon/statistics" },
-	{ "PATCH", "/balloon/statistics", false, balloon, "PATCH /balloon/statistics" },
-	{ "PATCH", "/balloon/hinting/start", false, balloon, "PATCH /balloon/hinting/start" },
-	{ "PATCH", "/balloon/hinting/stop", false, balloon, "PATCH /balloon/hinting/stop" },
-	{ "GET", "/balloon/hinting/status", false, balloon, "GET /balloon/hinting/status" },
+	{ "GET", "/balloon", false, get_balloon, "GET /balloon" },
+	{ "PATCH", "/balloon", false, patch_balloon, "PATCH /balloon" },
+	{ "GET", "/balloon/statistics", false, get_balloon_stats, "GET /balloon/statistics" },
+	{ "PATCH", "/balloon/statistics", false, patch_balloon_stats, "PATCH /balloon/statistics" },
+	{ "PATCH", "/balloon/hinting/start", false, balloon_hinting, "PATCH /balloon/hinting/start" },
+	{ "PATCH", "/balloon/hinting/stop", false, balloon_hinting, "PATCH /balloon/hinting/stop" },
+	{ "GET", "/balloon/hinting/status", false, balloon_hinting, "GET /balloon/hinting/status" },
 	{ "PUT", "/vsock", false, put_vsock, "PUT /vsock" },
 	{ "PUT", "/cpu-config", false, put_cpu_config, "PUT /cpu-config" },
 	{ "PUT", "/pmem/", true, put_pmem, "PUT /pmem/{id}" },

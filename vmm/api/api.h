@@ -26,6 +26,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 struct vmm;
 struct ev_loop;
@@ -60,6 +61,11 @@ struct api_ops {
 	/* PATCH /drives/{id} after start: give the running drive `d`'s
 	 * path_on_host and rate limiter. May be NULL (not supported). */
 	int (*update_drive)(struct vmm *v, const struct cfg_drive *d, char *err, size_t errlen);
+	/* The running VM's balloon: a new target, a new statistics interval,
+	 * its statistics. May be NULL (not supported). */
+	int (*balloon_target)(struct vmm *v, uint32_t mib, char *err, size_t errlen);
+	int (*balloon_interval)(struct vmm *v, uint32_t seconds, char *err, size_t errlen);
+	char *(*balloon_stats)(struct vmm *v, char *err, size_t errlen); /* malloc'd JSON */
 	/* End the VMM (status 0); called after the reply was sent. */
 	void (*stop)(struct vmm *v);
 };

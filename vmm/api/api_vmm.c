@@ -86,6 +86,21 @@ static int update_drive(struct vmm *v, const struct cfg_drive *d, char *err, siz
 	return vmm_update_drive(v, d, err, errlen);
 }
 
+static int balloon_target(struct vmm *v, uint32_t mib, char *err, size_t errlen)
+{
+	return vmm_balloon_target(v, mib, err, errlen);
+}
+
+static int balloon_interval(struct vmm *v, uint32_t seconds, char *err, size_t errlen)
+{
+	return vmm_balloon_interval(v, seconds, err, errlen);
+}
+
+static char *balloon_stats(struct vmm *v, char *err, size_t errlen)
+{
+	return vmm_balloon_stats_json(v, err, errlen);
+}
+
 const struct api_ops api_vmm_ops = {
 	.instance_start = instance_start,
 	.pause = pause_vm,
@@ -95,5 +110,8 @@ const struct api_ops api_vmm_ops = {
 	.set_metrics = set_metrics,
 	.set_pmu_filter = set_pmu_filter,
 	.update_drive = update_drive,
+	.balloon_target = balloon_target,
+	.balloon_interval = balloon_interval,
+	.balloon_stats = balloon_stats,
 	.stop = stop,
 };

@@ -81,6 +81,12 @@ int vmm_ctrl_alt_del(struct vmm *v, char *err, size_t errlen);
 /* Give the running drive d->drive_id the backing file and rate limiter of
  * `d` (the block device takes it first). 0, or -1 with `err` set. */
 int vmm_update_drive(struct vmm *v, const struct cfg_drive *d, char *err, size_t errlen);
+/* The running VM's balloon: a new target (MiB), a new statistics interval
+ * (s), and GET /balloon/statistics as malloc'd JSON (Firecracker's shape).
+ * 0 / JSON, or -1 / NULL with `err` set (no balloon, statistics off, ...). */
+int vmm_balloon_target(struct vmm *v, uint32_t mib, char *err, size_t errlen);
+int vmm_balloon_interval(struct vmm *v, uint32_t seconds, char *err, size_t errlen);
+char *vmm_balloon_stats_json(struct vmm *v, char *err, size_t errlen);
 /* Replace the running VM's PMU event filter (already validated). */
 int vmm_set_pmu_filter(struct vmm *v, const struct cfg_pmu_filter *f, char *err, size_t errlen);
 

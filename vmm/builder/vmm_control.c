@@ -12,6 +12,7 @@
 #include "builder/vmm.h"
 #include "devices/i8042.h"
 #include "devices/serial.h"
+#include "devices/virtio/balloon.h"
 #include "devices/virtio/blk.h"
 #include "devices/virtio/setup.h"
 #include "pmu/pmu.h"
@@ -54,6 +55,59 @@ int vmm_update_drive(struct vmm *v, const struct cfg_drive *d, char *err, size_t
 		return err_set(err, errlen, "drive %s: no such block device in the running VM", d->drive_id);
 	}
 	return virtio_blk_update(dev, d->path_on_host, &d->rate_limiter, err, errlen);
+}
+
+static struct virtio_dev *running_balloon(struct vmm *v, char *err, size_t errlen)
+{
+	struct virtio_dev *d = virtio_find_kind(v->virtio, VIRTIO_KIND_BALLOON);
+	if (!d)
+		err_set(err, errlen, "No balloon device is configured");
+	return d;
+}
+
+int vmm_balloon_target(struct vmm *v, uint32_t mib, char *err, size_t errlen)
+{
+	struct virtio_dev *d = running_balloon(v, err, errlen);
+	return d ? virtio_balloon_set_target(d, mib, err, errlen) : -1;
+}
+
+int vmm_balloon_interval(struct vmm *v, uint32_t seconds, char *err, size_t errlen)
+{
+	struct virtio_dev *d = running_balloon(v, err, errlen);
+	return d ? virtio_balloon_set_interval(d, seconds, err, errlen) : -1;
+}
+
+char *vmm_balloon_stats_json(struct vmm *v, char *err, size_t errlen)
+{
+	struct virtio_dev *d = running_balloon(v, err, errlen);
+	struct balloon_stats st;
+	if (!d)
+		return NULL;
+	virtio_balloon_stats(d, &st);
+	if (!st.stats_enabled) {
+		err_set(err, errlen, "Statistics for the balloon device are not enabled "
+			"(stats_polling_interval_s was 0 at start)");
+		return NULL;
+	}
+	cJSON *o = cJSON_CreateObject();
+	if (!o) {
+		err_set(err, errlen, "out of memory");
+		return NULL;
+	}
+	cJSON_AddNumberToObject(o, "target_pages", st.target_pages);
+	cJSON_AddNumberToObject(o, "actual_pages", st.actual_pages);
+	cJSON_AddNumberToObject(o, "target_mib", st.target_pages / 256);
+	cJSON_AddNumberToObject(o, "actual_mib", st.actual_pages / 256);
+	for (int i = 0; i < BALLOON_NSTATS; i++)
+		if (st.stat[i] >= 0)
+			cJSON_AddNumberToObject(o, balloon_stat_names[i], (double)st.stat[i]);
+	/* mpvm's own: pages handed back to the host since start. */
+	cJSON_AddNumberToObject(o, "mpvm_discarded_pages", (double)st.discarded_pages);
+	char *json = cJSON_PrintUnformatted(o);
+	cJSON_Delete(o);
+	if (!json)
+		err_set(err, errlen, "out of memory");
+	return json;
 }
 
 int vmm_set_pmu_filter(struct vmm *v, const struct cfg_pmu_filter *f, char *err, size_t errlen)

@@ -94,3 +94,12 @@ int gm_write(const struct guest_mem *m, uint64_t gpa, const void *src, uint64_t 
 	memcpy(p, src, len);
 	return 0;
 }
+
+int gm_discard(const struct guest_mem *m, uint64_t gpa, uint64_t len)
+{
+	/* Private anonymous memory: MADV_DONTNEED frees the pages at once. */
+	if ((gpa | len) & 4095)
+		return -1;
+	void *p = gm_ptr(m, gpa, len);
+	return p && !madvise(p, len, MADV_DONTNEED) ? 0 : -1;
+}

@@ -46,6 +46,12 @@ void *gm_ptr(const struct guest_mem *m, uint64_t gpa, uint64_t len);
 int gm_read(const struct guest_mem *m, uint64_t gpa, void *dst, uint64_t len);
 int gm_write(const struct guest_mem *m, uint64_t gpa, const void *src, uint64_t len);
 
+/* Give the host back the pages of [gpa, gpa+len) (page-aligned, valid RAM):
+ * they read as zero afterwards and cost no host memory until touched again
+ * (the balloon's inflated pages). 0, or -1 if the range is not page-aligned
+ * RAM or madvise failed. */
+int gm_discard(const struct guest_mem *m, uint64_t gpa, uint64_t len);
+
 /* True when [gpa, gpa+len) is valid RAM (same rules as gm_ptr). */
 bool gm_valid(const struct guest_mem *m, uint64_t gpa, uint64_t len);
 

@@ -454,15 +454,14 @@ END_TEST
 static const struct {
 	const char *method, *path, *body, *needle;
 } fc_missing[] = {
-	{"PUT", "/balloon", "{\"amount_mib\": 64, \"deflate_on_oom\": false}",
-	 "balloon: the balloon device is not supported by mpvm yet (Firecracker feature: "
-	 "virtio-balloon)"},
 	{"PUT", "/balloon", "{\"amount_mib\": \"lots\", \"deflate_on_oom\": false}",
 	 "balloon.amount_mib: expected an integer"},
-	{"GET", "/balloon", NULL, "GET /balloon: the balloon device is not supported by mpvm yet"},
-	{"PATCH", "/balloon", "{\"amount_mib\": 32}", "virtio-balloon"},
-	{"GET", "/balloon/statistics", NULL, "virtio-balloon"},
-	{"PATCH", "/balloon/statistics", "{\"stats_polling_interval_s\": 5}", "virtio-balloon"},
+	{"PUT", "/balloon", "{\"amount_mib\": 1, \"deflate_on_oom\": false, \"free_page_reporting\": true}",
+	 "balloon.free_page_reporting: free page hinting and reporting are not supported"},
+	{"GET", "/balloon", NULL, "No balloon device is configured"},
+	{"PATCH", "/balloon", "{\"amount_mib\": 32}", "No balloon device is configured"},
+	{"GET", "/balloon/statistics", NULL, "No balloon device is configured"},
+	{"PATCH", "/balloon/statistics", "{\"stats_polling_interval_s\": 5}", "No balloon device"},
 	{"PATCH", "/balloon/hinting/start", "{\"acknowledge_on_stop\": true}", "virtio-balloon"},
 	{"PATCH", "/balloon/hinting/start", NULL, "virtio-balloon"},
 	{"GET", "/balloon/hinting/status", NULL, "virtio-balloon"},
