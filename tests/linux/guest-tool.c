@@ -16,6 +16,8 @@
  *                                N connections at once to the host (CID 2)
  *                                PORT, each sending BYTES of pattern i,
  *                                half-closing and checking the echo
+ *   guest-tool dirty MIB         write MIB MiB of memory once, then exit (so
+ *                                the host has backed those pages)
  *   guest-tool softperf N        count unhalted core cycles (event 0x3c)
  *                                through the mpvm_soft PMU (the
  *                                mpvm_softpmu module) over the same
@@ -333,6 +335,16 @@ int main(int argc, char **argv)
 		return cmd_vsock_echo_server(argv + 2);
 	if (argc == 5 && !strcmp(argv[1], "vsock-echo-client"))
 		return cmd_vsock_echo_client(argv + 2);
+	if (argc == 3 && !strcmp(argv[1], "dirty")) {
+		size_t n = strtoull(argv[2], NULL, 0) << 20;
+		uint8_t *p = malloc(n);
+		if (!p)
+			return 1;
+		for (size_t i = 0; i < n; i += 4096)
+			p[i] = (uint8_t)i | 1;
+		printf("dirty mib=%zu\n", n >> 20);
+		return 0;
+	}
 	if (argc == 3 && !strcmp(argv[1], "softperf"))
 		return cmd_softperf(argv + 2);
 	if (argc == 3 && !strcmp(argv[1], "perfstat"))
