@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
@@ -16,6 +17,7 @@
 
 #include "base/err.h"
 #include "core/confine.h"
+#include "devices/term.h"
 
 /* One compiled program per entry of sandbox_lists, in the same order. */
 #define MAX_KINDS 16
@@ -29,6 +31,13 @@ static const char *sys_names[MAX_NR];
 
 /* The calling thread's kind, for the SIGSYS line. */
 static _Thread_local const char *thread_kind;
+
+/* Argument `arg` equals `v` (libseccomp's SCMP_A1() leaves datum_b to
+ * the compiler, which clang's -Wmissing-field-initializers refuses). */
+static struct scmp_arg_cmp arg_eq(unsigned int arg, scmp_datum_t v)
+{
+	return (struct scmp_arg_cmp){ .arg = arg, .op = SCMP_CMP_EQ, .datum_a = v, .datum_b = 0 };
+}
 
 static int add_names(scmp_filter_ctx ctx, const char *const *names, char *err, size_t errlen)
 {
@@ -48,7 +57,7 @@ static int add_ioctls(scmp_filter_ctx ctx, const struct sandbox_list *l, char *e
 {
 	for (int i = 0; l->ioctls && l->ioctls[i]; i++) {
 		int rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(ioctl), 1,
-					  SCMP_A1(SCMP_CMP_EQ, l->ioctls[i]));
+					  arg_eq(1, l->ioctls[i]));
 		if (rc)
 			return err_set(err, errlen, "seccomp rule for ioctl 0x%lx: %s", l->ioctls[i],
 				       strerror(-rc));
@@ -100,6 +109,12 @@ static int compile(const struct sandbox_list *l, struct sock_fprog *out, char *e
 			rc = add_names(ctx, (const char *const[]){ l->syscalls[i], NULL }, err, errlen);
 	if (!rc)
 		rc = add_ioctls(ctx, l, err, errlen);
+	/* Any thread may put the terminal back, and only that: the SIGSYS and
+	 * crash handlers restore it (term_restore(): TCSETS on stdin) before
+	 * the process dies. */
+	if (!rc && (rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(ioctl), 2,
+					  arg_eq(0, STDIN_FILENO), arg_eq(1, TCSETS))))
+		err_set(err, errlen, "seccomp rule for ioctl TCSETS: %s", strerror(-rc));
 	if (!rc)
 		rc = export(ctx, out, err, errlen);
 	seccomp_release(ctx);
@@ -134,6 +149,8 @@ static size_t put_num(char *buf, size_t at, size_t cap, long n)
 static void on_sigsys(int sig, siginfo_t *si, void *uctx)
 {
 	(void)uctx;
+	/* Cooked mode first, or the line lands in a raw terminal. */
+	term_restore();
 	char line[256];
 	size_t n = 0, cap = sizeof(line) - 1;
 	int nr = si->si_syscall;
@@ -200,8 +217,14 @@ int sandbox_enter(const char *kind, char *err, size_t errlen)
 		k++;
 	if (!sandbox_lists[k].kind)
 		return err_set(err, errlen, "seccomp: no allow list for thread kind \"%s\"", kind);
-	/* Without TSYNC: this thread only, so each kind keeps its own list. */
-	if (syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &progs[k]))
+	/* Without TSYNC: this thread only, so each kind keeps its own list.
+	 * FLAG_LOG: the kernel's audit log (dmesg, type=1326) records a trap
+	 * too, even one our handler never sees (a thread that blocks SIGSYS,
+	 * such as LeakSanitizer's tracer, dies without running it). */
+	long r = syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, SECCOMP_FILTER_FLAG_LOG, &progs[k]);
+	if (r && errno == EINVAL) /* a kernel before 4.14 */
+		r = syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &progs[k]);
+	if (r)
 		return err_set(err, errlen, "seccomp filter for the %s thread: %s", kind,
 			       strerror(errno));
 	thread_kind = sandbox_lists[k].kind;

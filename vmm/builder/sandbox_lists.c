@@ -35,8 +35,8 @@ const char *const sandbox_common[] = {
  * read /proc/self/maps, symbolize, and write), and LeakSanitizer, at exit,
  * clones a tracer that ptraces every thread and waits for it. */
 const char *const sandbox_sanitizer_extra[] = {
-	"ptrace", "clone", "clone3", "wait4", "waitid", "prctl", "openat", "readlink",
-	"readlinkat", "getdents64", "sigaltstack", "sched_getaffinity", "getrlimit",
+	"ptrace", "clone", "clone3", "wait4", "waitid", "prctl", "open", "openat", "readlink",
+	"readlinkat", "getdents", "getdents64", "stat", "lstat", "access", "sigaltstack", "sched_getaffinity", "getrlimit",
 	"prlimit64", "pipe2", "dup", "dup2", "dup3", "kill", "uname", "lseek", "pread64",
 	"getppid", "statx", "setrlimit",
 	NULL,
