@@ -110,11 +110,14 @@ static int compile(const struct sandbox_list *l, struct sock_fprog *out, char *e
 	if (!rc)
 		rc = add_ioctls(ctx, l, err, errlen);
 	/* Any thread may put the terminal back, and only that: the SIGSYS and
-	 * crash handlers restore it (term_restore(): TCSETS on stdin) before
-	 * the process dies. */
-	if (!rc && (rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(ioctl), 2,
-					  arg_eq(0, STDIN_FILENO), arg_eq(1, TCSETS))))
-		err_set(err, errlen, "seccomp rule for ioctl TCSETS: %s", strerror(-rc));
+	 * crash handlers restore it (term_restore(): tcsetattr() on stdin,
+	 * which glibc does as TCGETS then TCSETS) before the process dies. */
+	static const unsigned long restore[] = { TCGETS, TCSETS };
+	for (size_t i = 0; !rc && i < sizeof(restore) / sizeof(restore[0]); i++)
+		if ((rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(ioctl), 2,
+					   arg_eq(0, STDIN_FILENO), arg_eq(1, restore[i]))))
+			err_set(err, errlen, "seccomp rule for ioctl 0x%lx on stdin: %s", restore[i],
+				strerror(-rc));
 	if (!rc)
 		rc = export(ctx, out, err, errlen);
 	seccomp_release(ctx);
