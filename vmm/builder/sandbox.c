@@ -147,8 +147,9 @@ static size_t put_num(char *buf, size_t at, size_t cap, long n)
 	return at;
 }
 
-/* Async-signal-safe: one write(2), then death by SIGSYS (what
- * SECCOMP_RET_KILL_PROCESS would have done without the line). */
+/* Async-signal-safe (tcsetattr, write, sigaction, tgkill): the terminal
+ * back, one line, then death by SIGSYS, which is what
+ * SECCOMP_RET_KILL_PROCESS would have done without the line. */
 static void on_sigsys(int sig, siginfo_t *si, void *uctx)
 {
 	(void)uctx;
@@ -177,11 +178,6 @@ static void on_sigsys(int sig, siginfo_t *si, void *uctx)
 	_exit(128 + sig); /* not reached */
 }
 
-static int hook(const char *kind, char *err, size_t errlen)
-{
-	return sandbox_enter(kind, err, errlen);
-}
-
 int sandbox_prepare(char *err, size_t errlen)
 {
 	if (prepared)
@@ -206,7 +202,7 @@ int sandbox_prepare(char *err, size_t errlen)
 	 * it (or CAP_SYS_ADMIN) for an unprivileged filter. */
 	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0))
 		return err_set(err, errlen, "PR_SET_NO_NEW_PRIVS: %s", strerror(errno));
-	confine_set_hook(hook);
+	confine_set_hook(sandbox_enter);
 	prepared = true;
 	return 0;
 }
@@ -215,11 +211,11 @@ int sandbox_enter(const char *kind, char *err, size_t errlen)
 {
 	if (!prepared)
 		return err_set(err, errlen, "seccomp: the sandbox is not prepared");
-	size_t k = 0;
-	while (sandbox_lists[k].kind && strcmp(sandbox_lists[k].kind, kind))
-		k++;
-	if (!sandbox_lists[k].kind)
-		return err_set(err, errlen, "seccomp: no allow list for thread kind \"%s\"", kind);
+	const struct sandbox_list *l = kind ? sandbox_find(kind) : NULL;
+	if (!l)
+		return err_set(err, errlen, "seccomp: no allow list for thread kind \"%s\"",
+			       kind ? kind : "(none)");
+	size_t k = (size_t)(l - sandbox_lists);
 	/* Without TSYNC: this thread only, so each kind keeps its own list.
 	 * FLAG_LOG: the kernel's audit log (dmesg, type=1326) records a trap
 	 * too, even one our handler never sees (a thread that blocks SIGSYS,
@@ -230,7 +226,7 @@ int sandbox_enter(const char *kind, char *err, size_t errlen)
 	if (r)
 		return err_set(err, errlen, "seccomp filter for the %s thread: %s", kind,
 			       strerror(errno));
-	thread_kind = sandbox_lists[k].kind;
+	thread_kind = l->kind;
 	sandbox_test_hook(kind);
 	return 0;
 }
