@@ -31,6 +31,7 @@
 #include <unistd.h>
 
 #include "base/err.h"
+#include "core/confine.h"
 #include "core/log.h"
 #include "pmu/pmu_int.h"
 
@@ -89,6 +90,7 @@ static void sync_locked(struct pmu *p, struct soft_vcpu *s)
 static void *timer_thread(void *arg)
 {
 	struct pmu *p = arg;
+	confine_thread("pmu-timer");
 	struct epoll_event ev[8];
 	for (;;) {
 		int n = epoll_wait(p->timer->epfd, ev, 8, -1);

@@ -285,6 +285,7 @@ static void blk_destroy(struct virtio_dev *d)
 }
 
 static const struct virtio_dev_ops blk_ops = {
+	.thread_kind = "virtio-blk",
 	.queue_notify = blk_queue_notify,
 	.reset = blk_reset,
 	.quiesce = blk_quiesce,

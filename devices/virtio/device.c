@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "base/err.h"
+#include "core/confine.h"
 #include "core/log.h"
 
 static void signal_fd(int fd)
@@ -198,6 +199,8 @@ static void worker_died(struct virtio_dev *d, int err)
 static void *worker_main(void *arg)
 {
 	struct virtio_dev *d = arg;
+	/* Before the first guest request reaches this thread. */
+	confine_thread(d->ops->thread_kind);
 	while (!stop_requested(d)) {
 		if (virtio_paused(d)) {
 			park(d);

@@ -344,6 +344,7 @@ static void net_destroy(struct virtio_dev *d)
 }
 
 static const struct virtio_dev_ops net_ops = {
+	.thread_kind = "virtio-net",
 	.activate = net_activate,
 	.queue_notify = net_queue_notify,
 	.reset = net_reset,

@@ -126,6 +126,7 @@ static void rng_destroy(struct virtio_dev *d)
 }
 
 static const struct virtio_dev_ops rng_ops = {
+	.thread_kind = "virtio-rng",
 	.queue_notify = rng_queue_notify,
 	.reset = rng_reset,
 	.destroy = rng_destroy,

@@ -84,6 +84,9 @@ struct virtio_counters {
 struct virtio_dev;
 
 struct virtio_dev_ops {
+	/* The worker thread's kind for the sandbox (core/confine.h):
+	 * "virtio-blk", ... Every model mpvm runs names one. */
+	const char *thread_kind;
 	/* Driver set DRIVER_OK; queues are enabled. Optional. */
 	void (*activate)(struct virtio_dev *d);
 	/* Queue `q` needs service (kick, activation, or the model asked). */

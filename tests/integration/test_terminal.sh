@@ -43,4 +43,11 @@ cooked escape
 in_pty crash 0 "" "$MPVM run --kernel $GUESTS/crash.elf; echo status=\$?; stty -a"
 expect_out crash "status=4"
 cooked crash
+
+# A forbidden syscall (mpvm-test's hook, tests/integration/test_seccomp.sh)
+# kills mpvm from a vCPU thread while the terminal is raw: it is put back.
+in_pty seccomp 0 "" "MPVM_TEST_FORBIDDEN_SYSCALL=vcpu $MPVM_TEST run --kernel $GUESTS/reset.elf; echo status=\$?; stty -a"
+expect_out seccomp "seccomp: vcpu thread made a forbidden syscall: execve"
+expect_out seccomp "status=159"
+cooked seccomp
 finish

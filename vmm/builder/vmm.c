@@ -205,6 +205,10 @@ static int build(struct vmm *v, char *err, size_t errlen)
 	if (c->mmds.set)
 		log_warn("mmds-config: the MMDS data store is served to the API only; the guest "
 			 "cannot reach it yet (not implemented)");
+	/* Before the first device worker or PMU timer thread: each confines
+	 * itself as it starts (builder/sandbox.h). */
+	if (!v->no_seccomp && sandbox_prepare(err, errlen))
+		return -MPVM_EXIT_ERROR;
 	v->kvm_fd = kvm_open("/dev/kvm", err, errlen);
 	if (v->kvm_fd < 0)
 		return -MPVM_EXIT_ERROR;
@@ -269,11 +273,19 @@ int vmm_start(struct vmm *v, char *err, size_t errlen)
 {
 	if (ev_add(v->loop, v->vm.exit_evfd, EPOLLIN, on_vm_exit, v))
 		FAIL("event loop: cannot watch the VM exit");
-	/* Confine mpvm before the guest runs a single instruction (the API's
-	 * InstanceStart comes through here too). */
-	if ((!v->no_seccomp && sandbox_apply(err, errlen)) || vm_start(&v->vm, err, errlen)) {
-		/* vm_start() joined whatever it had started: undo the build too,
-		 * so nothing half-started lingers and a retry starts clean. */
+	/* Each vCPU confines itself before its first KVM_RUN; the main thread
+	 * comes last, once it has created every thread (a new thread inherits
+	 * its creator's filter) and before its loop handles anything the guest
+	 * or an API client sends (the API's InstanceStart comes through here). */
+	int rc = vm_start(&v->vm, err, errlen);
+	if (!rc && !v->no_seccomp && sandbox_lock_main(err, errlen)) {
+		vm_request_exit(&v->vm, MPVM_EXIT_ERROR, "%s", err);
+		vm_join(&v->vm);
+		rc = -1;
+	}
+	if (rc) {
+		/* Whatever was started is joined: undo the build too, so nothing
+		 * half-started lingers and a retry starts clean. */
 		ev_del(v->loop, v->vm.exit_evfd);
 		vmm_teardown(v);
 		return -1;

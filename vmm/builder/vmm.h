@@ -5,8 +5,10 @@
  * configuration, the only thing the CLI and the API edit before start (with
  * config/'s parsers). vmm_build() runs the one validator
  * (vm_config_validate()) and turns the config into a VM ready to run
- * (memory, irqchip, PMU, devices, ACPI, kernel, vCPUs); vmm_start() confines
- * the process (builder/sandbox.h) and starts the vCPUs. The event loop runs
+ * (memory, irqchip, PMU, devices, ACPI, kernel, vCPUs), each of its threads
+ * confined by its own seccomp list (builder/sandbox.h); vmm_start() starts
+ * the vCPUs (each confined before it runs the guest) and then confines the
+ * main thread. The event loop runs
  * on the main thread until the VM exits (vmm_run_loop()). A failed
  * vmm_build() undoes itself (config kept), so it may be retried. vmm_free()
  * tears everything down and restores the terminal.
@@ -40,7 +42,7 @@ struct vmm {
 	struct vm vm;
 	bool vm_created;
 	bool started;
-	bool no_seccomp; /* --no-seccomp: skip sandbox_apply() at start */
+	bool no_seccomp; /* --no-seccomp: no per-thread seccomp filters (builder/sandbox.h) */
 	int kvm_fd;
 	struct ev_loop *loop;
 	struct serial *serial;

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "base/err.h"
+#include "core/confine.h"
 #include "core/kvm_ops.h"
 #include "core/log.h"
 #include "core/vm.h"
@@ -174,6 +175,8 @@ static void *vcpu_thread(void *arg)
 	char name[16];
 	snprintf(name, sizeof(name), "mpvm-vcpu%d", v->id);
 	pthread_setname_np(pthread_self(), name);
+	/* Before the first KVM_RUN: the guest never runs on an unconfined thread. */
+	confine_thread("vcpu");
 
 	sigset_t set;
 	sigemptyset(&set);
