@@ -1,0 +1,167 @@
+#!/usr/bin/env python3
+"""Writes the binary seeds of the loader and virtio fuzz targets into
+tests/fuzz/corpus/<target>/: minimal valid inputs in each target's layout
+(fuzz_boot.h, fuzz_virtq.c, fuzz_virtio_mmio.c), so that the fuzzer starts
+inside the parsers instead of at their first magic check. The files are
+committed; rerun this after changing a layout."""
+import os
+import struct
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def put(b, off, fmt, *v):
+    struct.pack_into("<" + fmt, b, off, *v)
+
+
+def write(target, name, data):
+    d = os.path.join(HERE, "corpus", target)
+    os.makedirs(d, exist_ok=True)
+    with open(os.path.join(d, name), "wb") as f:
+        f.write(bytes(data))
+
+
+# ---- kernel images (fuzz_boot.h: opt, cmdline length, initrd size, cmdline, image)
+
+def boot_input(img, opt=0, cmdline=b"console=ttyS0", initrd=0):
+    return bytes([opt | (4 if initrd else 0), len(cmdline), initrd]) + cmdline + bytes(img)
+
+
+def xen_note(entry, descsz):
+    n = bytearray(12 + 4 + descsz)
+    put(n, 0, "III", 4, descsz, 18)
+    n[12:16] = b"Xen\0"
+    put(n, 16, "Q" if descsz == 8 else "I", entry)
+    return n
+
+
+def elf64(entry, vaddr, paddr, memsz, note=None, note_in_section=False):
+    b = bytearray(0x300)
+    b[0:16] = b"\x7fELF\x02\x01\x01" + bytes(9)
+    # e_type, e_machine, e_version, e_entry, e_phoff, e_shoff, e_flags,
+    # e_ehsize, e_phentsize, e_phnum, e_shentsize, e_shnum, e_shstrndx
+    put(b, 16, "HHIQQQIHHHHHH", 2, 62, 1, entry, 64, 0, 0, 64, 56, 2, 64, 0, 0)
+    put(b, 64, "IIQQQQQQ", 1, 7, 0x200, vaddr, paddr, 0x100, memsz, 0x1000)
+    if note:
+        b[0x100:0x100 + len(note)] = note
+        if note_in_section:
+            put(b, 64 + 56, "IIQQQQQQ", 0, 0, 0, 0, 0, 0, 0, 0)
+            put(b, 0x28, "Q", 0x180)                # e_shoff
+            put(b, 0x3a, "HH", 64, 2)               # e_shentsize, e_shnum
+            put(b, 0x180 + 64, "IIQQQQIIQQ", 0, 7, 0, 0, 0x100, len(note), 0, 0, 4, 0)
+        else:
+            put(b, 64 + 56, "IIQQQQQQ", 4, 4, 0x100, 0, 0, len(note), len(note), 4)
+    for i in range(0x100):
+        b[0x200 + i] = (i * 7 + 1) & 0xff
+    return b
+
+
+def mb_header(flags):
+    return struct.pack("<III", 0x1BADB002, flags, (-(0x1BADB002 + flags)) & 0xffffffff)
+
+
+def elf32(pvh):
+    b = bytearray(0x300)
+    b[0:16] = b"\x7fELF\x01\x01\x01" + bytes(9)
+    put(b, 16, "HHIIIIIHHHHHH", 2, 3, 1, 0x100040, 52, 0, 0, 52, 32, 2, 40, 0, 0)
+    put(b, 52, "IIIIIIII", 1, 0x200, 0x100000, 0x100000, 0x100, 0x1000, 7, 0x1000)
+    if pvh:
+        n = xen_note(0x100010, 4)
+        b[0x100:0x100 + len(n)] = n
+        put(b, 52 + 32, "IIIIIIII", 4, 0x100, 0, 0, len(n), len(n), 4, 4)
+    b[0x200:0x20c] = mb_header(3)
+    return b
+
+
+def bzimage(version=0x20f, init_size=0x80000):
+    b = bytearray(5 * 512 + 0x400)
+    b[0x1f1] = 4                              # setup_sects
+    put(b, 0x1f4, "I", 0x400 // 16)           # syssize
+    put(b, 0x1fe, "H", 0xaa55)
+    b[0x200:0x202] = b"\xeb\x6a"              # jump: header ends at 0x26c
+    b[0x202:0x206] = b"HdrS"
+    put(b, 0x206, "H", version)
+    b[0x211] = 1                              # LOADED_HIGH
+    put(b, 0x22c, "I", 0x37ffffff)            # initrd_addr_max
+    put(b, 0x230, "I", 0x100000)              # kernel_alignment
+    b[0x234] = 1                              # relocatable
+    put(b, 0x236, "H", 3)                     # XLF_KERNEL_64 | CAN_BE_LOADED_ABOVE_4G
+    put(b, 0x238, "I", 2047)                  # cmdline_size
+    put(b, 0x258, "Q", 0x100000)              # pref_address
+    put(b, 0x260, "I", init_size)
+    return b
+
+
+def mb_kludge(bss_end=0x101000):
+    b = bytearray(0x400)
+    for i in range(0x400):
+        b[i] = (i * 7 + 1) & 0xff
+    b[0] = 0x90
+    h = mb_header(0x10003) + struct.pack("<IIIII", 0x100040, 0x100000, 0, bss_end, 0x100080)
+    b[0x40:0x40 + len(h)] = h
+    return b
+
+
+def boot_seeds():
+    pvh64 = elf64(0x100000, 0x100000, 0x100000, 0x3000, xen_note(0x100020, 8))
+    write("fuzz_boot_elf", "pvh64.bin", boot_input(pvh64))
+    write("fuzz_boot_elf", "pvh64_initrd.bin", boot_input(pvh64, opt=8, initrd=3))
+    write("fuzz_boot_elf", "pvh64_shnote.bin",
+          boot_input(elf64(0x100000, 0x100000, 0x100000, 0x3000, xen_note(0x100020, 8), True)))
+    vml = elf64(0xffffffff81000040, 0xffffffff81000000, 0x100000, 0x4000)
+    write("fuzz_boot_elf", "vmlinux.bin", boot_input(vml, opt=3))
+    write("fuzz_boot_elf", "elf32_mb.bin", boot_input(elf32(False), initrd=2))
+    write("fuzz_boot_elf", "elf32_pvh.bin", boot_input(elf32(True), opt=2))
+    write("fuzz_boot_bzimage", "bzimage.bin", boot_input(bzimage()))
+    write("fuzz_boot_bzimage", "bzimage_initrd.bin", boot_input(bzimage(), opt=11, initrd=5))
+    write("fuzz_boot_bzimage", "bzimage_old.bin", boot_input(bzimage(version=0x20b)))
+    write("fuzz_boot_multiboot", "kludge.bin", boot_input(mb_kludge()))
+    write("fuzz_boot_multiboot", "kludge_initrd.bin",
+          boot_input(mb_kludge(0), opt=9, cmdline=b"", initrd=7))
+
+
+# ---- virtqueues (fuzz_virtq.c: size, flags, desc/avail/used >> 6, features, nops, 0)
+
+DESC, AVAIL, USED, TABLE, BUF = 0x000, 0x100, 0x200, 0x300, 0x400
+
+
+def desc(i, addr, length, flags, nxt, base=DESC):
+    return (base + 16 * i, struct.pack("<QIHH", addr, length, flags, nxt))
+
+
+def ring_image(descs, heads, size=8, used_event=0):
+    ram = bytearray(0x800)
+    for off, d in descs:
+        ram[off:off + len(d)] = d
+    put(ram, AVAIL, "HH", 0, len(heads))
+    for i, h in enumerate(heads):
+        put(ram, AVAIL + 4 + 2 * i, "H", h)
+    put(ram, AVAIL + 4 + 2 * size, "H", used_event)
+    return ram
+
+
+def virtq_input(ops, ram, features=3, size_log2=3):
+    hdr = bytes([size_log2, 0, DESC >> 6, AVAIL >> 6, USED >> 6, features, len(ops), 0])
+    return hdr + bytes(ops) + bytes(ram)
+
+
+NEXT, WRITE, INDIRECT = 1, 2, 4
+
+
+def virtq_seeds():
+    blk = [desc(0, BUF, 16, NEXT, 1), desc(1, BUF + 0x100, 512, NEXT | WRITE, 2),
+           desc(2, BUF + 0x300, 1, WRITE, 0)]
+    ind = [desc(3, TABLE, 48, INDIRECT, 0), desc(0, BUF, 16, NEXT, 1, TABLE),
+           desc(1, BUF + 0x100, 64, NEXT | WRITE, 2, TABLE), desc(2, BUF + 0x200, 1, WRITE, 0, TABLE)]
+    loop = [desc(5, BUF, 8, NEXT, 6), desc(6, BUF, 8, NEXT, 5)]
+    serve = [3, 4, 0, 0, 5, 6, 3]
+    write("fuzz_virtq", "chain.bin", virtq_input(serve, ring_image(blk, [0])))
+    write("fuzz_virtq", "indirect.bin", virtq_input(serve + [2], ring_image(ind + blk, [3, 0])))
+    write("fuzz_virtq", "loop.bin", virtq_input(serve, ring_image(loop + blk, [5, 0])))
+    write("fuzz_virtq", "driver_writes.bin",
+          virtq_input([0, 7, 0x01, 0x02, 2, 0, 3], ring_image(blk, [0, 0])))
+
+
+if __name__ == "__main__":
+    boot_seeds()
+    virtq_seeds()
