@@ -162,6 +162,59 @@ def virtq_seeds():
           virtq_input([0, 7, 0x01, 0x02, 2, 0, 3], ring_image(blk, [0, 0])))
 
 
+# ---- virtio-mmio (fuzz_virtio_mmio.c: device, nops, ops, RAM)
+
+STATUS, DRV_FEAT, DRV_FEAT_SEL, Q_SEL, Q_NUM, Q_READY, Q_NOTIFY = 0x70, 0x20, 0x24, 0x30, 0x38, 0x44, 0x50
+Q_DESC, Q_AVAIL, Q_USED, ISR, ISR_ACK = 0x80, 0x90, 0xa0, 0x60, 0x64
+
+
+def wr(off, v):
+    return bytes([0, off >> 2]) + struct.pack("<I", v)
+
+
+def rd(off):
+    return bytes([1, off >> 2])
+
+
+def driver_init(features_lo):
+    ops = wr(STATUS, 0) + wr(STATUS, 1) + wr(STATUS, 3) + rd(0x10)
+    ops += wr(DRV_FEAT_SEL, 0) + wr(DRV_FEAT, features_lo) + wr(DRV_FEAT_SEL, 1) + wr(DRV_FEAT, 1)
+    ops += wr(STATUS, 0xb) + wr(Q_SEL, 0) + wr(Q_NUM, 8) + wr(Q_DESC, DESC) + wr(Q_AVAIL, AVAIL)
+    ops += wr(Q_USED, USED) + wr(Q_READY, 1) + wr(STATUS, 0xf)
+    return ops
+
+
+def mmio_input(dev, ops, ram):
+    assert len(ops) < 256
+    return bytes([dev, len(ops)]) + ops + bytes(ram)
+
+
+def blk_request(typ, sector, data_len, data_write):
+    d = [desc(0, BUF, 16, NEXT, 1), desc(1, BUF + 0x100, data_len, NEXT | (WRITE if data_write else 0), 2),
+         desc(2, BUF + 0x300, 1, WRITE, 0)]
+    ram = ring_image(d, [0])
+    put(ram, BUF, "IIQ", typ, 0, sector)
+    return ram
+
+
+def mmio_seeds():
+    tail = wr(Q_NOTIFY, 0) + rd(ISR) + wr(ISR_ACK, 1) + bytes([2 | (3 << 2), 0x10, 0x00])
+    rng = ring_image([desc(0, BUF, 64, WRITE, 0)], [0])
+    write("fuzz_virtio_mmio", "rng.bin", mmio_input(0, driver_init(1 << 29) + tail, rng))
+    blk_feat = (1 << 2) | (1 << 9) | (1 << 28)
+    write("fuzz_virtio_mmio", "blk_read.bin", mmio_input(5, driver_init(blk_feat) + tail,
+                                                       blk_request(0, 1, 512, True)))
+    write("fuzz_virtio_mmio", "blk_write.bin", mmio_input(5, driver_init(blk_feat) + tail,
+                                                        blk_request(1, 2, 512, False)))
+    write("fuzz_virtio_mmio", "blk_write_ro.bin", mmio_input(7, driver_init(blk_feat | 1 << 5) + tail,
+                                                           blk_request(1, 2, 512, False)))
+    write("fuzz_virtio_mmio", "blk_get_id.bin", mmio_input(5, driver_init(blk_feat) + tail,
+                                                         blk_request(8, 0, 20, True)))
+    write("fuzz_virtio_mmio", "blk_flush.bin", mmio_input(5, driver_init(blk_feat) + tail,
+                                                        blk_request(4, 0, 0, True)))
+
+
 if __name__ == "__main__":
     boot_seeds()
     virtq_seeds()
+    mmio_seeds()
