@@ -214,7 +214,41 @@ def mmio_seeds():
                                                         blk_request(4, 0, 0, True)))
 
 
+# ---- port I/O (fuzz_pio.c: host input length, host input, 3-byte accesses)
+
+def pio_w(idx, v):
+    return bytes([idx, 8, v])
+
+
+def pio_r(idx):
+    return bytes([idx, 0, 0])
+
+
+def pio_input(accesses, host_input=b""):
+    return bytes([len(host_input)]) + host_input + b"".join(accesses)
+
+
+def pio_seeds():
+    uart = [pio_w(3, 0x80), pio_w(0, 1), pio_w(1, 0), pio_w(3, 3), pio_w(2, 0xc7), pio_w(4, 0x0b),
+            pio_w(1, 0x0f)] + [pio_w(0, c) for c in b"hi\n"] + [pio_r(2), pio_r(5), pio_r(0), pio_r(0),
+                                                              pio_r(6), pio_r(7)]
+    write("fuzz_pio", "uart.bin", pio_input(uart, b"ok\r"))
+    loop = [pio_w(4, 0x10), pio_w(1, 1), pio_w(0, 0x41), pio_r(5), pio_r(2), pio_r(0), pio_r(6)]
+    write("fuzz_pio", "uart_loopback.bin", pio_input(loop))
+    write("fuzz_pio", "uart_escape.bin", pio_input([pio_r(0)] * 4, b"a\x01\x01b\x01hc\x01x"))
+    kbd = [pio_w(9, 0xaa), pio_r(8), pio_w(9, 0x20), pio_r(8), pio_w(9, 0x60), pio_w(8, 0x45),
+           pio_w(8, 0xff), pio_r(8), pio_r(8), pio_w(8, 0xf2), pio_r(8), pio_r(8), pio_r(8),
+           pio_w(9, 0xa9), pio_r(8), pio_w(9, 0xd2), pio_w(8, 0x1c), pio_r(9), pio_r(8),
+           bytes([0xff, 0, 0]), pio_r(8), pio_w(9, 0xd1), pio_w(8, 0x00)]
+    write("fuzz_pio", "i8042.bin", pio_input(kbd))
+    write("fuzz_pio", "i8042_reset.bin", pio_input([pio_w(9, 0xfe)]))
+    plat = [pio_w(14, 123), pio_w(15, 2), pio_r(15), pio_w(10, 0x20 | (5 << 2)), pio_r(11),
+            pio_w(15, 6), pio_w(12, 0x31)]
+    write("fuzz_pio", "platform.bin", pio_input(plat))
+
+
 if __name__ == "__main__":
     boot_seeds()
     virtq_seeds()
     mmio_seeds()
+    pio_seeds()
