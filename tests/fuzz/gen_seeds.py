@@ -247,8 +247,30 @@ def pio_seeds():
     write("fuzz_pio", "platform.bin", pio_input(plat))
 
 
+# ---- soft PMU MSRs (fuzz_pmu_msr.c: 4 shape bytes, filter, 10-byte ops)
+# An op's MSR byte: high nibble picks the range (PMC0, PERFEVTSEL0, FIXED_CTR0,
+# A_PMC0, FIXED_CTR_CTRL.., PERF_CAPABILITIES), low nibble the index + 2.
+
+def pmu_op(kind, msr_byte, value):
+    return bytes([kind, msr_byte]) + struct.pack("<Q", value)
+
+
+def pmu_seeds():
+    shape = bytes([1 | (4 << 1) | (3 << 5), 16, 16, 0, 0xff])   # v2, 4 GP, 3 fixed, 48 bits
+    evt = 0x3c | (1 << 16) | (1 << 17) | (1 << 20) | (1 << 22)  # core cycles, USR OS INT EN
+    ops = [pmu_op(1, 0x12, evt), pmu_op(1, 0x32, (1 << 48) - 16), pmu_op(1, 0x4 + 0x40 + 2, 0xf),
+           pmu_op(1, 0x40 + 2, 0xb0), pmu_op(1, 0x21 + 2, (1 << 48) - 3), pmu_op(0, 0x40 + 3, 0),
+           pmu_op(2, 0, 100), pmu_op(0, 0x40 + 3, 0), pmu_op(1, 0x40 + 5, (1 << 32) | 1),
+           pmu_op(0, 0x02, 0), pmu_op(0, 0x52, 0), pmu_op(1, 0x02, 0xffffffff)]
+    write("fuzz_pmu_msr", "v2_counting.bin", shape + b"".join(ops))
+    v1 = bytes([0 | (2 << 1), 0, 0, 0, 0xff])
+    write("fuzz_pmu_msr", "v1.bin", v1 + b"".join([pmu_op(1, 0x12, evt), pmu_op(1, 0x02, 0xfffffff0),
+                                                   pmu_op(2, 0, 64), pmu_op(0, 0x02, 0)]))
+
+
 if __name__ == "__main__":
     boot_seeds()
     virtq_seeds()
     mmio_seeds()
     pio_seeds()
+    pmu_seeds()
