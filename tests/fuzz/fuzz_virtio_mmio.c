@@ -1,11 +1,13 @@
 /* libFuzzer: a hostile driver on the virtio-mmio register file
- * (devices/virtio/mmio.c, device.c) of a virtio-rng or virtio-blk device
- * (Sync engine, on an 8 KiB memfd), with the device's request processing
- * (rng.c, blk.c, blk_io.c) behind it. Input: byte 0 picks the device and
- * its options, byte 1 counts the operation bytes that follow; the rest is
- * guest RAM (32 KiB, the rest zero): rings and requests. An operation is a
+ * (devices/virtio/mmio.c, device.c) of a virtio-rng, virtio-blk (Sync
+ * engine, on an 8 KiB memfd) or virtio-net device (its tap a SOCK_DGRAM
+ * socketpair), with the device's request processing (rng.c, blk.c,
+ * blk_io.c, net.c) behind it. Input: byte 0 picks the device and its
+ * options, byte 1 counts the operation bytes that follow; the rest is guest
+ * RAM (32 KiB, the rest zero): rings and requests. An operation is a
  * register write or read (aligned or not, any width), a config-space access,
- * or a driver write to RAM between two register accesses.
+ * a driver write to RAM between two register accesses, or (net) a frame
+ * arriving on the tap.
  *
  * No worker thread: what it would do is done inline, in the same order, so
  * that a run depends only on its input. DRIVER_OK activates the device and
@@ -16,19 +18,24 @@
  * a device with synchronous I/O has answered every chain it took (used
  * index == consumed avail entries) once a notification has been handled;
  * the interrupt status holds only the two defined bits; a read of any
- * register or config byte fills exactly what was asked.
+ * register or config byte fills exactly what was asked; every frame net
+ * hands the tap has a sanitised header (no GSO, only NEEDS_CSUM, and that
+ * only when negotiated) and at most VIRTIO_NET_MAX_FRAME bytes after it.
  */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
 #include <unistd.h>
 #include <linux/virtio_mmio.h>
+#include <linux/virtio_net.h>
 
 #include "core/log.h"
 #include "devices/virtio/blk.h"
 #include "devices/virtio/mmio.h"
+#include "devices/virtio/net.h"
 #include "devices/virtio/rng.h"
 
 #define RAM 0x8000u
@@ -57,11 +64,22 @@ static void init_once(void)
 	snprintf(disk_path, sizeof(disk_path), "/proc/self/fd/%d", fd);
 }
 
-static struct virtio_dev *create(uint8_t sel, const struct guest_mem *m)
+/* sel & 3: 0 rng, 2 net (MAC if sel & 4), odd blk (read-only if sel & 2,
+ * writeback if sel & 4). *host: the tap's other end for net, else -1. */
+static struct virtio_dev *create(uint8_t sel, const struct guest_mem *m, int *host)
 {
 	char err[256];
 	struct virtio_dev *d;
-	if (sel & 1) {
+	*host = -1;
+	if ((sel & 3) == 2) {
+		int sv[2];
+		if (socketpair(AF_UNIX, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv))
+			abort();
+		struct cfg_net c = { .iface_id = "eth0", .host_dev_name = "fuzz0", .has_mac = sel & 4,
+				     .guest_mac = { 0x52, 0x54, 0, 0x12, 0x34, 0x56 } };
+		d = virtio_net_create_on_fd(&c, sv[0], m, err, sizeof(err));
+		*host = sv[1];
+	} else if (sel & 1) {
 		struct cfg_drive c = {
 			.drive_id = "fuzz", .path_on_host = disk_path, .is_read_only = sel & 2,
 			.cache_type = sel & 4 ? CFG_CACHE_WRITEBACK : CFG_CACHE_UNSAFE,
@@ -118,6 +136,21 @@ static void check_state(struct virtio_dev *d, const struct guest_mem *m)
 	}
 }
 
+/* What net sent to the tap: drain it, checking each frame's header. */
+static void check_tx(struct virtio_dev *d, int host)
+{
+	static uint8_t frame[VIRTIO_NET_MAX_FRAME + 64];
+	ssize_t r;
+	while (host >= 0 && (r = recv(host, frame, sizeof(frame), MSG_TRUNC)) >= 0) {
+		struct virtio_net_hdr_v1 h;
+		CHECK((size_t)r >= sizeof(h) && (size_t)r - sizeof(h) <= VIRTIO_NET_MAX_FRAME);
+		memcpy(&h, frame, sizeof(h));
+		CHECK(h.gso_type == VIRTIO_NET_HDR_GSO_NONE && h.gso_size == 0 && h.num_buffers == 0);
+		CHECK(!(h.flags & ~VIRTIO_NET_HDR_F_NEEDS_CSUM));
+		CHECK(!h.flags || virtio_has(d, VIRTIO_NET_F_CSUM));
+	}
+}
+
 static uint32_t rd32le(const uint8_t *p)
 {
 	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
@@ -136,7 +169,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	memset(ram, 0, RAM);
 	memcpy(ram, data + nops, size - nops < RAM ? size - nops : RAM);
 	struct guest_mem m = { .regions = { { 0, RAM, ram } }, .nregions = 1, .ram_size = RAM };
-	struct virtio_dev *d = create(sel, &m);
+	int host;
+	struct virtio_dev *d = create(sel, &m, &host);
 
 	const uint8_t *op = data, *end = data + nops;
 	while (op < end) {
@@ -161,6 +195,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			virtio_mmio_access(d, NULL, (uint32_t)op[0] << 2, buf, 4, false);
 			CHECK(buf[4] == 0xa5); /* a 4-byte read writes 4 bytes */
 			op += 1;
+		} else if ((kind & 0xc3) == 0xc2 && host >= 0 && left >= 1) {
+			/* A frame for the guest: the next op[0] bytes of the stream. */
+			size_t n = op[0] < left - 1 ? op[0] : left - 1;
+			ssize_t sent = send(host, op + 1, n, 0); /* full: the frame is lost, as on a tap */
+			(void)sent;
+			op += 1 + n;
+			serve(d, VIRTIO_NET_RXQ); /* the worker sees the tap readable */
 		} else if ((kind & 3) == 2 && left >= 2) { /* any width, any offset */
 			uint32_t len = 1 + (kind >> 2 & 7), off = (uint32_t)op[0] << 4 | op[1] >> 4;
 			bool wr = kind & 0x20;
@@ -179,6 +220,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			break;
 		}
 		check_state(d, &m);
+		check_tx(d, host);
 	}
 	if (getenv("FUZZ_VERBOSE")) /* checking a seed: did its requests go through? */
 		fprintf(stderr, "status 0x%x, %llu requests, %llu bad, %llu device errors\n",
@@ -186,5 +228,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			(unsigned long long)atomic_load(&d->stats.bad_requests),
 			(unsigned long long)atomic_load(&d->stats.device_errors));
 	virtio_dev_destroy(d);
+	if (host >= 0)
+		close(host);
 	return 0;
 }

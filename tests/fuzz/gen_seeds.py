@@ -197,6 +197,23 @@ def blk_request(typ, sector, data_len, data_write):
     return ram
 
 
+def net_seeds():
+    # Queue 0 (receive) rings at 0x000, queue 1 (transmit) at 0x800.
+    tx_ring = 0x800
+    ops = driver_init(0b100011)[:-6]                         # CSUM, GUEST_CSUM, MAC; not DRIVER_OK yet
+    ops += wr(Q_SEL, 1) + wr(Q_NUM, 8) + wr(Q_DESC, tx_ring) + wr(Q_AVAIL, tx_ring + 0x100)
+    ops += wr(Q_USED, tx_ring + 0x200) + wr(Q_READY, 1) + wr(STATUS, 0xf)
+    frame = bytes(12) + b"\xff" * 6 + b"\x52\x54\x00\x12\x34\x56" + b"\x88\xb5" + b"fuzz"
+    ops += wr(Q_NOTIFY, 1) + wr(Q_NOTIFY, 0) + bytes([0xc2, len(frame)]) + frame + rd(ISR)
+    rx = [desc(0, 0x1000, 0x600, WRITE, 0)]
+    tx = [desc(0, 0xc00, 12 + 60, 0, 0, tx_ring)]
+    ram = bytearray(0x1600)
+    ram[:0x800] = ring_image(rx, [0])
+    ram[0x800:0x1000] = ring_image([(o - tx_ring, d) for o, d in tx], [0])
+    put(ram, 0xc00, "BBHHHHH", 1, 0, 0, 0, 14, 16, 0)        # NEEDS_CSUM at 14+16
+    write("fuzz_virtio_mmio", "net.bin", mmio_input(6, ops, ram))
+
+
 def mmio_seeds():
     tail = wr(Q_NOTIFY, 0) + rd(ISR) + wr(ISR_ACK, 1) + bytes([2 | (3 << 2), 0x10, 0x00])
     rng = ring_image([desc(0, BUF, 64, WRITE, 0)], [0])
@@ -272,5 +289,6 @@ if __name__ == "__main__":
     boot_seeds()
     virtq_seeds()
     mmio_seeds()
+    net_seeds()
     pio_seeds()
     pmu_seeds()
