@@ -63,7 +63,7 @@ for name in "${targets[@]}"; do
 	regress=tests/fuzz/regress/$name
 	if [ -d "$regress" ] && [ -n "$(ls -A "$regress")" ]; then
 		echo "== fuzz: $name: replaying $(ls "$regress" | wc -l) regression input(s)"
-		"$B/$name" -runs=0 "$regress" 2>"$B/$name.regress.log" ||
+		"$B/$name" -runs=0 -timeout=10 "$regress" 2>"$B/$name.regress.log" ||
 			{ tail -40 "$B/$name.regress.log"; exit 1; }
 	fi
 	work=$B/corpus/$name
