@@ -6,7 +6,8 @@
  * what a device does (pop, push, give back, count, notification
  * suppression) and what the driver does meanwhile (rewrite two bytes).
  *
- * Oracles, besides ASan: virtq_enable() accepts only rings inside RAM; a
+ * Oracles, besides ASan: virtq_enable() accepts only rings inside RAM, with
+ * the used ring apart from the other two; a
  * popped chain has a head inside the table and, when valid, iovecs inside
  * RAM whose lengths add up to out_len + in_len under the chain limits; the
  * used index moves by exactly one per push and never past what was popped;
@@ -87,6 +88,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	CHECK(in_ram(q.desc, 16ull * q.size) && in_ram(q.avail, 6 + 2ull * q.size) &&
 	      in_ram(q.used, 6 + 8ull * q.size));
+	/* The used ring, which the device writes, is apart from what it reads. */
+	uint64_t ulen = 6 + 8ull * q.size;
+	CHECK(q.used_gpa + ulen <= q.avail_gpa || q.avail_gpa + 6 + 2ull * q.size <= q.used_gpa);
+	CHECK(q.used_gpa + ulen <= q.desc_gpa || q.desc_gpa + 16ull * q.size <= q.used_gpa);
 
 	uint32_t popped = 0, pushed = 0;
 	static uint8_t buf[4096];
