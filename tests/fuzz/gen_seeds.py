@@ -285,6 +285,20 @@ def pmu_seeds():
                                                    pmu_op(2, 0, 64), pmu_op(0, 0x02, 0)]))
 
 
+# ---- ACPI tables (fuzz_acpi.c: ncpus, flags, pm_port, addr, APIC ids, 6-byte devices)
+
+def acpi_dev(index, gsi_off, hid):
+    return struct.pack("<I", index) + bytes([gsi_off, hid])
+
+
+def acpi_seeds():
+    head = bytes([2, 7, 0x06, 0x00, 0, 0, 0, 0]) + bytes(2)
+    devs = b"".join(acpi_dev(i, i, 0) for i in range(3))
+    write("fuzz_acpi", "microvm.bin", head + devs)
+    big = bytes([32, 3, 0, 0, 0, 0, 0xc0, 0xfe]) + bytes(32)
+    write("fuzz_acpi", "32cpus_18devs.bin", big + b"".join(acpi_dev(i, i, 0) for i in range(18)))
+
+
 if __name__ == "__main__":
     boot_seeds()
     virtq_seeds()
@@ -292,3 +306,4 @@ if __name__ == "__main__":
     net_seeds()
     pio_seeds()
     pmu_seeds()
+    acpi_seeds()
