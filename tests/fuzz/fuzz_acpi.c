@@ -15,17 +15,10 @@
 
 #include "base/utf8.h"
 #include "boot/acpi.h"
+#include "fuzz_check.h"
 
 #define RAM 0x100000u /* up to ACPI_AREA_END exactly: ASan sees a write past it */
 #define MAX_DEVS 40
-
-#define CHECK(cond)                                                                \
-	do {                                                                       \
-		if (!(cond)) {                                                     \
-			fprintf(stderr, "fuzz_acpi: %s (line %d)\n", #cond, __LINE__); \
-			abort();                                                   \
-		}                                                                  \
-	} while (0)
 
 static uint8_t *ram;
 

@@ -26,16 +26,9 @@
 #include "devices/debug_port.h"
 #include "devices/i8042.h"
 #include "devices/serial.h"
+#include "fuzz_check.h"
 
 #define ACPI_PM_PORT 0x600
-
-#define CHECK(cond)                                                                \
-	do {                                                                       \
-		if (!(cond)) {                                                     \
-			fprintf(stderr, "fuzz_pio: %s (line %d)\n", #cond, __LINE__); \
-			abort();                                                   \
-		}                                                                  \
-	} while (0)
 
 static const uint16_t ports[] = {
 	0x3f8, 0x3f9, 0x3fa, 0x3fb, 0x3fc, 0x3fd, 0x3fe, 0x3ff, I8042_DATA_PORT, I8042_CMD_PORT,

@@ -20,14 +20,7 @@
 #include <string.h>
 
 #include "pmu/soft.h"
-
-#define CHECK(cond)                                                                    \
-	do {                                                                           \
-		if (!(cond)) {                                                         \
-			fprintf(stderr, "fuzz_pmu_msr: %s (line %d)\n", #cond, __LINE__); \
-			abort();                                                       \
-		}                                                                      \
-	} while (0)
+#include "fuzz_check.h"
 
 /* The MSR indexes the model owns, plus neighbours of its ranges. */
 static uint32_t msr_of(uint8_t b)

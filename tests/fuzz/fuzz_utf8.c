@@ -15,14 +15,7 @@
 #include <string.h>
 
 #include "base/utf8.h"
-
-#define CHECK(cond)                                                                 \
-	do {                                                                        \
-		if (!(cond)) {                                                      \
-			fprintf(stderr, "fuzz_utf8: %s (line %d)\n", #cond, __LINE__); \
-			abort();                                                    \
-		}                                                                   \
-	} while (0)
+#include "fuzz_check.h"
 
 /* Length of the well-formed sequence at s (Unicode 15, table 3-7), or 0. */
 static size_t ref_len(const uint8_t *s, size_t n)

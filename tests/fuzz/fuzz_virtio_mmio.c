@@ -37,17 +37,10 @@
 #include "devices/virtio/mmio.h"
 #include "devices/virtio/net.h"
 #include "devices/virtio/rng.h"
+#include "fuzz_check.h"
 
 #define RAM 0x8000u
 #define DISK 0x2000
-
-#define CHECK(cond)                                                                      \
-	do {                                                                             \
-		if (!(cond)) {                                                           \
-			fprintf(stderr, "fuzz_virtio_mmio: %s (line %d)\n", #cond, __LINE__); \
-			abort();                                                         \
-		}                                                                        \
-	} while (0)
 
 static uint8_t *ram;
 static char disk_path[64];

@@ -20,18 +20,11 @@
 #include <linux/virtio_ring.h>
 
 #include "devices/virtio/queue.h"
+#include "fuzz_check.h"
 
 #define RAM 0x4000u
 
 static uint8_t *ram;
-
-#define CHECK(cond)                                                                \
-	do {                                                                       \
-		if (!(cond)) {                                                     \
-			fprintf(stderr, "fuzz_virtq: %s (line %d)\n", #cond, __LINE__); \
-			abort();                                                   \
-		}                                                                  \
-	} while (0)
 
 static bool in_ram(const void *p, uint64_t len)
 {
