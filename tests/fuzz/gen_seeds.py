@@ -1,9 +1,10 @@
 #!/usr/bin/env python3
-"""Writes the binary seeds of the loader and virtio fuzz targets into
-tests/fuzz/corpus/<target>/: minimal valid inputs in each target's layout
-(fuzz_boot.h, fuzz_virtq.c, fuzz_virtio_mmio.c), so that the fuzzer starts
-inside the parsers instead of at their first magic check. The files are
-committed; rerun this after changing a layout."""
+"""Writes the binary seeds of the loader, virtio, port-I/O, PMU and ACPI fuzz
+targets into tests/fuzz/corpus/<target>/: minimal valid inputs in each
+target's layout (fuzz_boot.h, fuzz_virtq.c, fuzz_virtio_mmio.c, fuzz_pio.c,
+fuzz_pmu_msr.c, fuzz_acpi.c), so that the fuzzer starts inside the parsers
+instead of at their first magic check. The files are committed; rerun this
+after changing a layout (the output is the same byte for byte otherwise)."""
 import os
 import struct
 
