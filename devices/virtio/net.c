@@ -380,12 +380,26 @@ static int tap_open(const char *name, char *err, size_t errlen)
 struct virtio_dev *virtio_net_create(const struct cfg_net *cfg, const struct guest_mem *mem,
 				     char *err, size_t errlen)
 {
+	char e2[256];
+	int fd = tap_open(cfg->host_dev_name, e2, sizeof(e2));
+	if (fd < 0) {
+		err_set(err, errlen, "network interface %s: %s", cfg->iface_id, e2);
+		return NULL;
+	}
+	return virtio_net_create_on_fd(cfg, fd, mem, err, errlen);
+}
+
+struct virtio_dev *virtio_net_create_on_fd(const struct cfg_net *cfg, int fd,
+					   const struct guest_mem *mem, char *err, size_t errlen)
+{
 	struct virtio_net *n = calloc(1, sizeof(*n));
 	if (!n) {
+		close(fd);
 		err_set(err, errlen, "network interface %s: out of memory", cfg->iface_id);
 		return NULL;
 	}
-	n->tap_fd = n->rx.timer_fd = n->tx.timer_fd = -1;
+	n->tap_fd = fd;
+	n->rx.timer_fd = n->tx.timer_fd = -1;
 	snprintf(n->iface_id, sizeof(n->iface_id), "%s", cfg->iface_id);
 	snprintf(n->ifname, sizeof(n->ifname), "%s", cfg->host_dev_name);
 	uint64_t now = rl_now_ns();
@@ -398,17 +412,12 @@ struct virtio_dev *virtio_net_create(const struct cfg_net *cfg, const struct gue
 	}
 	char name[48];
 	snprintf(name, sizeof(name), "net:%s", cfg->iface_id);
+	/* From here on the device's destroy() closes the fd. */
 	if (virtio_dev_init(&n->dev, name, VIRTIO_ID_NET, features, 2, VIRTQ_MAX_SIZE, &net_ops, mem,
 			    err, errlen))
 		goto fail;
 	n->dev.config = &n->config;
 	n->dev.config_len = sizeof(n->config);
-	char e2[256];
-	n->tap_fd = tap_open(n->ifname, e2, sizeof(e2));
-	if (n->tap_fd < 0) {
-		err_set(err, errlen, "network interface %s: %s", n->iface_id, e2);
-		goto fail;
-	}
 	n->rx.timer_fd = rl_timer_create();
 	n->tx.timer_fd = rl_timer_create();
 	if (n->rx.timer_fd < 0 || n->tx.timer_fd < 0 ||

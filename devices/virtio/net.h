@@ -33,5 +33,11 @@
 
 struct virtio_dev *virtio_net_create(const struct cfg_net *cfg, const struct guest_mem *mem,
 				     char *err, size_t errlen);
+/* The same on an fd that is already open and acts as the tap: one frame,
+ * vnet header first, per read or write (the fuzzer passes one end of a
+ * SOCK_DGRAM socketpair, so needs no CAP_NET_ADMIN). The device owns `fd`
+ * from then on, even on failure; a TUNSETOFFLOAD it refuses is only logged. */
+struct virtio_dev *virtio_net_create_on_fd(const struct cfg_net *cfg, int fd,
+					   const struct guest_mem *mem, char *err, size_t errlen);
 
 #endif

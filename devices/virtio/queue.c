@@ -34,6 +34,11 @@ void virtq_reset(struct virtq *q)
 	memset(q, 0, sizeof(*q));
 }
 
+static bool overlap(uint64_t a, uint64_t alen, uint64_t b, uint64_t blen)
+{
+	return a < b + blen && b < a + alen; /* no wrap: both ranges are in RAM */
+}
+
 int virtq_enable(struct virtq *q, const struct guest_mem *mem, bool event_idx,
 		 bool indirect, char *err, size_t errlen)
 {
@@ -55,6 +60,18 @@ int virtq_enable(struct virtq *q, const struct guest_mem *mem, bool event_idx,
 		return err_set(err, errlen, "%s ring at 0x%llx is not in guest RAM",
 			       !d ? "descriptor" : !a ? "available" : "used",
 			       (unsigned long long)(!d ? q->desc_gpa : !a ? q->avail_gpa : q->used_gpa));
+	}
+	/* The device writes the used ring (avail_event included) and reads the
+	 * other two. Were they to overlap, the device's own stores would change
+	 * what it reads next: a used->flags store landing on avail->idx made a
+	 * device loop forever on one kick (found by fuzz_virtio_mmio). */
+	uint64_t ulen = 6 + 8 * n;
+	bool on_avail = overlap(q->used_gpa, ulen, q->avail_gpa, 6 + 2 * n);
+	if (on_avail || overlap(q->used_gpa, ulen, q->desc_gpa, 16 * n)) {
+		return err_set(err, errlen, "used ring at 0x%llx overlaps the %s at 0x%llx",
+			       (unsigned long long)q->used_gpa,
+			       on_avail ? "available ring" : "descriptor table",
+			       (unsigned long long)(on_avail ? q->avail_gpa : q->desc_gpa));
 	}
 	q->mem = mem;
 	q->desc = d;

@@ -81,7 +81,8 @@ struct virtq {
 /* Reset to the power-on state (size 0, addresses 0, disabled). */
 void virtq_reset(struct virtq *q);
 /* Check size (power of two, 1..VIRTQ_MAX_SIZE) and rings (in RAM, aligned:
- * desc 16, avail 2, used 4), then map them. Returns 0, or -1 with a reason
+ * desc 16, avail 2, used 4; the used ring, which the device writes, apart
+ * from the two it reads), then map them. Returns 0, or -1 with a reason
  * in `err`. Indices start at 0 (the driver has just built the rings). */
 int virtq_enable(struct virtq *q, const struct guest_mem *mem, bool event_idx,
 		 bool indirect, char *err, size_t errlen);

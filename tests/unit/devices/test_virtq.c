@@ -339,6 +339,11 @@ START_TEST(queue_setup_is_validated)
 		{ 8, MEM_SIZE - 64, AVAIL, USED },
 		{ 8, DESC, AVAIL, MEM_SIZE - 8 },
 		{ 8, DESC, 0xfffffffffffffffeull, USED },
+		/* The used ring on what the device reads: its own stores would
+		 * rewrite avail->idx (used->flags here) or the descriptors. */
+		{ 8, DESC, AVAIL + 2, AVAIL + 4 },
+		{ 8, DESC, AVAIL, AVAIL - 64 },
+		{ 8, DESC, AVAIL, DESC + 0x70 },
 	};
 	for (unsigned i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		virtq_reset(&q);
