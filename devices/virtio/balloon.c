@@ -199,6 +199,7 @@ static void balloon_destroy(struct virtio_dev *d)
 }
 
 static const struct virtio_dev_ops balloon_ops = {
+	.thread_kind = "virtio-balloon",
 	.queue_notify = balloon_queue_notify,
 	.config_write = balloon_config_write,
 	.reset = balloon_reset,

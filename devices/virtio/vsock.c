@@ -779,6 +779,7 @@ static void vsock_destroy(struct virtio_dev *d)
 }
 
 static const struct virtio_dev_ops vsock_ops = {
+	.thread_kind = "virtio-vsock",
 	.queue_notify = vsock_queue_notify,
 	.reset = vsock_reset,
 	.destroy = vsock_destroy,

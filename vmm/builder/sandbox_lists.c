@@ -92,11 +92,25 @@ static const char *const rng_sys[] = {
 	"timerfd_gettime", NULL,
 };
 
+/* virtio-vsock worker: Firecracker's host side. It accepts host clients on
+ * uds_path, connects to <uds_path>_<port> for the guest (so it creates
+ * UNIX sockets), moves bytes both ways, half-closes; its own epoll set. */
+static const char *const vsock_sys[] = {
+	"epoll_wait", "epoll_pwait", "epoll_ctl", "accept4", "socket", "connect", "sendto",
+	"recvfrom", "readv", "shutdown", NULL,
+};
+
+/* virtio-balloon worker: inflated pages go back to the host (madvise, in
+ * the common list), the statistics timer. */
+static const char *const balloon_sys[] = {
+	"epoll_wait", "epoll_pwait", "epoll_ctl", "timerfd_settime", "timerfd_gettime", NULL,
+};
+
 /* The soft PMU's timer: waits on timerfds and kicks a vCPU (tgkill). */
 static const char *const pmu_timer_sys[] = { "epoll_wait", "epoll_pwait", NULL };
 
 /* Main thread once the VM runs: the event loop (signalfd, timers), the
- * serial console on the terminal, the API socket (libmicrohttpd), files the
+ * serial console on the terminal, the API socket (api_http.c), files the
  * API may open while running (a new drive backing file, the log and metrics
  * paths), the soft and kernel PMU's API (filter updates, counters, a host
  * re-probe through /dev/kvm), and teardown (unlinking the socket). */
@@ -126,6 +140,8 @@ const struct sandbox_list sandbox_lists[] = {
 	{ "virtio-blk", blk_sys, NULL },
 	{ "virtio-net", net_sys, net_ioctls },
 	{ "virtio-rng", rng_sys, NULL },
+	{ "virtio-vsock", vsock_sys, NULL },
+	{ "virtio-balloon", balloon_sys, NULL },
 	{ "pmu-timer", pmu_timer_sys, NULL },
 	{ "main", main_sys, main_ioctls },
 	{ NULL, NULL, NULL },
