@@ -215,6 +215,33 @@ def net_seeds():
     write("fuzz_virtio_mmio", "net.bin", mmio_input(6, ops, ram))
 
 
+def two_queue_init(features_lo, q1_ring):
+    """driver_init for queue 0, then queue 1 at q1_ring, then DRIVER_OK."""
+    ops = driver_init(features_lo)[:-6]
+    ops += wr(Q_SEL, 1) + wr(Q_NUM, 8) + wr(Q_DESC, q1_ring) + wr(Q_AVAIL, q1_ring + 0x100)
+    ops += wr(Q_USED, q1_ring + 0x200) + wr(Q_READY, 1) + wr(STATUS, 0xf)
+    return ops
+
+
+def vsock_balloon_seeds():
+    # vsock: a REQUEST to host port 5 (nobody listens: the device owes an RST,
+    # which it writes into the receive buffer of queue 0).
+    tx_ring = 0x800
+    ops = two_queue_init(0, tx_ring) + wr(Q_NOTIFY, 1) + wr(Q_NOTIFY, 0) + rd(ISR)
+    rx = [desc(0, 0x1000, 0x100, WRITE, 0)]
+    tx = [desc(0, 0xc00, 44, 0, 0, tx_ring)]
+    ram = bytearray(0x1200)
+    ram[:0x800] = ring_image(rx, [0])
+    ram[0x800:0x1000] = ring_image([(o - tx_ring, d) for o, d in tx], [0])
+    put(ram, 0xc00, "QQIIIHHIII", 3, 2, 1000, 5, 0, 1, 1, 0, 65536, 0)
+    write("fuzz_virtio_mmio", "vsock_request.bin", mmio_input(0x08, ops, ram))
+    # balloon: inflate page frames 2 and 3 (and one outside RAM).
+    ops = driver_init(0) + wr(Q_NOTIFY, 0) + rd(ISR)
+    ram = ring_image([desc(0, BUF, 12, 0, 0)], [0])
+    put(ram, BUF, "III", 2, 3, 0x100000)
+    write("fuzz_virtio_mmio", "balloon_inflate.bin", mmio_input(0x10, ops, ram))
+
+
 def mmio_seeds():
     tail = wr(Q_NOTIFY, 0) + rd(ISR) + wr(ISR_ACK, 1) + bytes([2 | (3 << 2), 0x10, 0x00])
     rng = ring_image([desc(0, BUF, 64, WRITE, 0)], [0])
@@ -304,6 +331,7 @@ if __name__ == "__main__":
     boot_seeds()
     virtq_seeds()
     mmio_seeds()
+    vsock_balloon_seeds()
     net_seeds()
     pio_seeds()
     pmu_seeds()
