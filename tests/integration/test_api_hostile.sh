@@ -21,12 +21,15 @@ for _ in $(seq 100); do
 done
 [ -S "$SOCK" ] || { fail "API socket not ready" "$(cat "$T_TMP/mpvm.err")"; finish; }
 
-# Under ASan freed memory sits in quarantine, so RSS says nothing about
-# leaks there; LeakSanitizer does, when mpvm exits (StopVmm below).
-asan=0
-nm -D "$MPVM" 2>/dev/null | grep -q __asan_init && asan=1
+# Under ASan and TSan freed memory sits in quarantine or shadow, so RSS says
+# nothing about leaks there; under ASan LeakSanitizer does, when mpvm exits
+# (StopVmm below).
+asan=0 sanitized=0
+syms=$(nm -D "$MPVM" 2>/dev/null)
+grep -q __asan_init <<<"$syms" && asan=1 sanitized=1
+grep -q __tsan_init <<<"$syms" && sanitized=1
 timeout 120 python3 "$(dirname "$0")/api_hostile.py" "$SOCK" "$MPID" 3 \
-	$([ "$asan" = 1 ] && echo --no-rss) >"$T_TMP/hostile.out" 2>&1
+	$([ "$sanitized" = 1 ] && echo --no-rss) >"$T_TMP/hostile.out" 2>&1
 st=$?
 sed 's/^/       /' "$T_TMP/hostile.out"
 if [ "$st" -eq 0 ] && grep -q "^RESULT ok" "$T_TMP/hostile.out"; then
