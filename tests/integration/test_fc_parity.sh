@@ -118,6 +118,13 @@ expect_api "PATCH /mmds past 51200 bytes" 413 "The MMDS patch request doesn't fi
 	out=$("$MPVM" ctl --api-sock "$SOCK" mmds) &&
 	[ "$out" = '{"instance":{"id":"i-1","zone":"z"}}' ] && pass "mpvm ctl mmds-put, mmds-patch, mmds" ||
 	fail "mpvm ctl mmds verbs" "${out:-}"
+# ... and the balloon and vsock verbs.
+"$MPVM" ctl --api-sock "$SOCK" balloon-put '{"amount_mib": 0, "deflate_on_oom": true}' &&
+	"$MPVM" ctl --api-sock "$SOCK" balloon-set '{"amount_mib": 16}' &&
+	out=$("$MPVM" ctl --api-sock "$SOCK" balloon) &&
+	[ "$out" = '{"amount_mib":16,"deflate_on_oom":true,"stats_polling_interval_s":0}' ] &&
+	"$MPVM" ctl --api-sock "$SOCK" vsock "{\"guest_cid\": 3, \"uds_path\": \"$T_TMP/v.sock\"}" &&
+	pass "mpvm ctl balloon-put, balloon-set, balloon, vsock" || fail "mpvm ctl balloon/vsock verbs" "${out:-}"
 api PUT /mmds/config '{"network_interfaces": ["eth0"]}'
 expect_api "PUT /mmds/config on an unknown interface" 400 'mmds-config.network_interfaces: \\"eth0\\" is not a configured network interface'
 api PUT /network-interfaces/eth0 '{"iface_id": "eth0", "host_dev_name": "tap0"}'
