@@ -60,11 +60,24 @@ two_labs() {
 }
 
 # BUILD's Linux-guest tests as a ctest -R regex, every Nth of them from the
-# Kth (0-based): how two labs share the Linux tests.
+# Kth (0-based): how N labs share the Linux tests. Balanced by weight, not
+# count: a test script may say "# lab-weight: W" (default 1; about its lab
+# time over a typical Linux test's), and each test, heaviest first, goes to
+# the lab with the least weight so far (ties in name order: the same split
+# in every build).
 share() { # K N BUILD
+	local t w
 	(cd "$3" && ctest -N -L linux) | sed -n 's/.*Test *#[0-9]*: \(.*\)$/\1/p' |
-		awk -v k="$1" -v n="$2" '(NR - 1) % n == k { gsub(/\./, "\\."); printf "%s%s", sep, $0; sep = "|" }' |
-		sed 's/^/^(/; s/$/)$/'
+		while read -r t; do
+			w=$(sed -n 's/^# lab-weight: \([0-9]*\).*/\1/p' "tests/integration/${t#integration.}.sh" 2>/dev/null)
+			echo "${w:-1} $t"
+		done | sort -k1,1nr -k2,2 |
+		awk -v k="$1" -v n="$2" '{
+			best = 0
+			for (i = 1; i < n; i++) if (load[i] < load[best]) best = i
+			load[best] += $1
+			if (best == k) { t = $2; gsub(/\./, "\\.", t); printf "%s%s", sep, t; sep = "|" }
+		}' | sed 's/^/^(/; s/$/)$/'
 }
 
 # Two kinds of KVM test. Those with freestanding guests run on any working
