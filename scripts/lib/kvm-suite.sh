@@ -15,18 +15,19 @@
 # lab boot); output lines start with "[TAG] " when TAG is not empty. If the
 # lab itself fails (status 125: its kernel panicked or stalled; an emulation
 # weakness, see README "The KVM lab"), the tests that had finished keep
-# their result and the rest run in a new lab, at most twice more; the test
+# their result and the rest run in a new lab, up to MPVM_LAB_ATTEMPTS labs
+# in all (default 5: one CI run saw the same lab stall twice); the test
 # that was running when it failed runs again. Each lab failure is reported
 # and counted in $TEST_TMP/lab-failures for the summary.
 kvm_tests() {
-	local tag=$1 guest=$2 log done attempt rc cpus=1
+	local tag=$1 guest=$2 log done attempt rc cpus=1 attempts=${MPVM_LAB_ATTEMPTS:-5}
 	shift 2
 	# In a lab, Linux guests want one lab CPU and freestanding ones two (see
 	# scripts/kvm-lab.sh --cpus).
 	[ "$guest" = any ] && cpus=2
 	log=$(mktemp "$TEST_TMP/log.XXXXXX")
 	done=$(mktemp "$TEST_TMP/done.XXXXXX")
-	for attempt in 1 2 3; do
+	for attempt in $(seq "$attempts"); do
 		scripts/kvm-lab.sh --guest "$guest" --cpus "${MPVM_LAB_CPUS:-$cpus}" -- scripts/lib/ctest-run.sh --skip-done "$done" --each "$@" 2>&1 |
 			tee "$log" | if [ -n "$tag" ]; then sed -u "s/^/[$tag] /"; else cat; fi
 		rc=${PIPESTATUS[0]}
@@ -36,7 +37,7 @@ kvm_tests() {
 		awk '/^== ctest in / { d = $4 }
 		     match($0, /Test +#[0-9]+: [^ ]+ .*(Passed|Failed|Skipped|Timeout|Not Run)/) {
 			split(substr($0, RSTART, RLENGTH), f, " "); print d, f[3] }' "$log" >>"$done"
-		echo "${tag:+[$tag] }test: the lab failed under the tests (attempt $attempt of 3); $(wc -l <"$done") had finished; running the rest in a new lab" >&2
+		echo "${tag:+[$tag] }test: the lab failed under the tests (attempt $attempt of $attempts); $(wc -l <"$done") had finished; running the rest in a new lab" >&2
 	done
 	return 125
 }
