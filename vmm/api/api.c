@@ -540,46 +540,43 @@ static void get_balloon(struct api_ctx *a, const struct req *q, struct api_reply
 	ok_object(r, o);
 }
 
-/* PATCH /balloon: a new target, before start (the config) or after (the
- * device, which tells the driver). */
-static void patch_balloon(struct api_ctx *a, const struct req *q, struct api_reply *r)
+typedef int (*balloon_parse_fn)(const char *json, uint32_t *out, char *err, size_t errlen);
+typedef int (*balloon_op_fn)(struct vmm *v, uint32_t value, char *err, size_t errlen);
+
+/* PATCH /balloon and /balloon/statistics: one number, kept in the config;
+ * after start the running device takes it first (`op`; NULL: not
+ * supported), and a refusal changes nothing. */
+static void patch_balloon_field(struct api_ctx *a, const struct req *q, struct api_reply *r,
+				balloon_parse_fn parse, balloon_op_fn op, uint32_t *field)
 {
-	struct cfg_balloon *b = &a->vmm->cfg.balloon;
 	char err[CFG_ERR_LEN];
-	uint32_t mib;
+	uint32_t v;
 	if (refuse_empty(q, "balloon", r))
 		return;
-	if (cfg_parse_balloon_amount(q->body, &mib, err, sizeof(err))) {
+	if (parse(q->body, &v, err, sizeof(err))) {
 		fault(r, 400, "%s", err);
-	} else if (!b->enabled) {
+	} else if (!a->vmm->cfg.balloon.enabled) {
 		fault(r, 400, NO_BALLOON);
-	} else if (a->vmm->started && (!a->ops->balloon_target ||
-				       a->ops->balloon_target(a->vmm, mib, err, sizeof(err)))) {
-		fault(r, 400, "%s", a->ops->balloon_target ? err : "not supported");
+	} else if (a->vmm->started && (!op || op(a->vmm, v, err, sizeof(err)))) {
+		fault(r, 400, "%s", op ? err : "not supported");
 	} else {
-		b->amount_mib = mib;
+		*field = v;
 		no_content(r);
 	}
 }
 
+/* PATCH /balloon: a new target, before start (the config) or after (the
+ * device, which tells the driver). */
+static void patch_balloon(struct api_ctx *a, const struct req *q, struct api_reply *r)
+{
+	patch_balloon_field(a, q, r, cfg_parse_balloon_amount, a->ops->balloon_target,
+			    &a->vmm->cfg.balloon.amount_mib);
+}
+
 static void patch_balloon_stats(struct api_ctx *a, const struct req *q, struct api_reply *r)
 {
-	struct cfg_balloon *b = &a->vmm->cfg.balloon;
-	char err[CFG_ERR_LEN];
-	uint32_t s;
-	if (refuse_empty(q, "balloon", r))
-		return;
-	if (cfg_parse_balloon_interval(q->body, &s, err, sizeof(err))) {
-		fault(r, 400, "%s", err);
-	} else if (!b->enabled) {
-		fault(r, 400, NO_BALLOON);
-	} else if (a->vmm->started && (!a->ops->balloon_interval ||
-				       a->ops->balloon_interval(a->vmm, s, err, sizeof(err)))) {
-		fault(r, 400, "%s", a->ops->balloon_interval ? err : "not supported");
-	} else {
-		b->stats_polling_interval_s = s;
-		no_content(r);
-	}
+	patch_balloon_field(a, q, r, cfg_parse_balloon_interval, a->ops->balloon_interval,
+			    &a->vmm->cfg.balloon.stats_polling_interval_s);
 }
 
 /* GET /balloon/statistics: Firecracker's shape (vmm_balloon_stats_json). */
