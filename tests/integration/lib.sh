@@ -27,6 +27,10 @@ t_cleanup() {
 }
 trap t_cleanup EXIT
 
+# CPU time a process has used so far, in clock ticks of 1/$clk s (0 once it is gone).
+clk=$(getconf CLK_TCK)
+cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat" 2>/dev/null || echo 0; }
+
 pass() { T_PASSES=$((T_PASSES + 1)); echo "ok   - $1"; }
 fail() { T_FAILS=$((T_FAILS + 1)); echo "FAIL - $1"; [ -n "${2:-}" ] && echo "$2" | sed 's/^/       /'; }
 

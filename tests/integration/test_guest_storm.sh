@@ -10,8 +10,6 @@ command -v curl >/dev/null || skip "curl is not installed"
 
 API_BOUND_S=3
 STORM_MS=8000
-clk=$(getconf CLK_TCK)
-cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat" 2>/dev/null || echo 0; }
 now_ms() { date +%s%3N; }
 
 storm() { # KIND "EXTRA GUEST CMDLINE" [extra mpvm args...]

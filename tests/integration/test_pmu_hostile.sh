@@ -10,8 +10,6 @@ command -v curl >/dev/null || skip "curl is not installed"
 command -v python3 >/dev/null || skip "python3 is needed to read mpvm's JSON"
 
 PMU_ELF="$GUESTS/pmu.elf"
-clk=$(getconf CLK_TCK)
-cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat" 2>/dev/null || echo 0; }
 
 # hostile NAME MS: runs the pmu guest with NAME=MS and "hold"; while the guest
 # is at it, GET / must answer within 5 s every time (curl's own start is
