@@ -11,6 +11,7 @@
 #include <linux/virtio_ids.h>
 
 #include "base/err.h"
+#include "base/snap.h"
 
 #define INFLATE_Q 0
 #define DEFLATE_Q 1
@@ -198,7 +199,72 @@ static void balloon_destroy(struct virtio_dev *d)
 	free(b);
 }
 
+/* Snapshots: the target (it may have changed since boot), what the driver
+ * reported, the statistics interval and the stats buffer the device holds
+ * (its head: the element was popped, so it is given back at the next
+ * interval after restore as it would have been). */
+static void balloon_snap_save(struct virtio_dev *d, struct snap_w *w)
+{
+	struct virtio_balloon *b = to_balloon(d);
+	pthread_mutex_lock(&d->lock);
+	snap_put_u32(w, b->cfg.num_pages);
+	snap_put_u32(w, b->cfg.actual);
+	pthread_mutex_unlock(&d->lock);
+	snap_put_u32(w, b->interval_s);
+	snap_put_bool(w, b->have_stats_buf);
+	snap_put_u16(w, b->stats_head);
+	pthread_mutex_lock(&b->stats_lock);
+	for (int i = 0; i < BALLOON_NSTATS; i++)
+		snap_put_u64(w, (uint64_t)b->last.stat[i]);
+	snap_put_u64(w, b->last.discarded_pages);
+	pthread_mutex_unlock(&b->stats_lock);
+}
+
+static void balloon_snap_restore(struct virtio_dev *d, struct snap_r *r)
+{
+	struct virtio_balloon *b = to_balloon(d);
+	uint32_t num = snap_get_u32(r), actual = snap_get_u32(r), interval = snap_get_u32(r);
+	bool have = snap_get_bool(r);
+	uint16_t head = snap_get_u16(r);
+	int64_t stat[BALLOON_NSTATS];
+	for (int i = 0; i < BALLOON_NSTATS; i++)
+		stat[i] = (int64_t)snap_get_u64(r);
+	uint64_t discarded = snap_get_u64(r);
+	if (r->bad)
+		return;
+	if ((uint64_t)num * PAGE > d->mem->ram_size) {
+		snap_r_fail(r, "a balloon target above the guest's memory");
+		return;
+	}
+	if ((interval == 0) != !b->stats_vq) {
+		snap_r_fail(r, "balloon statistics on in one and off in the other");
+		return;
+	}
+	if (have && (!b->stats_vq || head >= d->vq[STATS_Q].size)) {
+		snap_r_fail(r, "a held statistics buffer outside the statistics queue");
+		return;
+	}
+	pthread_mutex_lock(&d->lock);
+	b->cfg.num_pages = num;
+	b->cfg.actual = actual;
+	pthread_mutex_unlock(&d->lock);
+	b->have_stats_buf = have;
+	b->stats_head = head;
+	pthread_mutex_lock(&b->stats_lock);
+	memcpy(b->last.stat, stat, sizeof(stat));
+	b->last.discarded_pages = discarded;
+	b->last.target_pages = num;
+	b->last.actual_pages = actual;
+	pthread_mutex_unlock(&b->stats_lock);
+	if (b->stats_vq && interval != b->interval_s) {
+		b->interval_s = interval;
+		arm_timer(b);
+	}
+}
+
 static const struct virtio_dev_ops balloon_ops = {
+	.snap_save = balloon_snap_save,
+	.snap_restore = balloon_snap_restore,
 	.thread_kind = "virtio-balloon",
 	.queue_notify = balloon_queue_notify,
 	.config_write = balloon_config_write,
