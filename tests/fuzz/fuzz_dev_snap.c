@@ -2,7 +2,8 @@
  * restore functions of the UART (devices/serial_snap.c), the i8042 and a
  * virtio set of one device (devices/virtio/snapshot.c: the transport, and
  * the balloon's model state). Input: byte 0 picks the virtio device (even:
- * rng, odd: balloon with statistics), the rest is the state stream
+ * rng, odd: balloon with statistics, and free page reporting if bit 1 is
+ * set), the rest is the state stream
  * (base/snap.h sections) as a snapshot file would carry it. Guest RAM is
  * 32 KiB of heap memory, so ASan sees a ring mapped past it. No worker
  * thread: pause and activation run inline, as when none was started.
@@ -50,7 +51,9 @@ static struct virtio_dev *create(uint8_t sel, const struct guest_mem *m)
 {
 	char err[256];
 	struct cfg_entropy c = { .enabled = true };
-	struct virtio_dev *d = (sel & 1) ? virtio_balloon_create(0, false, 1, m, err, sizeof(err))
+	struct cfg_balloon bc = { .enabled = true, .stats_polling_interval_s = 1,
+				  .free_page_reporting = sel & 2 };
+	struct virtio_dev *d = (sel & 1) ? virtio_balloon_create(&bc, m, err, sizeof(err))
 					 : virtio_rng_create(&c, m, err, sizeof(err));
 	if (!d)
 		abort();

@@ -353,7 +353,7 @@ def dev_snap_seeds():
     common = (1 << 32) | (1 << 28) | (1 << 29)
     rng = virt_section(2, b"entropy", common, [(8, 0x1000, 1, 5)])
     write("fuzz_dev_snap", "uart_kbdc_rng.bin", b"\x00" + uart + kbdc + rng)
-    model = struct.pack("<IIIBH", 4, 2, 1, 1, 3) + struct.pack("<10q", *range(10)) + struct.pack("<Q", 64)
+    model = struct.pack("<IIIBH", 4, 2, 1, 1, 3) + struct.pack("<10q", *range(10)) + struct.pack("<QQ", 64, 0)
     balloon = virt_section(4, b"balloon", common | (1 << 1),
                            [(8, 0x1000, 1, 2), (8, 0x2000, 1, 0), (8, 0x3000, 1, 4)], model)
     write("fuzz_dev_snap", "balloon.bin", b"\x01" + uart + kbdc + balloon)
