@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "api/http_parse.h"
+#include "base/http_parse.h"
 #include "base/utf8.h"
 
 #define MAX_BODY 51200

@@ -5,7 +5,7 @@
 #include <check.h>
 #include <string.h>
 
-#include "api/http_parse.h"
+#include "base/http_parse.h"
 #include "check_main.h"
 
 #define MAX_BODY 51200
