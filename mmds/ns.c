@@ -64,7 +64,7 @@ struct mmds_ns *mmds_ns_create(const uint8_t ip[4], enum cfg_mmds_version v)
 		return NULL;
 	ns->ip = (uint32_t)ip[0] << 24 | (uint32_t)ip[1] << 16 | (uint32_t)ip[2] << 8 | ip[3];
 	ns->version = v;
-	ns->rng = (uint64_t)(uintptr_t)ns ^ 0x9e3779b97f4a7c15ull;
+	ns->rng = 0x9e3779b97f4a7c15ull ^ ns->ip; /* reproducible runs (tests, fuzzing) */
 	return ns;
 }
 
@@ -94,9 +94,9 @@ void mmds_ns_destroy(struct mmds_ns *ns)
 
 void mmds_ns_stats(const struct mmds_ns *ns, struct mmds_ns_stats *out) { *out = ns->st; }
 
-/* Initial sequence numbers: xorshift, seeded per stack and stirred by time.
- * The only peer is the guest, which sees everything anyway: they need to
- * differ between connections, not to be secret. */
+/* Initial sequence numbers: xorshift, stirred by time. The only peer is
+ * the guest, which sees everything on this link anyway: they need to differ
+ * between connections, not to be secret. */
 static uint32_t next_iss(struct mmds_ns *ns, uint64_t now)
 {
 	uint64_t x = ns->rng ^ now;
