@@ -47,11 +47,12 @@ static bool wants_json(const char *buf, const struct http_request *rq)
 	return value_is(v, n, "application/json");
 }
 
-static void get(const char *buf, const struct http_request *rq, struct answer *a)
+static void get(const char *buf, const struct http_request *rq, bool imds_compat, struct answer *a)
 {
-	int st = mmds_get(rq->target, rq->target_len,
-			  wants_json(buf, rq) ? MMDS_FORMAT_JSON : MMDS_FORMAT_IMDS, &a->body);
-	a->type = wants_json(buf, rq) ? "application/json" : "text/plain";
+	bool json = !imds_compat && wants_json(buf, rq);
+	int st = mmds_get(rq->target, rq->target_len, json ? MMDS_FORMAT_JSON : MMDS_FORMAT_IMDS,
+			  &a->body);
+	a->type = json ? "application/json" : "text/plain";
 	if (st == 404)
 		say(a, 404, "Resource not found: %.*s.", (int)(rq->target_len > 200 ? 200 : rq->target_len),
 		    rq->target);
@@ -117,20 +118,20 @@ static void put_token(const char *buf, const struct http_request *rq, uint64_t n
 }
 
 static void route(const char *buf, const struct http_request *rq, enum cfg_mmds_version v,
-		  uint64_t now, struct answer *a)
+		  bool imds_compat, uint64_t now, struct answer *a)
 {
 	bool is_get = !strcmp(rq->method, "GET"), is_put = !strcmp(rq->method, "PUT");
 	if (rq->body_len)
 		return say(a, 400, "MMDS requests carry no body.");
 	if (v == CFG_MMDS_V1) {
 		if (is_get)
-			return get(buf, rq, a);
+			return get(buf, rq, imds_compat, a);
 		a->allow = "GET";
 		return say(a, 405, "Not allowed HTTP method.");
 	}
 	if (is_get) {
 		if (token_ok(buf, rq, now, a))
-			get(buf, rq, a);
+			get(buf, rq, imds_compat, a);
 		return;
 	}
 	if (is_put)
@@ -164,8 +165,8 @@ static int build(struct answer *a, bool close, struct mmds_reply *r)
 	return 1;
 }
 
-int mmds_http_answer(const char *buf, size_t len, enum cfg_mmds_version v, uint64_t now_ns,
-		     struct mmds_reply *r)
+int mmds_http_answer(const char *buf, size_t len, enum cfg_mmds_version v, bool imds_compat,
+		     uint64_t now_ns, struct mmds_reply *r)
 {
 	struct http_request rq;
 	struct http_error e;
@@ -185,7 +186,7 @@ int mmds_http_answer(const char *buf, size_t len, enum cfg_mmds_version v, uint6
 		r->consumed = len;
 		return build(&a, true, r);
 	}
-	route(buf, &rq, v, now_ns, &a);
+	route(buf, &rq, v, imds_compat, now_ns, &a);
 	r->consumed = rq.total_len;
 	return build(&a, !rq.keep_alive, r);
 }

@@ -12,6 +12,8 @@
  *    answers a new token (400 for a missing or bad TTL or an
  *    X-Forwarded-For header, 404 for another path).
  *  - V1: GET only, token headers ignored; other methods 405.
+ *  - imds_compat (mmds-config): IMDS text whatever Accept asks, as EC2's
+ *    IMDS answers.
  *  - A malformed request: 400 with the parser's message, then close.
  * The response is malloc'd (at most MMDS_MAX_BYTES plus a head); `close`
  * says the connection ends after it (malformed, or Connection: close,
@@ -39,7 +41,7 @@ struct mmds_reply {
 /* 0: need more bytes (buf holds less than a whole request and less than
  * MMDS_MAX_REQUEST); 1: *r filled; -1: out of memory (nothing to send,
  * drop the connection). */
-int mmds_http_answer(const char *buf, size_t len, enum cfg_mmds_version v, uint64_t now_ns,
-		     struct mmds_reply *r);
+int mmds_http_answer(const char *buf, size_t len, enum cfg_mmds_version v, bool imds_compat,
+		     uint64_t now_ns, struct mmds_reply *r);
 
 #endif

@@ -46,6 +46,7 @@ struct ctl {                    /* a queued ARP reply or RST */
 struct mmds_ns {
 	uint32_t ip;
 	enum cfg_mmds_version version;
+	bool imds_compat;
 	uint64_t rng;
 	unsigned rr;            /* round robin over connections for output */
 	struct ctl ctl[MMDS_PENDING_CTL];
@@ -57,13 +58,15 @@ struct mmds_ns {
 static bool lt(uint32_t a, uint32_t b) { return (int32_t)(a - b) < 0; }
 static bool le(uint32_t a, uint32_t b) { return (int32_t)(a - b) <= 0; }
 
-struct mmds_ns *mmds_ns_create(const uint8_t ip[4], enum cfg_mmds_version v)
+struct mmds_ns *mmds_ns_create(const struct cfg_mmds *m)
 {
 	struct mmds_ns *ns = calloc(1, sizeof(*ns));
+	const uint8_t *ip = m->ipv4;
 	if (!ns)
 		return NULL;
 	ns->ip = (uint32_t)ip[0] << 24 | (uint32_t)ip[1] << 16 | (uint32_t)ip[2] << 8 | ip[3];
-	ns->version = v;
+	ns->version = m->version;
+	ns->imds_compat = m->imds_compat;
 	ns->rng = 0x9e3779b97f4a7c15ull ^ ns->ip; /* reproducible runs (tests, fuzzing) */
 	return ns;
 }
@@ -181,7 +184,7 @@ static void serve(struct mmds_ns *ns, struct conn *c, uint64_t now)
 {
 	while (!c->out && !c->fin_wanted && c->rq_len) {
 		struct mmds_reply r;
-		int k = mmds_http_answer(c->rq, c->rq_len, ns->version, now, &r);
+		int k = mmds_http_answer(c->rq, c->rq_len, ns->version, ns->imds_compat, now, &r);
 		if (k == 0)
 			break;
 		if (k < 0) {

@@ -45,8 +45,9 @@ struct mmds_ns_stats {
 
 struct mmds_ns;
 
-/* NULL if out of memory. `ip` as configured (network order bytes). */
-struct mmds_ns *mmds_ns_create(const uint8_t ip[4], enum cfg_mmds_version v);
+/* NULL if out of memory. The address, version and imds_compat of
+ * mmds-config. */
+struct mmds_ns *mmds_ns_create(const struct cfg_mmds *m);
 void mmds_ns_destroy(struct mmds_ns *ns);
 /* All connections and queued answers dropped (the device was reset). */
 void mmds_ns_reset(struct mmds_ns *ns);

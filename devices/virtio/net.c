@@ -546,7 +546,7 @@ int virtio_net_enable_mmds(struct virtio_dev *d, const struct cfg_mmds *m, char 
 	if (n->mmds_timer_fd < 0)
 		return err_set(err, errlen, "network interface %s: MMDS timerfd: %s", n->iface_id,
 			       strerror(errno));
-	if (!(n->mmds = mmds_ns_create(m->ipv4, m->version)))
+	if (!(n->mmds = mmds_ns_create(m)))
 		return err_set(err, errlen, "network interface %s: MMDS: out of memory", n->iface_id);
 	if (virtio_dev_watch(d, n->mmds_timer_fd, EPOLLIN, on_mmds_timer, NULL)) {
 		int e = errno;

@@ -21,7 +21,6 @@
 #include "mmds/pkt.h"
 #include "mmds/store.h"
 
-static const uint8_t IP4[4] = { 169, 254, 169, 254 };
 #define MIP 0xa9fea9feu
 
 static void check_out(const uint8_t *f, size_t n, size_t cap)
@@ -60,8 +59,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				  "0123456789abcdef0123456789abcdef0123456789abcdef\"}}", err, sizeof(err)) == 0;
 		CHECK(stored);
 	}
-	ns[0] = mmds_ns_create(IP4, CFG_MMDS_V1);
-	ns[1] = mmds_ns_create(IP4, CFG_MMDS_V2);
+	struct cfg_mmds m1 = { .set = true, .version = CFG_MMDS_V1, .ipv4 = { 169, 254, 169, 254 } };
+	struct cfg_mmds m2 = { .set = true, .version = CFG_MMDS_V2, .ipv4 = { 169, 254, 169, 254 } };
+	ns[0] = mmds_ns_create(&m1);
+	ns[1] = mmds_ns_create(&m2);
 	CHECK(ns[0] && ns[1]);
 	for (size_t i = 0; i + 3 <= size;) {
 		uint8_t fl = data[i];

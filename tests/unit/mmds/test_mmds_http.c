@@ -33,11 +33,13 @@ struct resp {
 	size_t consumed;
 };
 
+static bool compat; /* imds_compat */
+
 /* One request through mmds_http_answer; the response split in head/body. */
 static int ask(enum cfg_mmds_version v, uint64_t now, const char *rq, struct resp *r)
 {
 	struct mmds_reply rep;
-	int k = mmds_http_answer(rq, strlen(rq), v, now, &rep);
+	int k = mmds_http_answer(rq, strlen(rq), v, compat, now, &rep);
 	memset(r, 0, sizeof(*r));
 	if (k != 1)
 		return k;
@@ -184,7 +186,7 @@ START_TEST(partial_pipelined_and_malformed_requests)
 	struct resp r;
 	struct mmds_reply rep;
 	const char *half = "GET /latest/meta-data/ami-id HTTP/1.1\r\nHost: x\r\n";
-	ck_assert_int_eq(mmds_http_answer(half, strlen(half), CFG_MMDS_V1, NOW, &rep), 0);
+	ck_assert_int_eq(mmds_http_answer(half, strlen(half), CFG_MMDS_V1, false, NOW, &rep), 0);
 	/* Two requests: the first is answered, `consumed` says where the next starts. */
 	const char *two = GET("/latest/meta-data/ami-id", "") GET("/latest/meta-data/hostname", "Connection: close\r\n");
 	ck_assert_int_eq(ask(CFG_MMDS_V1, NOW, two, &r), 1);
@@ -220,6 +222,18 @@ START_TEST(partial_pipelined_and_malformed_requests)
 }
 END_TEST
 
+START_TEST(imds_compat_answers_text_whatever_accept_says)
+{
+	struct resp r;
+	compat = true;
+	ask(CFG_MMDS_V1, NOW, GET("/latest/meta-data/net", "Accept: application/json\r\n"), &r);
+	compat = false;
+	ck_assert_int_eq(r.status, 200);
+	ck_assert_str_eq(r.body, "mac");
+	ck_assert_ptr_nonnull(strstr(r.head, "Content-Type: text/plain"));
+}
+END_TEST
+
 START_TEST(before_any_put_everything_is_404)
 {
 	struct resp r;
@@ -240,6 +254,7 @@ int main(void)
 	tcase_add_test(tc, v2_token_requests_that_are_refused);
 	tcase_add_test(tc, token_table_is_bounded);
 	tcase_add_test(tc, partial_pipelined_and_malformed_requests);
+	tcase_add_test(tc, imds_compat_answers_text_whatever_accept_says);
 	tcase_add_test(tc, before_any_put_everything_is_404);
 	suite_add_tcase(s, tc);
 	return run_suite(s);

@@ -34,7 +34,8 @@ static void setup(void)
 	strcpy(big + n, "\"}");
 	ck_assert_int_eq(mmds_put(big, err, sizeof(err)), 0);
 	free(big);
-	ns = mmds_ns_create(MMDS_IP4, CFG_MMDS_V1);
+	struct cfg_mmds m = { .set = true, .version = CFG_MMDS_V1, .ipv4 = { 169, 254, 169, 254 } };
+	ns = mmds_ns_create(&m);
 	ck_assert_ptr_nonnull(ns);
 	now = 5000 * MS;
 }
