@@ -1,4 +1,4 @@
-/* The strict HTTP parser (api/http_parse.h) without a socket: what a whole
+/* The strict HTTP parser (base/http_parse.h) without a socket: what a whole
  * request looks like, when it needs more bytes, and each malformed shape it
  * refuses (and why).
  */
