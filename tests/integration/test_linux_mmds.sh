@@ -16,15 +16,7 @@
 [ "$(id -u)" = 0 ] && command -v ip >/dev/null || skip "needs root and iproute2 for the network namespace"
 command -v curl >/dev/null || skip "curl is not installed"
 
-ns="mpvm-mmds-$$"
-ip netns add "$ns" || { fail "ip netns add $ns"; finish; }
-t_cleanup_ns() { ip netns del "$ns" 2>/dev/null; t_cleanup; }
-trap t_cleanup_ns EXIT
-ip netns exec "$ns" sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1
-ip -n "$ns" link set lo up
-ip -n "$ns" tuntap add dev mpvmtap0 mode tap
-ip -n "$ns" addr add 10.0.3.1/24 dev mpvmtap0
-ip -n "$ns" link set mpvmtap0 up
+netns_tap mpvm-mmds mpvmtap0 10.0.3.1/24
 # What the guest sent that reached the host: the tap's receive counter.
 tap_rx() { ip netns exec "$ns" cat /sys/class/net/mpvmtap0/statistics/rx_packets; }
 # mpvm inside the namespace (start_bg runs "$MPVM"; `ip netns exec` execs,
