@@ -70,7 +70,7 @@ done
 v=$(get http://$M/latest/meta-data/hostname)
 [ "$v" = vm-mmds ] && ok "wget hostname: $v" || fail "hostname: '$v'"
 v=$(get http://$M/latest/meta-data/ | tr '\n' ' ')
-[ "$v" = "ami-id hostname network/ " ] && ok "nested listing: $v" || fail "listing: '$v'"
+[ "$v" = "ami-id hostname network/" ] && ok "nested listing: $v" || fail "listing: '$v'"
 v=$(get http://$M/latest/meta-data/network/mac)
 [ "$v" = 06:00:0a:00:03:02 ] && ok "wget a nested value: $v" || fail "network/mac: '$v'"
 v=$(get --header "Accept: application/json" http://$M/latest/meta-data/network)
