@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# lab-weight: 3
+# lab-weight: 2
 # MMDS with a Linux guest (issue 13): the guest reaches Firecracker's
 # metadata service at 169.254.169.254 over eth0 and busybox wget fetches
 # keys (tests/linux/scenarios/mmds.sh), answered by mpvm itself: nothing of
