@@ -108,8 +108,14 @@ static void stats_queue(struct virtio_balloon *b)
 	for (;;) {
 		struct virtq_elem *e = &b->elem;
 		int p = virtq_pop(q, e);
-		if (p == 0)
-			return;
+		if (p == 0) {
+			/* Re-arm the driver's kick (event index: it kicks only when
+			 * its avail index passes what we last asked for; without
+			 * this it kicked for its first buffer only). */
+			if (virtio_should_yield(d) || !virtq_enable_notify(q))
+				return;
+			continue;
+		}
 		if (p < 0) {
 			virtio_dev_fail(d, "stats queue: available ring index or head out of range");
 			return;
@@ -154,8 +160,12 @@ static void report_queue(struct virtio_balloon *b)
 	while (!virtio_should_yield(d)) {
 		struct virtq_elem *e = &b->elem;
 		int p = virtq_pop(q, e);
-		if (p == 0)
-			break;
+		if (p == 0) {
+			/* Re-arm the driver's kick, as for statistics. */
+			if (!virtq_enable_notify(q))
+				break;
+			continue;
+		}
 		if (p < 0) {
 			virtio_dev_fail(d, "reporting queue: available ring index or head out of range");
 			return;

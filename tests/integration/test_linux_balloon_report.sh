@@ -45,6 +45,7 @@ esac
 sleep 3 # what boot freed has been reported
 rss_now
 rss0=$RSS
+st0=$(get /balloon/statistics)
 echo "dirty 120" >&"$BG_IN"
 # Track the peak while the guest dirties (reporting starts only once the
 # memory is free again, about 2 s later), then wait for the drop.
@@ -64,7 +65,8 @@ grew=$(( (peak - rss0) / 1024 ))
 	fail "mpvm's RSS grew by only $grew MiB while the guest dirtied 120 MiB" "$(grep dirt "$T_TMP/balloon.out")"
 [ "$dropped" = 1 ] &&
 	pass "freed memory went back to the host: RSS $((peak / 1024)) -> $((r / 1024)) MiB, balloon at 0" ||
-	fail "RSS did not drop by 64 MiB after the guest freed the memory (peak $((peak / 1024)), now $((r / 1024)) MiB)"
+	fail "RSS did not drop by 64 MiB after the guest freed the memory (peak $((peak / 1024)), now $((r / 1024)) MiB)" \
+		"statistics before: $st0; now: $(get /balloon/statistics)"
 st=$(get /balloon/statistics)
 case $st in
 *'"actual_mib":0'*|*'"actual_pages":0'*) pass "the balloon never inflated: $st" ;;
