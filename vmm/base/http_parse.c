@@ -303,7 +303,7 @@ unsigned http_header(const char *buf, const struct http_request *rq, const char 
 		     const char **val, size_t *vlen)
 {
 	struct http_error e;
-	struct line ln;
+	struct line ln = { 0 }; /* set by next_line() before use; gcc -O2 cannot tell */
 	size_t off = 0;
 	unsigned found = 0;
 
