@@ -244,6 +244,8 @@ int vmm_snapshot_load(struct vmm *v, const struct cfg_snapshot_req *req, char *e
 		err_set(err, errlen, "memory file %s: %s", req->mem_file_path, strerror(errno));
 		goto fail;
 	}
+	if (gm_check_file(mem_fd, f.mem_bytes, req->mem_file_path, err, errlen))
+		goto fail;
 	struct vmm_restore_in rs = {
 		.mem_fd = mem_fd,
 		.mem_path = req->mem_file_path,

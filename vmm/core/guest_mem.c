@@ -61,8 +61,7 @@ int gm_create(struct guest_mem *m, uint64_t ram_size, bool hugepages,
 	return create(m, ram_size, hugepages, -1, err, errlen);
 }
 
-int gm_create_from_file(struct guest_mem *m, uint64_t ram_size, int fd, const char *path,
-			char *err, size_t errlen)
+int gm_check_file(int fd, uint64_t ram_size, const char *path, char *err, size_t errlen)
 {
 	struct stat st;
 	if (fstat(fd, &st)) {
@@ -79,7 +78,16 @@ int gm_create_from_file(struct guest_mem *m, uint64_t ram_size, int fd, const ch
 			(unsigned long long)(ram_size >> 20));
 		return -EINVAL;
 	}
-	int rc = create(m, ram_size, false, fd, err, errlen);
+	return 0;
+}
+
+int gm_create_from_file(struct guest_mem *m, uint64_t ram_size, int fd, const char *path,
+			char *err, size_t errlen)
+{
+	int rc = gm_check_file(fd, ram_size, path, err, errlen);
+	if (rc)
+		return rc;
+	rc = create(m, ram_size, false, fd, err, errlen);
 	if (rc)
 		err_prefix(err, errlen, "memory file %s: ", path);
 	return rc;

@@ -43,6 +43,8 @@ int gm_create(struct guest_mem *m, uint64_t ram_size, bool hugepages,
  * be exactly `ram_size` bytes. 0 or -errno with `err` set. */
 int gm_create_from_file(struct guest_mem *m, uint64_t ram_size, int fd, const char *path,
 			char *err, size_t errlen);
+/* Its check alone: `fd` is a regular file of exactly ram_size bytes. */
+int gm_check_file(int fd, uint64_t ram_size, const char *path, char *err, size_t errlen);
 void gm_destroy(struct guest_mem *m);
 
 /* Where region `i` starts in a memory file laid out as above. */
