@@ -269,12 +269,12 @@ int cfg_parse_mmds_config(struct vm_config *c, const char *json, char *err, size
  * without modifiers). Nothing is stored. */
 int cfg_check_fc_only(const char *resource, const char *json, char *err, size_t errlen);
 /* Firecracker features mpvm lacks, for the API's answers: the words after
- * the resource ("snapshots are not supported by mpvm yet (Firecracker
- * feature: snapshots)"). */
+ * the resource ("memory hotplug is not supported by mpvm yet (Firecracker
+ * feature: memory-hotplug)"). */
 enum cfg_fc_feature {
 	CFG_FC_BALLOON_HINTING, CFG_FC_CPU_CONFIG, CFG_FC_CPU_TEMPLATE, CFG_FC_PMEM,
 	CFG_FC_MEM_HOTPLUG, CFG_FC_VHOST_USER_BLK, CFG_FC_NET_MTU, CFG_FC_LOG_MODULE,
-	CFG_FC_SERIAL_LIMITER, CFG_FC_SNAPSHOTS, CFG_FC_NET_UPDATE,
+	CFG_FC_SERIAL_LIMITER, CFG_FC_NET_UPDATE,
 };
 const char *cfg_fc_missing(enum cfg_fc_feature f);
 /* pmu: only checks that need no host (the CFG_PMU_MAX_* limits); pmu/
