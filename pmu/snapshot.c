@@ -13,6 +13,7 @@
 
 #include "base/err.h"
 #include "base/snap.h"
+#include "base/utf8.h"
 #include "core/log.h"
 #include "pmu/pmu_int.h"
 
@@ -224,6 +225,9 @@ static int read_head(const void *state, size_t len, struct pmu_snap_head *h, cha
 	h->mode = (enum pmu_mode)get_small(&r, PMU_MODE_COUNT - 1, "a PMU mode out of range");
 	h->requested = (enum cfg_pmu_mode)get_small(&r, CFG_PMU_SOFT, "a configured PMU mode out of range");
 	snap_get_str(&r, h->why, sizeof(h->why));
+	/* GET /pmu quotes it back: text only. */
+	if (!r.bad && utf8_check(h->why, strlen(h->why), NULL, 0))
+		snap_r_fail(&r, "a mode reason that is not UTF-8 text");
 	h->fell_back = snap_get_bool(&r);
 	get_shape(&r, h->mode, &h->shape);
 	get_filter(&r, &h->filter);

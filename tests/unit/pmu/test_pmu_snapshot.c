@@ -656,6 +656,7 @@ START_TEST(standin_kernel_hostile_soft_values_are_refused)
 	refused_patch(c, 2, "PMU_", 0, 0, 9, 1, "a PMU mode out of range");
 	refused_patch(c, 2, "PMU_", 0, 1, 200, 1, "a configured PMU mode out of range");
 	refused_patch(c, 2, "PMU_", 0, 2, 0xfffffff0u, 4, "PMU_");
+	refused_patch(c, 2, "PMU_", 0, 6, 0xff, 1, "a mode reason that is not UTF-8 text");
 	/* PMUV of vCPU 1: its index, its kind, counter counts (at 14, 15). */
 	refused_patch(c, 2, "PMUV", 1, 0, 7, 4, "vCPU sections out of order");
 	refused_patch(c, 2, "PMUV", 1, 4, 2, 1, "vCPU state of another PMU mode");
