@@ -4,13 +4,16 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 
 #include "base/err.h"
 
-static int map_region(struct gm_region *r, uint64_t gpa, uint64_t size, bool huge)
+/* fd < 0: anonymous memory; else the file from `off`. */
+static int map_region(struct gm_region *r, uint64_t gpa, uint64_t size, bool huge, int fd,
+		      uint64_t off)
 {
 	void *p = mmap(NULL, size, PROT_READ | PROT_WRITE,
-		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+		       MAP_PRIVATE | MAP_NORESERVE | (fd < 0 ? MAP_ANONYMOUS : 0), fd, (off_t)off);
 	if (p == MAP_FAILED)
 		return -errno;
 	/* THP is a hint: a host without it still runs the guest. */
@@ -22,8 +25,8 @@ static int map_region(struct gm_region *r, uint64_t gpa, uint64_t size, bool hug
 	return 0;
 }
 
-int gm_create(struct guest_mem *m, uint64_t ram_size, bool hugepages,
-	      char *err, size_t errlen)
+static int create(struct guest_mem *m, uint64_t ram_size, bool hugepages, int fd,
+		  char *err, size_t errlen)
 {
 	memset(m, 0, sizeof(*m));
 	if (ram_size == 0 || (ram_size & 0xfff)) {
@@ -32,11 +35,12 @@ int gm_create(struct guest_mem *m, uint64_t ram_size, bool hugepages,
 		return -EINVAL;
 	}
 	uint64_t low = ram_size < GM_MMIO_HOLE_START ? ram_size : GM_MMIO_HOLE_START;
-	int rc = map_region(&m->regions[0], 0, low, hugepages);
+	int rc = map_region(&m->regions[0], 0, low, hugepages, fd, 0);
 	if (rc == 0) {
 		m->nregions = 1;
 		if (ram_size > low) {
-			rc = map_region(&m->regions[1], GM_MMIO_HOLE_END, ram_size - low, hugepages);
+			rc = map_region(&m->regions[1], GM_MMIO_HOLE_END, ram_size - low, hugepages,
+					fd, low);
 			if (rc == 0)
 				m->nregions = 2;
 		}
@@ -49,6 +53,49 @@ int gm_create(struct guest_mem *m, uint64_t ram_size, bool hugepages,
 	}
 	m->ram_size = ram_size;
 	return 0;
+}
+
+int gm_create(struct guest_mem *m, uint64_t ram_size, bool hugepages,
+	      char *err, size_t errlen)
+{
+	return create(m, ram_size, hugepages, -1, err, errlen);
+}
+
+int gm_check_file(int fd, uint64_t ram_size, const char *path, char *err, size_t errlen)
+{
+	struct stat st;
+	if (fstat(fd, &st)) {
+		int e = errno;
+		err_set(err, errlen, "memory file %s: %s", path, strerror(e));
+		return -e;
+	}
+	/* A shorter file would SIGBUS the guest (or mpvm) on the missing pages. */
+	if (!S_ISREG(st.st_mode) || (uint64_t)st.st_size != ram_size) {
+		err_set(err, errlen, "memory file %s: %s %llu bytes, the snapshot's VM has %llu "
+			"(%llu MiB); give the memory file written with this snapshot",
+			path, S_ISREG(st.st_mode) ? "holds" : "is not a regular file; holds",
+			(unsigned long long)st.st_size, (unsigned long long)ram_size,
+			(unsigned long long)(ram_size >> 20));
+		return -EINVAL;
+	}
+	return 0;
+}
+
+int gm_create_from_file(struct guest_mem *m, uint64_t ram_size, int fd, const char *path,
+			char *err, size_t errlen)
+{
+	int rc = gm_check_file(fd, ram_size, path, err, errlen);
+	if (rc)
+		return rc;
+	rc = create(m, ram_size, false, fd, err, errlen);
+	if (rc)
+		err_prefix(err, errlen, "memory file %s: ", path);
+	return rc;
+}
+
+uint64_t gm_file_offset(const struct guest_mem *m, int i)
+{
+	return i == 0 ? 0 : m->regions[0].size;
 }
 
 void gm_destroy(struct guest_mem *m)

@@ -36,7 +36,19 @@ struct guest_mem {
  * on failure `err` says why. */
 int gm_create(struct guest_mem *m, uint64_t ram_size, bool hugepages,
 	      char *err, size_t errlen);
+/* The same layout mapped MAP_PRIVATE from `fd` (a snapshot's memory file:
+ * RAM below the hole first, then RAM above 4 GiB, back to back), so a
+ * restore copies nothing: pages are read from the file when the guest
+ * touches them and become private copies when it writes them. The file must
+ * be exactly `ram_size` bytes. 0 or -errno with `err` set. */
+int gm_create_from_file(struct guest_mem *m, uint64_t ram_size, int fd, const char *path,
+			char *err, size_t errlen);
+/* Its check alone: `fd` is a regular file of exactly ram_size bytes. */
+int gm_check_file(int fd, uint64_t ram_size, const char *path, char *err, size_t errlen);
 void gm_destroy(struct guest_mem *m);
+
+/* Where region `i` starts in a memory file laid out as above. */
+uint64_t gm_file_offset(const struct guest_mem *m, int i);
 
 /* Host pointer for [gpa, gpa+len) or NULL if any byte is not RAM, the range
  * wraps, or it crosses a region boundary. len == 0 is valid inside RAM. */

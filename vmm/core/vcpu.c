@@ -57,6 +57,16 @@ static bool maybe_park(struct vcpu *v)
 		return false;
 	pthread_mutex_lock(&vm->lock);
 	if (vm->pause_requested) {
+		/* KVM finishes an I/O, MMIO or MSR exit only on the next KVM_RUN
+		 * and keeps that pending state where userspace cannot see it
+		 * (KVM API docs, "kvm_run"): complete it now, running no guest
+		 * instruction, so a paused vCPU's state (a snapshot) is whole. */
+		if (v->exit_pending) {
+			v->run->immediate_exit = 1;
+			(void)kvm_vcpu_ioctl(v, KVM_RUN, NULL);
+			v->run->immediate_exit = 0;
+			v->exit_pending = false;
+		}
 		vm->nparked++;
 		atomic_store(&v->parked, 1);
 		pthread_cond_broadcast(&vm->cond);
@@ -187,6 +197,7 @@ static void *vcpu_thread(void *arg)
 		if (vm->hooks.before_run)
 			vm->hooks.before_run(vm->hooks.opaque, v);
 		int rc = kvm_vcpu_ioctl(v, KVM_RUN, NULL);
+		v->exit_pending = false;
 		int e = -rc;
 		v->run->immediate_exit = 0;
 		if (rc < 0) {
@@ -199,11 +210,12 @@ static void *vcpu_thread(void *arg)
 		}
 		if (!handle_exit(v))
 			break;
+		v->exit_pending = true;
 	}
 	return NULL;
 }
 
-int vm_start(struct vm *vm, char *err, size_t errlen)
+static int start(struct vm *vm, bool paused, char *err, size_t errlen)
 {
 	static bool installed;
 	if (!installed) {
@@ -223,7 +235,12 @@ int vm_start(struct vm *vm, char *err, size_t errlen)
 	for (size_t i = 0; i < sizeof(faults) / sizeof(faults[0]); i++)
 		sigdelset(&set, faults[i]);
 	pthread_sigmask(SIG_BLOCK, &set, &old);
-	atomic_store(&vm->state, VM_RUNNING);
+	/* Paused: each thread parks in maybe_park() before its first KVM_RUN;
+	 * vm_resume() releases them as after vm_pause(). */
+	pthread_mutex_lock(&vm->lock);
+	vm->pause_requested = paused;
+	atomic_store(&vm->state, paused ? VM_PAUSED : VM_RUNNING);
+	pthread_mutex_unlock(&vm->lock);
 	int rc = 0;
 	for (uint32_t i = 0; i < vm->nvcpus; i++) {
 		struct vcpu *v = &vm->vcpus[i];
@@ -244,6 +261,23 @@ int vm_start(struct vm *vm, char *err, size_t errlen)
 		vm_join(vm);
 		return -1;
 	}
+	return 0;
+}
+
+int vm_start(struct vm *vm, char *err, size_t errlen)
+{
+	return start(vm, false, err, errlen);
+}
+
+int vm_start_paused(struct vm *vm, char *err, size_t errlen)
+{
+	if (start(vm, true, err, errlen))
+		return -1;
+	/* Paused means every vCPU parked, as vm_pause() promises. */
+	pthread_mutex_lock(&vm->lock);
+	while (vm->nparked < vm->nvcpus && !atomic_load(&vm->exit_requested))
+		pthread_cond_wait(&vm->cond, &vm->lock);
+	pthread_mutex_unlock(&vm->lock);
 	return 0;
 }
 
