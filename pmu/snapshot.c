@@ -590,6 +590,9 @@ struct pmu *pmu_new_for_snapshot(const struct cfg_pmu *cfg, const struct pmu_hos
 	pin(c, h);
 	p = pmu_new(c, host, why_not, sizeof(why_not));
 	if (!p) {
+		/* The mode itself missing: the probe's reasons and fixes, alone. */
+		if (!host->verdict[h->mode].available)
+			pmu_verdict_text(&host->verdict[h->mode], why_not, sizeof(why_not), true);
 		/* What this host gives instead: what "auto" picks with the
 		 * host's own shape, else no PMU. */
 		*c = *cfg;
