@@ -26,6 +26,7 @@
 #include "devices/i8042.h"
 #include "devices/serial.h"
 #include "devices/virtio/setup.h"
+#include "pmu/pmu.h"
 
 #define PAGE 4096u
 
@@ -167,7 +168,8 @@ int vmm_snapshot_create(struct vmm *v, const struct cfg_snapshot_req *req, char 
 	uint8_t *file = NULL;
 	size_t flen = 0;
 	int rc = -1;
-	if (vm_snap_save(&v->vm, &w, &f.caps, err, errlen) || save_devices(v, &w, err, errlen))
+	if (vm_snap_save(&v->vm, &w, &f.caps, err, errlen) || save_devices(v, &w, err, errlen) ||
+	    pmu_snap_save(v->pmu, &w, err, errlen))
 		goto out;
 	config = vm_config_to_json(&v->cfg);
 	if (w.oom || !config) {

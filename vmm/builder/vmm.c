@@ -229,7 +229,12 @@ static int build(struct vmm *v, const struct vmm_restore_in *rs, char *err, size
 	if (!v->pmu_host)
 		FAIL("out of memory");
 	pmu_probe(v->pmu_host, NULL);
-	v->pmu = pmu_new(&c->pmu, v->pmu_host, err, errlen);
+	/* From a snapshot: the PMU its guest had, or a refusal saying why this
+	 * host cannot give it (pmu.h, "Snapshots"). The load has no option yet
+	 * to accept a PMU fallback, so allow_fallback is false. */
+	v->pmu = rs ? pmu_new_for_snapshot(&c->pmu, v->pmu_host, rs->state, rs->state_len, false,
+					   err, errlen)
+		    : pmu_new(&c->pmu, v->pmu_host, err, errlen);
 	if (!v->pmu)
 		return -MPVM_EXIT_CONFIG;
 	/* vm_create() leaves a partly built VM that vm_destroy() can undo. */
@@ -249,7 +254,9 @@ static int build(struct vmm *v, const struct vmm_restore_in *rs, char *err, size
 		/* The snapshot's memory holds the kernel, ACPI tables and all the
 		 * guest made of them; the vCPUs get their state from it too. */
 		if (vm_setup_vcpus(&v->vm, err, errlen) ||
-		    vm_snap_restore(&v->vm, rs->state, rs->state_len, err, errlen))
+		    vm_snap_restore(&v->vm, rs->state, rs->state_len, err, errlen) ||
+		    /* After the vCPUs' state (their TSC rate), before they run. */
+		    pmu_snap_restore(v->pmu, rs->state, rs->state_len, err, errlen))
 			return -MPVM_EXIT_ERROR;
 		/* Devices just built from the same config take their state;
 		 * virtio ones stay paused until the VM resumes. */
