@@ -57,7 +57,7 @@ static const struct option long_opts[] = {
 	{"no-seccomp", no_argument, NULL, OPT_NO_SECCOMP},
 	{"id", required_argument, NULL, OPT_ID},
 	{"restore", required_argument, NULL, OPT_RESTORE},
-	{"mem-file", required_argument, NULL, OPT_MEM_FILE},
+	{"restore-mem", required_argument, NULL, OPT_MEM_FILE},
 	{"resume", no_argument, NULL, OPT_RESUME},
 	{"track-dirty-pages", no_argument, NULL, OPT_TRACK_DIRTY},
 	{"pmu-fallback", no_argument, NULL, OPT_PMU_FALLBACK},
@@ -105,7 +105,7 @@ void cfg_print_run_usage(FILE *f)
 	      "  --no-seccomp              do not confine mpvm with its seccomp filter (debugging)\n"
 	      "  --id ID                   instance id reported by GET /\n"
 	      "  --restore SNAPSHOT        start from a snapshot (PUT /snapshot/create) instead of\n"
-	      "                            booting; with --mem-file MEM, its memory file; the VM\n"
+	      "                            booting; with --restore-mem MEM, its memory file; the VM\n"
 	      "                            stays Paused unless --resume; --track-dirty-pages for\n"
 	      "                            Diff snapshots later; --pmu-fallback accepts another\n"
 	      "                            PMU mode when this host lacks the snapshot's (no other\n"
@@ -532,7 +532,7 @@ static int check_value(const char *name, const char *v, struct jerr *e)
 
 /* --restore takes the VM from the snapshot: flags that configure a VM
  * would be ignored, so they are refused (as the API refuses a load after
- * boot resources), and --mem-file is required. */
+ * boot resources), and --restore-mem is required. */
 static int check_restore(const struct run_opts *o, const struct parsed *list, size_t n,
 			 struct jerr *e)
 {
@@ -548,7 +548,7 @@ static int check_restore(const struct run_opts *o, const struct parsed *list, si
 		return 0;
 	}
 	if (!o->mem_file)
-		return jg_fail(e, "", NULL, "--restore: needs --mem-file (the snapshot's memory file)");
+		return jg_fail(e, "", NULL, "--restore: needs --restore-mem (the snapshot's memory file)");
 	if (o->config_file)
 		return jg_fail(e, "", NULL, "--restore: conflicts with --config-file (the snapshot "
 			       "holds the VM's config)");

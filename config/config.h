@@ -351,7 +351,7 @@ struct run_opts {
 	bool no_seccomp;   /* --no-seccomp */
 	char *id;          /* --id (instance id for GET /), NULL: default */
 	char *restore;     /* --restore SNAPSHOT, NULL: boot */
-	char *mem_file;    /* --mem-file (with --restore) */
+	char *mem_file;    /* --restore-mem (with --restore) */
 	bool resume;       /* --resume (with --restore) */
 	bool track_dirty_pages; /* --track-dirty-pages (with --restore) */
 	bool pmu_fallback; /* --pmu-fallback (with --restore) */
