@@ -5,7 +5,9 @@
 # snapshotted, mpvm killed with SIGKILL, and restored in a new process:
 # the count goes on from the tick it was paused at, the console answers
 # (the scenario reads "stop" from it, checks that its file holds the last
-# tick and powers off), and the file system is clean (e2fsck). Two clones of
+# tick and powers off), and the file system is clean (e2fsck). A Diff
+# snapshot of the restored guest, applied on the Full one's memory file,
+# restores where it was taken (the disk writes reach it). Two clones of
 # one snapshot then run side by side, each with its own copy of the drive at
 # the path the snapshot names (a mount namespace, as Firecracker's jailer
 # gives each clone its own root). A corrupt snapshot is refused over the API
@@ -42,7 +44,8 @@ rm -f "$sock" "$D/loop.in"
 cp --sparse=always "$D/root.ext4" "$D/root-at-snapshot.ext4"
 
 # ---- restore in a new process
-start_bg restored --api-sock "$sock" --restore "$D/snap" --restore-mem "$D/mem" --resume
+start_bg restored --api-sock "$sock" --restore "$D/snap" --restore-mem "$D/mem" --resume \
+	--track-dirty-pages
 if wait_for 60 eval '[ "$(ticks restored)" -ge 3 ]'; then
 	first=$(grep '^LTEST: tick' "$D/restored.out" | head -n 1 | cut -d' ' -f3)
 	[ "$first" = $((at + 1)) ] && pass "restored: the count goes on at $first (paused at $at)" ||
@@ -52,6 +55,18 @@ if wait_for 60 eval '[ "$(ticks restored)" -ge 3 ]'; then
 else
 	fail "restored: no ticks" "$(tail -5 "$D/restored.out"; tail -5 "$D/restored.err")"
 fi
+# A Diff snapshot of the restored guest (dirty tracking on), mid-count:
+# KVM's dirty log has the vCPUs' writes, guest_mem the virtio-blk device's.
+code=$(api "$sock" PATCH /vm '{"state": "Paused"}')
+[ "$code" = 204 ] || fail "pause the restored guest: $code"
+sleep 0.5
+diff_at=$(grep '^LTEST: tick' "$D/restored.out" | tail -n 1 | cut -d' ' -f3)
+code=$(api "$sock" PUT /snapshot/create "{\"snapshot_path\": \"$D/snapD\", \"mem_file_path\": \"$D/memD\", \"snapshot_type\": \"Diff\"}")
+[ "$code" = 204 ] && pass "Diff snapshot of the restored guest at tick $diff_at" ||
+	fail "Diff snapshot: $code" "$(tail -3 "$D/restored.err")"
+cp --sparse=always "$D/root.ext4" "$D/root-at-diff.ext4"
+code=$(api "$sock" PATCH /vm '{"state": "Resumed"}')
+[ "$code" = 204 ] || fail "resume after the Diff snapshot: $code"
 echo stop >&"$BG_IN"
 bg_end restored 60
 expect_status "restored guest powers off after \"stop\" on its console" 0
@@ -62,6 +77,27 @@ last=$(grep '^LTEST: tick' <<<"$OUT" | tail -n 1 | cut -d' ' -f3)
 [ -n "$last" ] && [ "$(debugfs -R 'cat /counter' "$D/root.ext4" 2>/dev/null)" = "$last" ] &&
 	pass "the image holds the restored guest's last tick ($last)" ||
 	fail "the image's counter is not the last tick ($last)"
+
+# ---- the Diff applied on its base restores where it was taken
+cp --sparse=always "$D/mem" "$D/merged"
+cp --sparse=always "$D/root-at-diff.ext4" "$D/root.ext4"
+"$MPVM" snapshot-rebase --base "$D/merged" --diff "$D/memD" && pass "snapshot-rebase" ||
+	fail "snapshot-rebase"
+start_bg fromdiff --restore "$D/snapD" --restore-mem "$D/merged" --resume
+if wait_for 60 eval '[ "$(ticks fromdiff)" -ge 3 ]'; then
+	first=$(grep '^LTEST: tick' "$D/fromdiff.out" | head -n 1 | cut -d' ' -f3)
+	[ "$first" = $((diff_at + 1)) ] && pass "from the Diff: the count goes on at $first (taken at $diff_at)" ||
+		fail "from the Diff: first tick $first, taken at $diff_at"
+else
+	fail "from the Diff: no ticks" "$(tail -5 "$D/fromdiff.out"; tail -5 "$D/fromdiff.err")"
+fi
+echo stop >&"$BG_IN"
+bg_end fromdiff 60
+expect_status "restored from the Diff: powers off after \"stop\"" 0
+expect_ok fromdiff "the counter file holds the last tick"
+e2fsck -fn "$D/root.ext4" >"$D/fsck.out" 2>&1 && pass "from the Diff: the file system is clean" ||
+	fail "from the Diff: e2fsck" "$(tail -5 "$D/fsck.out")"
+cp --sparse=always "$D/root-at-snapshot.ext4" "$D/root.ext4"
 
 # ---- two clones side by side, each with its own drive at the snapshot's path
 if unshare -m true 2>/dev/null; then

@@ -80,7 +80,9 @@ static int write_region(struct vm *vm, int i, int fd, const uint64_t *dirty, con
 	return 0;
 }
 
-/* KVM's dirty log of every slot (and so cleared). NULL entries: none. */
+/* The pages written since the last snapshot, per slot: KVM's dirty log
+ * (the vCPUs' writes) with guest_mem's marks (the devices'), both read and
+ * cleared. */
 static int dirty_logs(struct vm *vm, uint64_t *bm[GM_MAX_REGIONS], char *err, size_t errlen)
 {
 	for (int i = 0; i < vm->mem.nregions; i++) {
@@ -90,6 +92,7 @@ static int dirty_logs(struct vm *vm, uint64_t *bm[GM_MAX_REGIONS], char *err, si
 			FAIL("out of memory for the dirty log");
 		if (vm_dirty_log(vm, i, bm[i], err, errlen))
 			return -1;
+		gm_take_dirty(&vm->mem, i, bm[i]);
 	}
 	return 0;
 }
@@ -120,18 +123,6 @@ out:
 	return rc;
 }
 
-/* Diff snapshots take the pages KVM saw the vCPUs write; mpvm's virtio
- * devices write guest memory from the host, which KVM's dirty log never
- * sees, so a Diff of a VM with them would miss pages. */
-static int check_diff(struct vmm *v, char *err, size_t errlen)
-{
-	if (v->virtio && v->virtio->n)
-		FAIL("Diff snapshots of VMs with virtio devices are not supported (their writes to "
-		     "guest memory are not in KVM's dirty log); this VM has %u: take a Full "
-		     "snapshot", v->virtio->n);
-	return 0;
-}
-
 /* Every device's sections after the VM's (docs/snapshot.md). */
 static int save_devices(struct vmm *v, struct snap_w *w, char *err, size_t errlen)
 {
@@ -157,8 +148,6 @@ int vmm_snapshot_create(struct vmm *v, const struct cfg_snapshot_req *req, char 
 	if (req->diff && !v->vm.params.track_dirty)
 		FAIL("snapshot/create: a Diff snapshot needs dirty page tracking: boot with "
 		     "machine-config.track_dirty_pages, or load with track_dirty_pages");
-	if (req->diff && check_diff(v, err, errlen))
-		return err_prefix(err, errlen, "snapshot/create: ");
 	uint64_t t0 = mpvm_uptime_us();
 	struct snap_w w;
 	snap_w_init(&w);

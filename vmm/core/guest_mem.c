@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
@@ -100,9 +101,38 @@ uint64_t gm_file_offset(const struct guest_mem *m, int i)
 
 void gm_destroy(struct guest_mem *m)
 {
-	for (int i = 0; i < m->nregions; i++)
+	for (int i = 0; i < m->nregions; i++) {
 		munmap(m->regions[i].host, m->regions[i].size);
+		free(m->dirty[i]);
+	}
 	memset(m, 0, sizeof(*m));
+}
+
+int gm_track_dirty(struct guest_mem *m)
+{
+	for (int i = 0; i < m->nregions; i++) {
+		m->dirty[i] = calloc((m->regions[i].size / 4096 + 63) / 64, 8);
+		if (!m->dirty[i])
+			return -ENOMEM;
+	}
+	return 0;
+}
+
+static void mark(const struct guest_mem *m, int i, uint64_t off, uint64_t len)
+{
+	uint64_t *bm = m->dirty[i];
+	if (!bm || !len)
+		return;
+	for (uint64_t pg = off / 4096, last = (off + len - 1) / 4096; pg <= last; pg++)
+		__atomic_fetch_or(&bm[pg / 64], 1ULL << (pg % 64), __ATOMIC_RELAXED);
+}
+
+void gm_take_dirty(const struct guest_mem *m, int i, uint64_t *bm)
+{
+	if (!m->dirty[i])
+		return;
+	for (uint64_t w = 0, n = (m->regions[i].size / 4096 + 63) / 64; w < n; w++)
+		bm[w] |= __atomic_exchange_n(&m->dirty[i][w], 0, __ATOMIC_RELAXED);
 }
 
 void *gm_ptr(const struct guest_mem *m, uint64_t gpa, uint64_t len)
@@ -114,9 +144,15 @@ void *gm_ptr(const struct guest_mem *m, uint64_t gpa, uint64_t len)
 		uint64_t off = gpa - r->gpa;
 		if (len > r->size - off)
 			return NULL;
+		mark(m, i, off, len);
 		return r->host + off;
 	}
 	return NULL;
+}
+
+void gm_mark_dirty(const struct guest_mem *m, uint64_t gpa, uint64_t len)
+{
+	(void)gm_ptr(m, gpa, len);
 }
 
 int gm_gpa_of(const struct guest_mem *m, const void *p, uint64_t len, uint64_t *gpa)

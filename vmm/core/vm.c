@@ -96,6 +96,9 @@ int vm_create(struct vm *vm, int kvm_fd, const struct vm_params *p, char *err, s
 					     errlen)
 		       : gm_create(&vm->mem, p->mem_bytes, p->hugepages, err, errlen))
 		return -1;
+	/* Diff snapshots: KVM logs the vCPUs' writes, guest_mem the VMM's. */
+	if (p->track_dirty && gm_track_dirty(&vm->mem))
+		FAIL("out of memory for the dirty page bitmaps");
 	if (set_memory(vm, err, errlen))
 		return -1;
 	/* The irqchip must exist before any vCPU: without an in-kernel LAPIC
