@@ -637,24 +637,35 @@ static void hotplug_memory(struct api_ctx *a, const struct req *q, struct api_re
 	missing(q, r, CFG_FC_MEM_HOTPLUG);
 }
 
-/* PUT /snapshot/create: the VM must be paused (Firecracker answers 400). */
-static void snapshot_create(struct api_ctx *a, const struct req *q, struct api_reply *r)
+typedef int (*snap_parse_fn)(const char *json, struct cfg_snapshot_req *out, char *err,
+			     size_t errlen);
+typedef int (*snap_op_fn)(struct vmm *v, const struct cfg_snapshot_req *s, char *err,
+			  size_t errlen);
+
+/* Parse the body, run the VMM's side; a refusal is a 400 naming why. */
+static void snapshot_op(struct api_ctx *a, const struct req *q, struct api_reply *r,
+			snap_parse_fn parse, snap_op_fn op)
 {
 	char err[CFG_ERR_LEN];
 	struct cfg_snapshot_req s;
-	if (refuse_before_start(a, r))
-		return;
-	if (cfg_parse_snapshot_create(q->body, &s, err, sizeof(err))) {
+	if (parse(q->body, &s, err, sizeof(err))) {
 		fault(r, 400, "%s", err);
 		return;
 	}
-	if (!a->ops->snapshot_create)
+	if (!op)
 		fault(r, 400, "snapshots are not supported");
-	else if (a->ops->snapshot_create(a->vmm, &s, err, sizeof(err)))
+	else if (op(a->vmm, &s, err, sizeof(err)))
 		fault(r, 400, "%s", err);
 	else
 		no_content(r);
 	cfg_snapshot_req_free(&s);
+}
+
+/* PUT /snapshot/create: the VM must be paused (Firecracker answers 400). */
+static void snapshot_create(struct api_ctx *a, const struct req *q, struct api_reply *r)
+{
+	if (!refuse_before_start(a, r))
+		snapshot_op(a, q, r, cfg_parse_snapshot_create, a->ops->snapshot_create);
 }
 
 /* PUT /snapshot/load: only on a fresh VMM; the snapshot brings its own
@@ -662,24 +673,11 @@ static void snapshot_create(struct api_ctx *a, const struct req *q, struct api_r
  * load builds nothing and leaves the config as it was. */
 static void snapshot_load(struct api_ctx *a, const struct req *q, struct api_reply *r)
 {
-	char err[CFG_ERR_LEN];
-	struct cfg_snapshot_req s;
-	if (a->vmm->started || a->configured) {
+	if (a->vmm->started || a->configured)
 		fault(r, 400, "Loading a microVM snapshot not allowed after configuring boot-specific "
 			      "resources.");
-		return;
-	}
-	if (cfg_parse_snapshot_load(q->body, &s, err, sizeof(err))) {
-		fault(r, 400, "%s", err);
-		return;
-	}
-	if (!a->ops->snapshot_load)
-		fault(r, 400, "snapshots are not supported");
-	else if (a->ops->snapshot_load(a->vmm, &s, err, sizeof(err)))
-		fault(r, 400, "%s", err);
 	else
-		no_content(r);
-	cfg_snapshot_req_free(&s);
+		snapshot_op(a, q, r, cfg_parse_snapshot_load, a->ops->snapshot_load);
 }
 
 /* ---- MMDS: the data store (host side only, api/mmds.h) and its config ---- */

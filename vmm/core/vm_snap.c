@@ -373,28 +373,34 @@ out:
 	return rc;
 }
 
-static int restore_vm_state(struct vm *vm, const void *state, size_t len, char *err, size_t errlen)
+/* A section that is one fixed-size KVM structure (or an array of them). */
+static int read_fixed(const void *state, size_t len, const char tag[4], uint32_t version,
+		      void *out, size_t size, char *err, size_t errlen)
 {
 	struct snap_r r;
+	if (snap_section_find(state, len, tag, 0, &r, err, errlen))
+		return -1;
+	if (r.version != version)
+		snap_r_fail(&r, "unknown section version (made by another mpvm)");
+	snap_get_bytes(&r, out, size);
+	return snap_r_done(&r, err, errlen);
+}
+
+static int restore_vm_state(struct vm *vm, const void *state, size_t len, char *err, size_t errlen)
+{
 	struct kvm_pit_state2 pit;
-	if (snap_section_find(state, len, "PIT2", 0, &r, err, errlen))
+	struct kvm_clock_data clock;
+	struct kvm_irqchip chips[3];
+	if (read_fixed(state, len, "PIT2", PIT2_V, &pit, sizeof(pit), err, errlen) ||
+	    read_fixed(state, len, "CLCK", CLCK_V, &clock, sizeof(clock), err, errlen) ||
+	    read_fixed(state, len, "IRQC", IRQC_V, chips, sizeof(chips), err, errlen))
 		return -1;
-	if (r.version != PIT2_V)
-		snap_r_fail(&r, "unknown section version");
-	snap_get_bytes(&r, &pit, sizeof(pit));
-	if (snap_r_done(&r, err, errlen))
-		return -1;
+	for (uint32_t i = 0; i < 3; i++)
+		if (chips[i].chip_id != i)
+			FAIL("snapshot section IRQC (v%u): irqchip ids out of order; the snapshot is "
+			     "corrupt", IRQC_V);
 	if (vm_snap_host_caps(vm) & VM_SNAP_CAP_PIT_STATE2 &&
 	    vm_ioctl(vm, KVM_SET_PIT2, &pit, err, errlen) < 0)
-		return -1;
-
-	struct kvm_clock_data clock;
-	if (snap_section_find(state, len, "CLCK", 0, &r, err, errlen))
-		return -1;
-	if (r.version != CLCK_V)
-		snap_r_fail(&r, "unknown section version");
-	snap_get_bytes(&r, &clock, sizeof(clock));
-	if (snap_r_done(&r, err, errlen))
 		return -1;
 	if (vm_snap_host_caps(vm) & VM_SNAP_CAP_ADJUST_CLOCK) {
 		int rc = kvm_vm_ioctl(vm, KVM_SET_CLOCK, &clock);
@@ -410,18 +416,6 @@ static int restore_vm_state(struct vm *vm, const void *state, size_t len, char *
 		}
 	}
 
-	struct kvm_irqchip chips[3];
-	if (snap_section_find(state, len, "IRQC", 0, &r, err, errlen))
-		return -1;
-	if (r.version != IRQC_V)
-		snap_r_fail(&r, "unknown section version");
-	for (uint32_t i = 0; i < 3; i++) {
-		snap_get_bytes(&r, &chips[i], sizeof(chips[i]));
-		if (chips[i].chip_id != i)
-			snap_r_fail(&r, "irqchip ids out of order");
-	}
-	if (snap_r_done(&r, err, errlen))
-		return -1;
 	for (uint32_t i = 0; i < 3; i++)
 		if (kvm_vm_ioctl_named(vm, KVM_SET_IRQCHIP, "KVM_SET_IRQCHIP", &chips[i], err,
 				       errlen) < 0)
