@@ -40,6 +40,12 @@ api PUT /snapshot/create "{\"snapshot_path\": \"$D/snap\", \"mem_file_path\": \"
 expect_api "create (Full)" 204
 api PUT /snapshot/create "{\"snapshot_path\": \"$D/snap2\", \"mem_file_path\": \"$D/mem2\", \"snapshot_type\": \"Diff\"}"
 expect_api "Diff without dirty tracking" 400 "track_dirty_pages"
+# A snapshot file that cannot be written: nothing is left behind, not even
+# the memory file that could be.
+api PUT /snapshot/create "{\"snapshot_path\": \"$D/no/such/dir/s\", \"mem_file_path\": \"$D/memX\"}"
+expect_api "unwritable snapshot path" 400 "no/such/dir/s.tmp.*No such file"
+[ ! -e "$D/memX" ] && [ -z "$(ls "$D" | grep '\.tmp')" ] && pass "a failed create leaves no file" ||
+	fail "a failed create left files" "$(ls "$D")"
 api PUT /snapshot/load "{\"snapshot_path\": \"$D/snap\", \"mem_backend\": {\"backend_type\": \"File\", \"backend_path\": \"$D/mem\"}}"
 expect_api "load after start" 400 "not allowed after configuring"
 stop_mpvm
@@ -51,7 +57,10 @@ stop_mpvm
 run restore 6 -- run --restore "$D/snap" --restore-mem "$D/mem" --resume
 first=$(first_count "$T_TMP/restore.out")
 last=$(last_count "$T_TMP/restore.out")
-if [ -n "$first" ] && [ "$first" -ge "$before" ] && [ "$first" -le $((before + 1)) ] &&
+# The guest may have written a line or two into the UART that the old
+# process had not yet copied to its stdout when it was killed: those are
+# gone with it, and the restored guest goes on after them.
+if [ -n "$first" ] && [ "$first" -gt "$before" ] && [ "$first" -le $((before + 3)) ] &&
 	[ "$last" -gt $((first + 20)) ]; then
 	pass "restored counter goes on: paused at $before, restored from $first to $last"
 else
@@ -100,7 +109,7 @@ cp --sparse=always "$D/memA" "$D/merged"
 	pass "snapshot-rebase" || fail "snapshot-rebase failed"
 run diff 5 -- run --restore "$D/snapD" --restore-mem "$D/merged" --resume
 first=$(first_count "$T_TMP/diff.out")
-if [ -n "$first" ] && [ "$first" -ge "$diff_at" ] && [ "$first" -le $((diff_at + 1)) ]; then
+if [ -n "$first" ] && [ "$first" -gt "$diff_at" ] && [ "$first" -le $((diff_at + 3)) ]; then
 	pass "Diff snapshot restored on its base: goes on from $first (paused at $diff_at)"
 else
 	fail "Diff restore: paused at $diff_at, restored from ${first:-none}" "$(cat "$T_TMP/diff.err")"

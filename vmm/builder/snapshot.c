@@ -1,11 +1,11 @@
 /* Snapshots of a running VM and VMs built from them: the file work around
  * vmm_build_restore() (builder/vmm.h; format in docs/snapshot.md).
  *
- * Create (VM paused): the memory file first (Full: every page of RAM that
- * is not zero, the zero ones left as holes; Diff: the pages KVM's dirty log
- * has seen written since the last snapshot), then the snapshot file
- * (header, config, state), each written to a temporary name and renamed, so
- * that an existing snapshot file always comes with its memory file.
+ * Create (VM paused): the memory file (Full: every page of RAM that is not
+ * zero, the zero ones left as holes; Diff: the pages written since the last
+ * snapshot) and the snapshot file (header, config, state), each written to
+ * a temporary name; then both renamed, so that an existing snapshot file
+ * always comes with its memory file.
  * Load: read and check the snapshot file (format, checksum, CPU vendor,
  * host capabilities), the memory file's size, then build and start Paused.
  */
@@ -39,25 +39,8 @@ static bool page_is_zero(const uint8_t *p)
 	return true;
 }
 
-static int pwrite_all(int fd, const uint8_t *p, size_t len, uint64_t off, const char *path,
-		      char *err, size_t errlen)
-{
-	while (len) {
-		ssize_t w = pwrite(fd, p, len, (off_t)off);
-		if (w < 0) {
-			if (errno == EINTR)
-				continue;
-			FAIL("memory file %s: write: %s", path, strerror(errno));
-		}
-		p += w;
-		off += (uint64_t)w;
-		len -= (size_t)w;
-	}
-	return 0;
-}
-
 /* Writes the pages of region i that `want` selects, coalescing runs. */
-static int write_region(struct vm *vm, int i, int fd, const uint64_t *dirty, const char *path,
+static int write_region(struct vm *vm, int i, struct snapfile_tmp *t, const uint64_t *dirty,
 			char *err, size_t errlen)
 {
 	const struct gm_region *r = &vm->mem.regions[i];
@@ -72,8 +55,8 @@ static int write_region(struct vm *vm, int i, int fd, const uint64_t *dirty, con
 			nrun++;
 			continue;
 		}
-		if (nrun && pwrite_all(fd, r->host + run * PAGE, nrun * PAGE, base + run * PAGE,
-				       path, err, errlen))
+		if (nrun && snapfile_tmp_write(t, r->host + run * PAGE, nrun * PAGE, base + run * PAGE,
+					       err, errlen))
 			return -1;
 		nrun = 0;
 	}
@@ -97,7 +80,11 @@ static int dirty_logs(struct vm *vm, uint64_t *bm[GM_MAX_REGIONS], char *err, si
 	return 0;
 }
 
-static int write_memory(struct vmm *v, const char *path, bool diff, char *err, size_t errlen)
+/* Into t (open): the memory file, full size with holes where nothing is
+ * written: zero pages (Full), pages not written since the last snapshot
+ * (Diff). */
+static int write_memory(struct vmm *v, struct snapfile_tmp *t, bool diff, char *err,
+			size_t errlen)
 {
 	struct vm *vm = &v->vm;
 	uint64_t *bm[GM_MAX_REGIONS] = { 0 };
@@ -106,21 +93,37 @@ static int write_memory(struct vmm *v, const char *path, bool diff, char *err, s
 	 * is relative to this snapshot, as in Firecracker. */
 	if (vm->params.track_dirty && dirty_logs(vm, bm, err, errlen))
 		goto out;
-	char *tmp;
-	int fd = snapfile_tmp_open(path, &tmp, err, errlen);
-	if (fd < 0)
+	if (ftruncate(t->fd, (off_t)vm->mem.ram_size)) {
+		err_set(err, errlen, "memory file %s: %s", t->path, strerror(errno));
 		goto out;
-	/* Full size, holes where nothing is written: zero pages (Full), pages
-	 * not written since the last snapshot (Diff). */
-	bool ok = !ftruncate(fd, (off_t)vm->mem.ram_size) ||
-		  !err_set(err, errlen, "memory file %s: %s", path, strerror(errno));
-	for (int i = 0; ok && i < vm->mem.nregions; i++)
-		ok = !write_region(vm, i, fd, diff ? bm[i] : NULL, path, err, errlen);
-	rc = snapfile_tmp_commit(fd, tmp, path, ok, err, errlen);
+	}
+	for (int i = 0; i < vm->mem.nregions; i++)
+		if (write_region(vm, i, t, diff ? bm[i] : NULL, err, errlen))
+			goto out;
+	rc = 0;
 out:
 	for (int i = 0; i < GM_MAX_REGIONS; i++)
 		free(bm[i]);
 	return rc;
+}
+
+/* Both files complete under temporary names, then renamed, memory first:
+ * a snapshot file never names a memory file it was not written with. */
+static int write_files(struct vmm *v, const struct cfg_snapshot_req *req, const uint8_t *file,
+		       size_t flen, char *err, size_t errlen)
+{
+	struct snapfile_tmp mem = { .fd = -1 }, snap = { .fd = -1 };
+	int rc = snapfile_tmp_open(&mem, req->mem_file_path, err, errlen) ||
+		 write_memory(v, &mem, req->diff, err, errlen) ||
+		 snapfile_tmp_close(&mem, err, errlen) ||
+		 snapfile_tmp_open(&snap, req->snapshot_path, err, errlen) ||
+		 snapfile_tmp_write(&snap, file, flen, 0, err, errlen) ||
+		 snapfile_tmp_close(&snap, err, errlen) ||
+		 snapfile_tmp_rename(&mem, err, errlen) ||
+		 snapfile_tmp_rename(&snap, err, errlen);
+	snapfile_tmp_discard(&mem);
+	snapfile_tmp_discard(&snap);
+	return rc ? -1 : 0;
 }
 
 /* Every device's sections after the VM's (docs/snapshot.md). */
@@ -174,8 +177,7 @@ int vmm_snapshot_create(struct vmm *v, const struct cfg_snapshot_req *req, char 
 		err_set(err, errlen, "out of memory");
 		goto out;
 	}
-	if (write_memory(v, req->mem_file_path, req->diff, err, errlen) ||
-	    snapfile_write_atomic(req->snapshot_path, file, flen, err, errlen))
+	if (write_files(v, req, file, flen, err, errlen))
 		goto out;
 	log_info("snapshot (%s) written: %s (%zu bytes), memory %s, in %llu ms",
 		 req->diff ? "Diff" : "Full", req->snapshot_path, flen, req->mem_file_path,

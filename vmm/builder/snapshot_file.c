@@ -172,49 +172,60 @@ uint8_t *snapfile_read(const char *path, size_t *len, char *err, size_t errlen)
 	return b;
 }
 
-int snapfile_tmp_open(const char *path, char **tmp, char *err, size_t errlen)
+int snapfile_tmp_open(struct snapfile_tmp *t, const char *path, char *err, size_t errlen)
 {
 	size_t n = strlen(path) + 16;
-	*tmp = malloc(n);
-	if (!*tmp)
+	*t = (struct snapfile_tmp){ .path = path, .fd = -1, .tmp = malloc(n) };
+	if (!t->tmp)
 		FAIL("%s: out of memory", path);
-	snprintf(*tmp, n, "%s.tmp%d", path, (int)getpid());
-	int fd = open(*tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	if (fd < 0) {
-		err_set(err, errlen, "%s: %s", *tmp, strerror(errno));
-		free(*tmp);
-		*tmp = NULL;
-	}
-	return fd;
+	snprintf(t->tmp, n, "%s.tmp%d", path, (int)getpid());
+	t->fd = open(t->tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (t->fd < 0)
+		FAIL("%s: %s", t->tmp, strerror(errno));
+	return 0;
 }
 
-int snapfile_tmp_commit(int fd, char *tmp, const char *path, bool ok, char *err, size_t errlen)
+int snapfile_tmp_write(struct snapfile_tmp *t, const void *buf, size_t len, uint64_t off,
+		       char *err, size_t errlen)
 {
-	if (close(fd) && ok)
-		ok = !err_set(err, errlen, "%s: %s", path, strerror(errno));
-	if (ok && rename(tmp, path))
-		ok = !err_set(err, errlen, "%s: rename: %s", path, strerror(errno));
-	if (!ok)
-		unlink(tmp);
-	free(tmp);
-	return ok ? 0 : -1;
-}
-
-int snapfile_write_atomic(const char *path, const void *buf, size_t len, char *err, size_t errlen)
-{
-	char *tmp;
-	int fd = snapfile_tmp_open(path, &tmp, err, errlen);
-	if (fd < 0)
-		return -1;
 	const uint8_t *p = buf;
-	size_t done = 0;
-	bool ok = true;
-	while (ok && done < len) {
-		ssize_t w = write(fd, p + done, len - done);
+	while (len) {
+		ssize_t w = pwrite(t->fd, p, len, (off_t)off);
+		if (w < 0 && errno == EINTR)
+			continue;
 		if (w < 0)
-			ok = !err_set(err, errlen, "%s: write: %s", path, strerror(errno));
-		else
-			done += (size_t)w;
+			FAIL("%s: write: %s", t->path, strerror(errno));
+		p += w;
+		off += (uint64_t)w;
+		len -= (size_t)w;
 	}
-	return snapfile_tmp_commit(fd, tmp, path, ok, err, errlen);
+	return 0;
+}
+
+int snapfile_tmp_close(struct snapfile_tmp *t, char *err, size_t errlen)
+{
+	int fd = t->fd;
+	t->fd = -1;
+	if (close(fd))
+		FAIL("%s: %s", t->path, strerror(errno));
+	return 0;
+}
+
+int snapfile_tmp_rename(struct snapfile_tmp *t, char *err, size_t errlen)
+{
+	if (rename(t->tmp, t->path))
+		FAIL("%s: rename: %s", t->path, strerror(errno));
+	free(t->tmp);
+	t->tmp = NULL;
+	return 0;
+}
+
+void snapfile_tmp_discard(struct snapfile_tmp *t)
+{
+	if (t->fd >= 0)
+		close(t->fd);
+	if (t->tmp)
+		unlink(t->tmp);
+	free(t->tmp);
+	*t = (struct snapfile_tmp){ .fd = -1 };
 }

@@ -52,14 +52,22 @@ int snapfile_check_host(const struct snapfile *f, const char *host_vendor, char 
 /* Reads a whole snapshot file (at most SNAPFILE_MAX_LEN bytes). malloc'd,
  * or NULL with err set. */
 uint8_t *snapfile_read(const char *path, size_t *len, char *err, size_t errlen);
-/* Writes `len` bytes to `path` through a temporary file renamed over it, so
- * a reader never sees half a file and a file still mapped (a restored VM's
- * memory) is not changed under it. 0 or -1 with err set. */
-int snapfile_write_atomic(const char *path, const void *buf, size_t len, char *err, size_t errlen);
-/* The same in two steps for large files: a new "<path>.tmpPID" (fd, and
- * *tmp to pass on), then close it and rename it over `path` when `ok`, or
- * remove it. 0 or -1 with err set (an err set by the caller is kept). */
-int snapfile_tmp_open(const char *path, char **tmp, char *err, size_t errlen);
-int snapfile_tmp_commit(int fd, char *tmp, const char *path, bool ok, char *err, size_t errlen);
+/* A file written under "<path>.tmpPID" and renamed over `path` only once
+ * it is complete, so a reader never sees half a file and a file still
+ * mapped (a restored VM's memory) is not changed under it. Open, write
+ * (pwrite at an offset), close, rename; discard undoes whatever is left
+ * (closes, removes the temporary file) and is safe after a rename. Each
+ * returns 0 or -1 with err set. */
+struct snapfile_tmp {
+	const char *path;
+	char *tmp;
+	int fd;
+};
+int snapfile_tmp_open(struct snapfile_tmp *t, const char *path, char *err, size_t errlen);
+int snapfile_tmp_write(struct snapfile_tmp *t, const void *buf, size_t len, uint64_t off,
+		       char *err, size_t errlen);
+int snapfile_tmp_close(struct snapfile_tmp *t, char *err, size_t errlen);
+int snapfile_tmp_rename(struct snapfile_tmp *t, char *err, size_t errlen);
+void snapfile_tmp_discard(struct snapfile_tmp *t);
 
 #endif
