@@ -25,19 +25,9 @@ D="$T_TMP"
 # input ($D/NAME.in, held open on fd IN); waits for the API socket $SOCK.
 start() {
 	local name=$1
-	shift
 	mkfifo "$D/$name.in"
 	exec {IN}<>"$D/$name.in"
-	"$MPVM" run --api-sock "$SOCK" "$@" <"$D/$name.in" >"$D/$name.out" 2>"$D/$name.err" &
-	MPID=$!
-	T_PIDS+=("$MPID")
-	for _ in $(seq 100); do
-		[ -S "$SOCK" ] && curl -s --max-time 2 --unix-socket "$SOCK" -o /dev/null http://localhost/ && return 0
-		kill -0 "$MPID" 2>/dev/null || break
-		sleep 0.1
-	done
-	fail "$name: API socket $SOCK not ready" "$(cat "$D/$name.err")"
-	finish
+	T_STDIN="$D/$name.in" start_mpvm "$@" --api-sock "$SOCK" || finish
 }
 
 # counters FILE: "pmc0 pmc1 fixed1" of vCPU 0 from a GET /pmu/counters answer.
