@@ -91,6 +91,7 @@ struct cfg_balloon {
 	uint32_t amount_mib;
 	bool deflate_on_oom;
 	uint32_t stats_polling_interval_s;  /* 0: no statistics */
+	bool free_page_reporting;  /* VIRTIO_BALLOON_F_REPORTING: free pages go back to the host */
 };
 
 /* Firecracker's "vsock": a virtio-vsock device whose host side is the UNIX

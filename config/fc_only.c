@@ -10,8 +10,9 @@
 #include <string.h>
 
 static const char *const missing[] = {
-	[CFG_FC_BALLOON_HINTING] = "free page hinting and reporting are not supported by mpvm "
-				   "yet (Firecracker feature: virtio-balloon free page hinting)",
+	[CFG_FC_BALLOON_HINTING] = "free page hinting is not supported by mpvm yet (Firecracker "
+				   "feature: virtio-balloon free page hinting; free_page_reporting "
+				   "is supported)",
 	[CFG_FC_CPU_CONFIG] = "custom CPU templates (cpuid, MSR, register or KVM capability "
 			      "modifiers) are not supported by mpvm yet (Firecracker feature: "
 			      "cpu-config)",

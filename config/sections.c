@@ -248,9 +248,9 @@ int sec_balloon(const cJSON *j, const char *path, struct cfg_balloon *out, struc
 	    jg_bool(j, path, "free_page_hinting", 0, &hinting, e) < 0 ||
 	    jg_bool(j, path, "free_page_reporting", 0, &reporting, e) < 0)
 		return -1;
-	if (hinting || reporting)
-		return cfg_fail_missing(e, path, hinting ? "free_page_hinting" : "free_page_reporting",
-					CFG_FC_BALLOON_HINTING);
+	if (hinting)
+		return cfg_fail_missing(e, path, "free_page_hinting", CFG_FC_BALLOON_HINTING);
+	out->free_page_reporting = reporting;
 	out->amount_mib = (uint32_t)amount;
 	out->stats_polling_interval_s = (uint32_t)interval;
 	out->enabled = true;

@@ -219,6 +219,8 @@ char *vm_config_to_json(const struct vm_config *c)
 		chk(&b, cJSON_AddBoolToObject(o, "deflate_on_oom", c->balloon.deflate_on_oom));
 		chk(&b, cJSON_AddNumberToObject(o, "stats_polling_interval_s",
 						c->balloon.stats_polling_interval_s));
+		chk(&b, cJSON_AddBoolToObject(o, "free_page_reporting",
+					      c->balloon.free_page_reporting));
 	}
 	if (c->vsock.enabled) {
 		o = chk(&b, cJSON_AddObjectToObject(root, "vsock"));

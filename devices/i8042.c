@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "base/err.h"
+#include "base/snap.h"
 #include "core/log.h"
 
 #define BUF_SIZE 32 /* room for a Ctrl-Alt-Del press+release (11 bytes) and more */
@@ -378,4 +379,68 @@ void i8042_free(struct i8042 *k)
 		return;
 	pthread_mutex_destroy(&k->lock);
 	free(k);
+}
+
+/* ---- snapshots (i8042.h) ---- */
+
+#define I8042_SNAP_VERSION 1
+
+void i8042_snap_save(struct i8042 *k, struct snap_w *w)
+{
+	pthread_mutex_lock(&k->lock);
+	size_t m = snap_section_begin(w, "KBDC", I8042_SNAP_VERSION);
+	snap_put_u8(w, k->ctr);
+	snap_put_u8(w, k->outp);
+	snap_put_bool(w, k->last_cmd);
+	snap_put_u8(w, k->ctl_pending);
+	snap_put_u8(w, k->kbd_pending);
+	snap_put_u8(w, k->kbd_set);
+	snap_put_bool(w, k->xlat_release);
+	snap_put_bool(w, k->irq_level);
+	snap_put_u32(w, k->count);
+	for (unsigned i = 0; i < k->count; i++)
+		snap_put_u8(w, k->buf[(k->head + i) % BUF_SIZE]);
+	snap_section_end(w, m);
+	pthread_mutex_unlock(&k->lock);
+}
+
+int i8042_snap_restore(struct i8042 *k, const void *state, size_t len, char *err,
+		       size_t errlen)
+{
+	struct snap_r r;
+	if (snap_section_find(state, len, "KBDC", 0, &r, err, errlen))
+		return -1;
+	if (r.version != I8042_SNAP_VERSION)
+		return err_set(err, errlen, "snapshot section KBDC: version %u, this mpvm reads "
+			       "version %u", r.version, I8042_SNAP_VERSION);
+	uint8_t ctr = snap_get_u8(&r), outp = snap_get_u8(&r);
+	bool last_cmd = snap_get_bool(&r);
+	uint8_t ctl_pending = snap_get_u8(&r), kbd_pending = snap_get_u8(&r);
+	uint8_t kbd_set = snap_get_u8(&r);
+	bool xlat_release = snap_get_bool(&r), irq = snap_get_bool(&r);
+	uint8_t buf[BUF_SIZE];
+	uint32_t count = snap_get_u32(&r);
+	if (count > BUF_SIZE)
+		snap_r_fail(&r, "more bytes in the output buffer than it holds");
+	else
+		snap_get_bytes(&r, buf, count);
+	if (!r.bad && (kbd_set < 1 || kbd_set > 3))
+		snap_r_fail(&r, "a keyboard scan code set other than 1, 2 or 3");
+	if (snap_r_done(&r, err, errlen))
+		return -1;
+
+	pthread_mutex_lock(&k->lock);
+	k->ctr = ctr;
+	k->outp = outp;
+	k->last_cmd = last_cmd;
+	k->ctl_pending = ctl_pending;
+	k->kbd_pending = kbd_pending;
+	k->kbd_set = kbd_set;
+	k->xlat_release = xlat_release;
+	k->irq_level = irq; /* the irqchip's own state comes from the VM's section */
+	k->head = 0;
+	k->count = count;
+	memcpy(k->buf, buf, count);
+	pthread_mutex_unlock(&k->lock);
+	return 0;
 }

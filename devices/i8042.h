@@ -59,4 +59,13 @@ void i8042_write(struct i8042 *k, uint16_t port, uint8_t val);
  * room for the whole sequence (nothing queued then). */
 int i8042_send_ctrl_alt_del(struct i8042 *k);
 
+/* Snapshots (base/snap.h): the controller's section "KBDC" (command byte,
+ * output port, pending command bytes, scan code set, output buffer).
+ * Save with the VM paused; restore into a controller just built, before
+ * any vCPU runs: 0, or -1 with err (the controller untouched). */
+struct snap_w;
+void i8042_snap_save(struct i8042 *k, struct snap_w *w);
+int i8042_snap_restore(struct i8042 *k, const void *state, size_t len, char *err,
+		       size_t errlen);
+
 #endif

@@ -79,6 +79,15 @@ void serial_set_hooks(struct serial *s, int (*irq_line)(struct vm *, uint32_t, i
 		      void (*request_exit)(struct vm *, int, const char *, ...));
 /* Guest output bytes dropped because the sink did not keep up. */
 uint64_t serial_output_dropped(struct serial *s);
+/* Snapshots (base/snap.h): the UART's section "UART": registers, receive
+ * FIFO, host input read but not yet delivered. Save with the VM paused;
+ * restore into a UART just built from the same config, before any vCPU
+ * runs. Restore: 0, or -1 with err naming the section and what is wrong
+ * (the UART is left untouched then). */
+struct snap_w;
+void serial_snap_save(struct serial *s, struct snap_w *w);
+int serial_snap_restore(struct serial *s, const void *state, size_t len, char *err,
+			size_t errlen);
 void serial_pause(struct serial *s);
 void serial_resume(struct serial *s);
 /* Ctrl-A escape handling on the input (on for a raw terminal). */

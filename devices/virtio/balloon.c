@@ -11,6 +11,7 @@
 #include <linux/virtio_ids.h>
 
 #include "base/err.h"
+#include "base/snap.h"
 
 #define INFLATE_Q 0
 #define DEFLATE_Q 1
@@ -29,6 +30,7 @@ struct virtio_balloon {
 	int timer_fd;
 	uint32_t interval_s;
 	bool stats_vq;
+	int report_q;                     /* the reporting queue, or -1 */
 	bool have_stats_buf;              /* the driver's stats buffer, held */
 	uint16_t stats_head;
 	pthread_mutex_t stats_lock;       /* `last` is read by the API thread */
@@ -140,6 +142,54 @@ static void stats_queue(struct virtio_balloon *b)
 	}
 }
 
+/* Free page reporting: every buffer is a range of pages the guest keeps
+ * free; the host takes them back (they read as zero when the guest uses
+ * them again, which it may without asking) and returns the buffer. */
+static void report_queue(struct virtio_balloon *b)
+{
+	struct virtio_dev *d = &b->dev;
+	struct virtq *q = &d->vq[b->report_q];
+	bool pushed = false;
+	uint64_t reported = 0;
+	while (!virtio_should_yield(d)) {
+		struct virtq_elem *e = &b->elem;
+		int p = virtq_pop(q, e);
+		if (p == 0)
+			break;
+		if (p < 0) {
+			virtio_dev_fail(d, "reporting queue: available ring index or head out of range");
+			return;
+		}
+		for (unsigned i = 0; !e->err && i < (unsigned)(e->nout + e->nin); i++) {
+			uint64_t gpa, len = e->iov[i].iov_len;
+			if (gm_gpa_of(d->mem, e->iov[i].iov_base, len, &gpa) ||
+			    gm_discard(d->mem, gpa, len)) {
+				atomic_fetch_add_explicit(&d->stats.bad_requests, 1, memory_order_relaxed);
+				virtio_dev_warn(d, "reporting: a range of %llu bytes that is not whole "
+						"pages of guest RAM", (unsigned long long)len);
+				continue;
+			}
+			reported += len / PAGE;
+		}
+		if (e->err) {
+			atomic_fetch_add_explicit(&d->stats.bad_requests, 1, memory_order_relaxed);
+			virtio_dev_warn(d, "bad reporting chain (head %u): %s", e->head,
+					virtq_err_name(e->err));
+		}
+		virtq_push(q, e->head, 0);
+		atomic_fetch_add_explicit(&d->stats.requests, 1, memory_order_relaxed);
+		pushed = true;
+	}
+	if (reported) {
+		pthread_mutex_lock(&b->stats_lock);
+		b->last.discarded_pages += reported;
+		b->last.reported_pages += reported;
+		pthread_mutex_unlock(&b->stats_lock);
+	}
+	if (pushed)
+		virtio_notify(d, (unsigned)b->report_q);
+}
+
 static void arm_timer(struct virtio_balloon *b)
 {
 	struct itimerspec its = { .it_interval = { b->interval_s, 0 }, .it_value = { b->interval_s, 0 } };
@@ -164,7 +214,9 @@ static void balloon_queue_notify(struct virtio_dev *d, unsigned q)
 	struct virtio_balloon *b = to_balloon(d);
 	if (!virtio_queue_live(d, q))
 		return;
-	if (q == STATS_Q)
+	if ((int)q == b->report_q)
+		report_queue(b);
+	else if (q == STATS_Q)
 		stats_queue(b);
 	else
 		pfn_queue(b, q);
@@ -198,7 +250,74 @@ static void balloon_destroy(struct virtio_dev *d)
 	free(b);
 }
 
+/* Snapshots: the target (it may have changed since boot), what the driver
+ * reported, the statistics interval and the stats buffer the device holds
+ * (its head: the element was popped, so it is given back at the next
+ * interval after restore as it would have been). */
+static void balloon_snap_save(struct virtio_dev *d, struct snap_w *w)
+{
+	struct virtio_balloon *b = to_balloon(d);
+	pthread_mutex_lock(&d->lock);
+	snap_put_u32(w, b->cfg.num_pages);
+	snap_put_u32(w, b->cfg.actual);
+	pthread_mutex_unlock(&d->lock);
+	snap_put_u32(w, b->interval_s);
+	snap_put_bool(w, b->have_stats_buf);
+	snap_put_u16(w, b->stats_head);
+	pthread_mutex_lock(&b->stats_lock);
+	for (int i = 0; i < BALLOON_NSTATS; i++)
+		snap_put_u64(w, (uint64_t)b->last.stat[i]);
+	snap_put_u64(w, b->last.discarded_pages);
+	snap_put_u64(w, b->last.reported_pages);
+	pthread_mutex_unlock(&b->stats_lock);
+}
+
+static void balloon_snap_restore(struct virtio_dev *d, struct snap_r *r)
+{
+	struct virtio_balloon *b = to_balloon(d);
+	uint32_t num = snap_get_u32(r), actual = snap_get_u32(r), interval = snap_get_u32(r);
+	bool have = snap_get_bool(r);
+	uint16_t head = snap_get_u16(r);
+	int64_t stat[BALLOON_NSTATS];
+	for (int i = 0; i < BALLOON_NSTATS; i++)
+		stat[i] = (int64_t)snap_get_u64(r);
+	uint64_t discarded = snap_get_u64(r), reported = snap_get_u64(r);
+	if (r->bad)
+		return;
+	if ((uint64_t)num * PAGE > d->mem->ram_size) {
+		snap_r_fail(r, "a balloon target above the guest's memory");
+		return;
+	}
+	if ((interval == 0) != !b->stats_vq) {
+		snap_r_fail(r, "balloon statistics on in one and off in the other");
+		return;
+	}
+	if (have && (!b->stats_vq || head >= d->vq[STATS_Q].size)) {
+		snap_r_fail(r, "a held statistics buffer outside the statistics queue");
+		return;
+	}
+	pthread_mutex_lock(&d->lock);
+	b->cfg.num_pages = num;
+	b->cfg.actual = actual;
+	pthread_mutex_unlock(&d->lock);
+	b->have_stats_buf = have;
+	b->stats_head = head;
+	pthread_mutex_lock(&b->stats_lock);
+	memcpy(b->last.stat, stat, sizeof(stat));
+	b->last.discarded_pages = discarded;
+	b->last.reported_pages = reported;
+	b->last.target_pages = num;
+	b->last.actual_pages = actual;
+	pthread_mutex_unlock(&b->stats_lock);
+	if (b->stats_vq && interval != b->interval_s) {
+		b->interval_s = interval;
+		arm_timer(b);
+	}
+}
+
 static const struct virtio_dev_ops balloon_ops = {
+	.snap_save = balloon_snap_save,
+	.snap_restore = balloon_snap_restore,
 	.thread_kind = "virtio-balloon",
 	.queue_notify = balloon_queue_notify,
 	.config_write = balloon_config_write,
@@ -211,10 +330,10 @@ static uint32_t mib_to_pages(uint32_t mib)
 	return mib * (1024u * 1024u / PAGE);
 }
 
-struct virtio_dev *virtio_balloon_create(uint32_t amount_mib, bool deflate_on_oom,
-					 uint32_t stats_interval_s, const struct guest_mem *mem,
-					 char *err, size_t errlen)
+struct virtio_dev *virtio_balloon_create(const struct cfg_balloon *cfg,
+					 const struct guest_mem *mem, char *err, size_t errlen)
 {
+	uint32_t amount_mib = cfg->amount_mib, stats_interval_s = cfg->stats_polling_interval_s;
 	if (amount_mib > mem->ram_size >> 20) {
 		err_set(err, errlen, "balloon amount_mib %u: more than the guest's %llu MiB", amount_mib,
 			(unsigned long long)(mem->ram_size >> 20));
@@ -235,8 +354,13 @@ struct virtio_dev *virtio_balloon_create(uint32_t amount_mib, bool deflate_on_oo
 	for (int i = 0; i < BALLOON_NSTATS; i++)
 		b->last.stat[i] = -1;
 	uint64_t features = (b->stats_vq ? VIRTIO_FEAT(VIRTIO_BALLOON_F_STATS_VQ) : 0) |
-			    (deflate_on_oom ? VIRTIO_FEAT(VIRTIO_BALLOON_F_DEFLATE_ON_OOM) : 0);
-	if (virtio_dev_init(&b->dev, "balloon", VIRTIO_ID_BALLOON, features, b->stats_vq ? 3 : 2,
+			    (cfg->deflate_on_oom ? VIRTIO_FEAT(VIRTIO_BALLOON_F_DEFLATE_ON_OOM) : 0) |
+			    (cfg->free_page_reporting ? VIRTIO_FEAT(VIRTIO_BALLOON_F_REPORTING) : 0);
+	/* The driver numbers only the queues that exist: inflate, deflate,
+	 * then stats and reporting when offered. */
+	unsigned nq = 2 + b->stats_vq;
+	b->report_q = cfg->free_page_reporting ? (int)nq++ : -1;
+	if (virtio_dev_init(&b->dev, "balloon", VIRTIO_ID_BALLOON, features, nq,
 			    VIRTQ_MAX_SIZE, &balloon_ops, mem, err, errlen)) {
 		pthread_mutex_destroy(&b->stats_lock);
 		free(b);

@@ -14,7 +14,13 @@
  *    it; the last values are what virtio_balloon_stats() reports. The
  *    interval can change at run time, but not from or to 0 (Firecracker's
  *    rule: the stats queue exists only if it was on at boot).
- *  - Free page hinting and reporting are not offered.
+ *  - Free page reporting (VIRTIO_BALLOON_F_REPORTING, with
+ *    free_page_reporting): the driver sends ranges of free guest pages
+ *    (device-writable buffers, 2 MiB blocks or more on Linux) on its
+ *    reporting queue, the last queue; each range goes back to the host
+ *    like an inflated page, without the guest giving it up, and the buffer
+ *    is returned. Counted in reported_pages. Free page hinting is not
+ *    offered.
  * virtio_balloon_set_target() and _set_interval() may be called from any
  * thread (they run on the device's worker); _stats() reads a snapshot.
  */
@@ -25,6 +31,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "config/config.h"
 #include "devices/virtio/virtio.h"
 
 /* The driver's statistics (VIRTIO_BALLOON_S_*), in bytes or counts; a stat
@@ -33,15 +40,15 @@ enum { BALLOON_NSTATS = 10 };
 struct balloon_stats {
 	uint32_t target_pages, actual_pages;
 	int64_t stat[BALLOON_NSTATS];
-	uint64_t discarded_pages;  /* pages given back to the host so far */
+	uint64_t discarded_pages;  /* pages given back to the host so far (inflated + reported) */
+	uint64_t reported_pages;   /* of which free page reporting gave */
 	bool stats_enabled;
 };
 /* Firecracker's names for stat[i]. */
 extern const char *const balloon_stat_names[BALLOON_NSTATS];
 
-struct virtio_dev *virtio_balloon_create(uint32_t amount_mib, bool deflate_on_oom,
-					 uint32_t stats_interval_s, const struct guest_mem *mem,
-					 char *err, size_t errlen);
+struct virtio_dev *virtio_balloon_create(const struct cfg_balloon *cfg,
+					 const struct guest_mem *mem, char *err, size_t errlen);
 int virtio_balloon_set_target(struct virtio_dev *d, uint32_t amount_mib, char *err, size_t errlen);
 int virtio_balloon_set_interval(struct virtio_dev *d, uint32_t seconds, char *err, size_t errlen);
 void virtio_balloon_stats(struct virtio_dev *d, struct balloon_stats *out);

@@ -582,6 +582,16 @@ static void request_activation(struct virtio_dev *d)
 	}
 }
 
+void virtio_dev_activate_restored(struct virtio_dev *d)
+{
+	pthread_mutex_lock(&d->lock);
+	if (d->worker_started)
+		request_activation(d);
+	else
+		do_activate(d); /* no worker (unit tests): as a worker would */
+	pthread_mutex_unlock(&d->lock);
+}
+
 void virtio_set_status(struct virtio_dev *d, uint32_t val)
 {
 	if (val == 0) {

@@ -90,8 +90,7 @@ struct virtio_set *virtio_setup_all(struct vm *vm, const struct vm_config *cfg,
 		goto fail;
 	if (cfg->balloon.enabled &&
 	    add(s, vm, VIRTIO_KIND_BALLOON, "balloon", NULL,
-		virtio_balloon_create(cfg->balloon.amount_mib, cfg->balloon.deflate_on_oom,
-				      cfg->balloon.stats_polling_interval_s, &vm->mem, err, errlen),
+		virtio_balloon_create(&cfg->balloon, &vm->mem, err, errlen),
 		err, errlen))
 		goto fail;
 	return s;

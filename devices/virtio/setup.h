@@ -66,6 +66,19 @@ void virtio_free_all(struct virtio_set *s);
 int virtio_pause_all(struct virtio_set *s);
 void virtio_resume_all(struct virtio_set *s);
 
+/* Snapshots (snapshot.c; base/snap.h): one section "VIRT" per device, in
+ * slot order: the slot (kind, id, window, GSI), the transport, the model.
+ * Save: every device paused (virtio_pause_all()); -1 with err otherwise.
+ * Restore: into a set just built by virtio_setup_all() from the snapshot's
+ * configuration, before any vCPU runs; a snapshot with other devices is
+ * refused. Leaves every device paused: virtio_resume_all() when the VM
+ * resumes. 0, or -1 with err naming the device. Both accept NULL (no
+ * devices). */
+struct snap_w;
+int virtio_snap_save(struct virtio_set *s, struct snap_w *w, char *err, size_t errlen);
+int virtio_snap_restore(struct virtio_set *s, const void *state, size_t len, char *err,
+			size_t errlen);
+
 const char *virtio_kind_name(enum virtio_kind k); /* "block", "net", "rng" */
 /* The drive with this drive_id (PATCH /drives/{id}); NULL if none. */
 /* The one device of `kind` (the balloon, the vsock device), or NULL. */

@@ -82,6 +82,8 @@ struct virtio_counters {
 };
 
 struct virtio_dev;
+struct snap_w;
+struct snap_r;
 
 struct virtio_dev_ops {
 	/* The worker thread's kind for the sandbox (core/confine.h):
@@ -105,6 +107,13 @@ struct virtio_dev_ops {
 	/* Release the model's resources, including the memory `d` is embedded
 	 * in (worker stopped, common fds closed). */
 	void (*destroy)(struct virtio_dev *d);
+	/* Snapshots: the model's state beyond its configuration and the
+	 * transport, written after the transport's in the device's section
+	 * (device paused). Restore reads it back (device paused, before
+	 * activation), marking `r` bad (snap_r_fail) on a value it cannot
+	 * take. Both optional: a model without them keeps no such state. */
+	void (*snap_save)(struct virtio_dev *d, struct snap_w *w);
+	void (*snap_restore)(struct virtio_dev *d, struct snap_r *r);
 };
 
 typedef void (*virtio_watch_fn)(struct virtio_dev *d, int fd, uint32_t events, void *opaque);
@@ -201,6 +210,19 @@ int virtio_dev_pause(struct virtio_dev *d);
 void virtio_dev_pause_begin(struct virtio_dev *d);
 int virtio_dev_pause_end(struct virtio_dev *d);
 void virtio_dev_resume(struct virtio_dev *d);
+/* Snapshots (devices/virtio/snapshot.c): the transport's state (status,
+ * features, selectors, ISR, each queue's geometry and indices) then the
+ * model's (ops->snap_save). Save with the device paused. Restore into a
+ * device just created from the same configuration whose driver has done
+ * nothing yet: the device is paused first (and stays paused, as
+ * virtio_dev_pause() leaves it), every ring is checked against guest memory
+ * as QueueReady checks it, and a device whose driver had set DRIVER_OK is
+ * activated (ops->activate on the worker) so that resume serves it. 0, or -1
+ * with err; on error the device is left paused and reset. */
+void virtio_dev_snap_save(struct virtio_dev *d, struct snap_w *w);
+int virtio_dev_snap_restore(struct virtio_dev *d, struct snap_r *r, char *err, size_t errlen);
+/* device.c, for snapshot.c: the DRIVER_OK handshake with the worker. */
+void virtio_dev_activate_restored(struct virtio_dev *d);
 static inline bool virtio_paused(struct virtio_dev *d)
 {
 	return atomic_load(&d->paused);

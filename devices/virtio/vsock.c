@@ -23,6 +23,7 @@
 #include <linux/virtio_vsock.h>
 
 #include "base/err.h"
+#include "base/snap.h"
 
 #define RX_Q 0
 #define TX_Q 1
@@ -79,6 +80,7 @@ struct virtio_vsock {
 	uint32_t next_port;
 	struct ctl_rst ctl[CTL_MAX];
 	unsigned ctl_len;
+	bool reset_event; /* restored from a snapshot: tell the driver (vsock_snap_restore) */
 	struct virtq_elem elem;
 };
 
@@ -742,19 +744,58 @@ static void tx_process(struct virtio_vsock *v)
 
 /* ---- device ops ---- */
 
+/* After a restore, the first event: TRANSPORT_RESET (virtio 5.10.6.7), on
+ * which the driver drops every connection and re-reads the guest CID. Until
+ * the driver gives an event buffer, the event waits. */
+static void send_reset_event(struct virtio_vsock *v)
+{
+	struct virtio_dev *d = &v->dev;
+	struct virtq *q = &d->vq[EV_Q];
+	if (!v->reset_event || !virtio_queue_live(d, EV_Q))
+		return;
+	int p = virtq_pop(q, &v->elem);
+	if (p == 0)
+		return;
+	if (p < 0) {
+		virtio_dev_fail(d, "event queue: available ring index or head out of range");
+		return;
+	}
+	struct virtio_vsock_event ev = { .id = VIRTIO_VSOCK_EVENT_TRANSPORT_RESET };
+	uint32_t len = 0;
+	if (!v->elem.err && !v->elem.nout && v->elem.in_len >= sizeof(ev))
+		len = (uint32_t)iov_from_buf(v->elem.iov, v->elem.nin, 0, &ev, sizeof(ev));
+	else
+		virtio_dev_warn(d, "bad event buffer (head %u)", v->elem.head);
+	virtq_push(q, v->elem.head, len);
+	virtio_notify(d, EV_Q);
+	v->reset_event = len == 0; /* a bad buffer: try the next one */
+}
+
 static void vsock_queue_notify(struct virtio_dev *d, unsigned q)
 {
 	struct virtio_vsock *v = to_vsock(d);
 	if (q == TX_Q)
 		tx_process(v);
-	/* The event queue holds buffers for events the device never sends. */
+	if (q == EV_Q)
+		send_reset_event(v);
+	/* Otherwise the event queue holds buffers for events not sent. */
 	rx_flush(v);
+}
+
+/* Snapshots: no connection survives (their host sockets belong to the old
+ * process), as in Firecracker: the restored device sends the driver a
+ * transport reset when the VM resumes. */
+static void vsock_snap_restore(struct virtio_dev *d, struct snap_r *r)
+{
+	(void)r;
+	to_vsock(d)->reset_event = true;
 }
 
 static void vsock_reset(struct virtio_dev *d)
 {
 	struct virtio_vsock *v = to_vsock(d);
 	/* The driver forgot every connection: so does the host side. */
+	v->reset_event = false; /* a new driver instance starts afresh */
 	while (v->conns)
 		conn_free(v, v->conns);
 	v->ctl_len = 0;
@@ -783,6 +824,7 @@ static const struct virtio_dev_ops vsock_ops = {
 	.queue_notify = vsock_queue_notify,
 	.reset = vsock_reset,
 	.destroy = vsock_destroy,
+	.snap_restore = vsock_snap_restore,
 };
 
 static int listen_on(struct virtio_vsock *v, const char *path, char *err, size_t errlen)

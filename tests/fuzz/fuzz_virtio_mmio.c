@@ -64,7 +64,8 @@ static void init_once(void)
 	snprintf(disk_path, sizeof(disk_path), "/proc/self/fd/%d", fd);
 }
 
-/* sel & 0x18: 0x08 vsock, 0x10 balloon (stats if sel & 1, deflate-on-OOM
+/* sel & 0x18: 0x08 vsock, 0x10 balloon (stats if sel & 1, free page
+ * reporting if sel & 4, deflate-on-OOM
  * if sel & 2); otherwise sel & 3: 0 rng, 2 net (MAC if sel & 4), odd blk
  * (read-only if sel & 2, writeback if sel & 4). *host: the tap's other end
  * for net, else -1. */
@@ -78,7 +79,10 @@ static struct virtio_dev *create(uint8_t sel, const struct guest_mem *m, int *ho
 		snprintf(uds, sizeof(uds), "/tmp/mpvm-fuzz-vsock-%d.sock", (int)getpid());
 		d = virtio_vsock_create(3, uds, m, err, sizeof(err));
 	} else if ((sel & 0x18) == 0x10) {
-		d = virtio_balloon_create(0, sel & 2, sel & 1, m, err, sizeof(err));
+		struct cfg_balloon bc = { .enabled = true, .deflate_on_oom = sel & 2,
+					  .stats_polling_interval_s = sel & 1,
+					  .free_page_reporting = sel & 4 };
+		d = virtio_balloon_create(&bc, m, err, sizeof(err));
 	} else if ((sel & 3) == 2) {
 		int sv[2];
 		if (socketpair(AF_UNIX, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv))

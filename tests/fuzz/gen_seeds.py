@@ -2,7 +2,7 @@
 """Writes the binary seeds of the loader, virtio, port-I/O, PMU and ACPI fuzz
 targets into tests/fuzz/corpus/<target>/: minimal valid inputs in each
 target's layout (fuzz_boot.h, fuzz_virtq.c, fuzz_virtio_mmio.c, fuzz_pio.c,
-fuzz_pmu_msr.c, fuzz_acpi.c), so that the fuzzer starts inside the parsers
+fuzz_pmu_msr.c, fuzz_acpi.c, fuzz_dev_snap.c), so that the fuzzer starts inside the parsers
 instead of at their first magic check. The files are committed; rerun this
 after changing a layout (the output is the same byte for byte otherwise)."""
 import os
@@ -327,6 +327,38 @@ def acpi_seeds():
     write("fuzz_acpi", "32cpus_18devs.bin", big + b"".join(acpi_dev(i, i, 0) for i in range(18)))
 
 
+# ---- device snapshot sections (fuzz_dev_snap.c: device byte + base/snap.h stream)
+
+def section(tag, version, payload):
+    return tag + struct.pack("<IQ", version, len(payload)) + payload
+
+
+def snap_str(s):
+    return struct.pack("<I", len(s)) + s
+
+
+def virt_section(kind, ident, features, queues, model=b""):
+    p = struct.pack("<II", 0, kind) + snap_str(ident) + struct.pack("<QI", 0xD0000000, 10)
+    p += struct.pack("<IQIIIIII", 0xf, features, 1, 1, 0, 1, 0, len(queues))
+    for (size, desc, enabled, last) in queues:
+        p += struct.pack("<HQQQBHHHB", size, desc, desc + 0x100, desc + 0x200, enabled,
+                         last, last, last, 1)
+    return section(b"VIRT", 1, p + model)
+
+
+def dev_snap_seeds():
+    uart = section(b"UART", 1, struct.pack("<H", 0x3f8) + bytes([1, 3, 0x1b, 0xc1, 0x5a, 1, 0, 0, 0xb0])
+                   + bytes([1, 0]) + snap_str(b"hi") + snap_str(b"ls\n"))
+    kbdc = section(b"KBDC", 1, bytes([0x47, 0, 0, 0, 0, 2, 0, 1]) + snap_str(bytes([0x1d, 0x38])))
+    common = (1 << 32) | (1 << 28) | (1 << 29)
+    rng = virt_section(2, b"entropy", common, [(8, 0x1000, 1, 5)])
+    write("fuzz_dev_snap", "uart_kbdc_rng.bin", b"\x00" + uart + kbdc + rng)
+    model = struct.pack("<IIIBH", 4, 2, 1, 1, 3) + struct.pack("<10q", *range(10)) + struct.pack("<QQ", 64, 0)
+    balloon = virt_section(4, b"balloon", common | (1 << 1),
+                           [(8, 0x1000, 1, 2), (8, 0x2000, 1, 0), (8, 0x3000, 1, 4)], model)
+    write("fuzz_dev_snap", "balloon.bin", b"\x01" + uart + kbdc + balloon)
+
+
 # ---- PMU snapshot sections (fuzz_pmu_snap.c: setup byte, then a state stream of
 # sections PMU_ and PMUV; the layout is docs/snapshot-pmu.md's)
 
@@ -403,4 +435,5 @@ if __name__ == "__main__":
     pio_seeds()
     pmu_seeds()
     acpi_seeds()
+    dev_snap_seeds()
     pmu_snap_seeds()

@@ -51,7 +51,7 @@ while IFS='|' read -r method path body want; do
 	if [ -n "$body" ]; then api "$method" "$path" "$body"; else api "$method" "$path"; fi
 	expect_api "$method $path" 400 "$want"
 done <<EOF_CASES
-PUT|/balloon|{"amount_mib": 64, "deflate_on_oom": true, "free_page_hinting": true}|balloon.free_page_hinting: free page hinting and reporting $FEATURE
+PUT|/balloon|{"amount_mib": 64, "deflate_on_oom": true, "free_page_hinting": true}|balloon.free_page_hinting: free page hinting $FEATURE
 PUT|/balloon|{"amount_mib": 64}|balloon.deflate_on_oom: required field is missing
 GET|/balloon||No balloon device is configured
 PATCH|/balloon|{"amount_mib": 32}|No balloon device is configured
@@ -122,7 +122,7 @@ expect_api "PATCH /mmds past 51200 bytes" 413 "The MMDS patch request doesn't fi
 "$MPVM" ctl --api-sock "$SOCK" balloon-put '{"amount_mib": 0, "deflate_on_oom": true}' &&
 	"$MPVM" ctl --api-sock "$SOCK" balloon-set '{"amount_mib": 16}' &&
 	out=$("$MPVM" ctl --api-sock "$SOCK" balloon) &&
-	[ "$out" = '{"amount_mib":16,"deflate_on_oom":true,"stats_polling_interval_s":0}' ] &&
+	[ "$out" = '{"amount_mib":16,"deflate_on_oom":true,"stats_polling_interval_s":0,"free_page_reporting":false}' ] &&
 	"$MPVM" ctl --api-sock "$SOCK" vsock "{\"guest_cid\": 3, \"uds_path\": \"$T_TMP/v.sock\"}" &&
 	pass "mpvm ctl balloon-put, balloon-set, balloon, vsock" || fail "mpvm ctl balloon/vsock verbs" "${out:-}"
 api PUT /mmds/config '{"network_interfaces": ["eth0"]}'

@@ -61,8 +61,10 @@ fi
 grep -q "counter: start" "$T_TMP/restore.out" &&
 	fail "the restored guest booted again" || pass "the restored guest did not boot again"
 
-# ---- without --resume it stays paused; the API resumes it
-start_mpvm paused --api-sock "$SOCK" --restore "$D/snap" --mem-file "$D/mem"
+# ---- loaded over the API (mpvm ctl) without resume: Paused until resumed
+start_mpvm paused --api-sock "$SOCK"
+"$MPVM" ctl --api-sock "$SOCK" snapshot-load "$D/snap" "$D/mem" >"$D/ctl.out" 2>&1 &&
+	pass "mpvm ctl snapshot-load" || fail "mpvm ctl snapshot-load" "$(cat "$D/ctl.out")"
 api GET /
 expect_api "restored VM is Paused" 200 '"state":"Paused"'
 sleep 0.5
@@ -75,8 +77,9 @@ wait_count "$T_TMP/paused.out" $((before + 20)) && pass "resumed over the API: c
 
 # ---- a snapshot of a restored VM (dirty tracking on), Full then Diff
 api PATCH /vm '{"state": "Paused"}'
-api PUT /snapshot/create "{\"snapshot_path\": \"$D/snapA\", \"mem_file_path\": \"$D/memA\"}"
-expect_api "snapshot of a restored VM" 204
+"$MPVM" ctl --api-sock "$SOCK" snapshot-create "$D/snapA" "$D/memA" >"$D/ctl.out" 2>&1 &&
+	pass "mpvm ctl snapshot-create of a restored VM" ||
+	fail "mpvm ctl snapshot-create" "$(cat "$D/ctl.out")"
 stop_mpvm
 start_mpvm tracked --api-sock "$SOCK" --restore "$D/snapA" --mem-file "$D/memA" --resume \
 	--track-dirty-pages
@@ -84,8 +87,8 @@ a_first=$(first_count "$T_TMP/tracked.out")
 wait_count "$T_TMP/tracked.out" $((a_first + 30))
 api PATCH /vm '{"state": "Paused"}'
 diff_at=$(last_count "$T_TMP/tracked.out")
-api PUT /snapshot/create "{\"snapshot_path\": \"$D/snapD\", \"mem_file_path\": \"$D/memD\", \"snapshot_type\": \"Diff\"}"
-expect_api "create (Diff)" 204
+"$MPVM" ctl --api-sock "$SOCK" snapshot-create "$D/snapD" "$D/memD" --diff >"$D/ctl.out" 2>&1 &&
+	pass "create (Diff, mpvm ctl)" || fail "create (Diff)" "$(cat "$D/ctl.out")"
 stop_mpvm
 a_used=$(du -k "$D/memA" | cut -f1)
 d_used=$(du -k "$D/memD" | cut -f1)

@@ -536,6 +536,7 @@ static void get_balloon(struct api_ctx *a, const struct req *q, struct api_reply
 		cJSON_AddNumberToObject(o, "amount_mib", b->amount_mib);
 		cJSON_AddBoolToObject(o, "deflate_on_oom", b->deflate_on_oom);
 		cJSON_AddNumberToObject(o, "stats_polling_interval_s", b->stats_polling_interval_s);
+		cJSON_AddBoolToObject(o, "free_page_reporting", b->free_page_reporting);
 	}
 	ok_object(r, o);
 }

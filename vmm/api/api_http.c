@@ -328,8 +328,7 @@ static void conn_process(struct api_server *s, struct conn *c, size_t fresh)
 		return; /* no line ended since the last look: nothing new to judge */
 	res = http_parse(c->in, c->in_len, API_MAX_BODY, &rq, &e);
 	if (res == HTTP_MALFORMED) {
-		conn_refuse(c, e.status, e.msg, strstr(e.msg, "larger than the limit")
-			    ? "oversize" : "malformed");
+		conn_refuse(c, e.status, e.msg, e.too_large ? "oversize" : "malformed");
 		return;
 	}
 	if (res == HTTP_NEED_MORE) {

@@ -18,6 +18,7 @@ static int bad(struct http_error *e, const char *fmt, ...)
 {
 	va_list ap;
 	e->status = 400;
+	e->too_large = false;
 	va_start(ap, fmt);
 	vsnprintf(e->msg, sizeof(e->msg), fmt, ap);
 	va_end(ap);
@@ -218,16 +219,21 @@ static int parse_field(struct line ln, size_t max_body, struct http_request *rq,
 		if (!v.len || digits != v.len)
 			return bad(e, "Invalid Content-Length: expected a decimal number of bytes");
 		if (digits > 19) {
-			return bad(e, "Request payload with size %.*s... is larger than the limit of "
-				      "%zu allowed by server.", 24, v.s, max_body);
+			bad(e, "Request payload with size %.*s... is larger than the limit of "
+			       "%zu allowed by server.", 24, v.s, max_body);
+			e->too_large = true;
+			return -1;
 		}
 		unsigned long long cl = strtoull(v.s, NULL, 10); /* v ends at a non-digit */
 		if (st->have_cl && st->cl != cl)
 			return bad(e, "Invalid request: conflicting Content-Length headers (%llu and "
 				      "%llu)", st->cl, cl);
-		if (cl > max_body)
-			return bad(e, "Request payload with size %llu is larger than the limit of %zu "
-				      "allowed by server.", cl, max_body);
+		if (cl > max_body) {
+			bad(e, "Request payload with size %llu is larger than the limit of %zu "
+			       "allowed by server.", cl, max_body);
+			e->too_large = true;
+			return -1;
+		}
 		st->have_cl = true;
 		st->cl = cl;
 	} else if (name_is(name, "Transfer-Encoding")) {
@@ -251,8 +257,11 @@ enum http_result http_parse(const char *buf, size_t len, size_t max_body,
 {
 	memset(rq, 0, sizeof(*rq));
 	size_t end = http_head_end(buf, len, 0);
-	if (end > HTTP_MAX_HEAD || (!end && len > HTTP_MAX_HEAD))
-		return bad(e, "Request headers are larger than the limit of %d bytes", HTTP_MAX_HEAD);
+	if (end > HTTP_MAX_HEAD || (!end && len > HTTP_MAX_HEAD)) {
+		bad(e, "Request headers are larger than the limit of %d bytes", HTTP_MAX_HEAD);
+		e->too_large = true;
+		return HTTP_MALFORMED;
+	}
 	/* Judge every line that has ended, so garbage is refused when its line
 	 * ends rather than when the head (which may never come) does. */
 	size_t lim = end;

@@ -44,6 +44,7 @@ struct http_request {
 
 struct http_error {
 	int status;     /* HTTP status for the answer (400) */
+	bool too_large; /* refused for its size (head or body), not its form: metrics tell them apart */
 	char msg[200];  /* Firecracker-style fault_message, valid UTF-8 */
 };
 

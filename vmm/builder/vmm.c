@@ -258,6 +258,12 @@ static int build(struct vmm *v, const struct vmm_restore_in *rs, char *err, size
 		    /* After the vCPUs' state (their TSC rate), before they run. */
 		    pmu_snap_restore(v->pmu, rs->state, rs->state_len, err, errlen))
 			return -MPVM_EXIT_ERROR;
+		/* Devices just built from the same config take their state;
+		 * virtio ones stay paused until the VM resumes. */
+		if ((v->serial && serial_snap_restore(v->serial, rs->state, rs->state_len, err, errlen)) ||
+		    i8042_snap_restore(v->i8042, rs->state, rs->state_len, err, errlen) ||
+		    virtio_snap_restore(v->virtio, rs->state, rs->state_len, err, errlen))
+			return -MPVM_EXIT_CONFIG;
 		v->restored = true;
 		return 0;
 	}
@@ -332,7 +338,7 @@ int vmm_start(struct vmm *v, char *err, size_t errlen)
 		 * vmm_resume() is the one way on. */
 		if (v->serial)
 			serial_pause(v->serial);
-		(void)virtio_pause_all(v->virtio); /* nothing in flight: no vCPU ran */
+		/* virtio_snap_restore() left the virtio devices paused. */
 	}
 	log_info("%s %u vCPU(s), %llu MiB", v->restored ? "restored (paused)" : "started",
 		 v->vm.nvcpus, (unsigned long long)v->cfg.machine.mem_size_mib);

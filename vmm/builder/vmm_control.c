@@ -103,6 +103,7 @@ char *vmm_balloon_stats_json(struct vmm *v, char *err, size_t errlen)
 			cJSON_AddNumberToObject(o, balloon_stat_names[i], (double)st.stat[i]);
 	/* mpvm's own: pages handed back to the host since start. */
 	cJSON_AddNumberToObject(o, "mpvm_discarded_pages", (double)st.discarded_pages);
+	cJSON_AddNumberToObject(o, "mpvm_reported_pages", (double)st.reported_pages);
 	char *json = cJSON_PrintUnformatted(o);
 	cJSON_Delete(o);
 	if (!json)

@@ -119,6 +119,20 @@ void *gm_ptr(const struct guest_mem *m, uint64_t gpa, uint64_t len)
 	return NULL;
 }
 
+int gm_gpa_of(const struct guest_mem *m, const void *p, uint64_t len, uint64_t *gpa)
+{
+	uintptr_t h = (uintptr_t)p;
+	for (int i = 0; i < m->nregions; i++) {
+		const struct gm_region *r = &m->regions[i];
+		uintptr_t base = (uintptr_t)r->host;
+		if (h < base || h - base > r->size || len > r->size - (h - base))
+			continue;
+		*gpa = r->gpa + (h - base);
+		return 0;
+	}
+	return -1;
+}
+
 bool gm_valid(const struct guest_mem *m, uint64_t gpa, uint64_t len)
 {
 	return gm_ptr(m, gpa, len) != NULL;

@@ -64,6 +64,11 @@ int gm_write(const struct guest_mem *m, uint64_t gpa, const void *src, uint64_t 
  * RAM or madvise failed. */
 int gm_discard(const struct guest_mem *m, uint64_t gpa, uint64_t len);
 
+/* The inverse of gm_ptr(): the guest address of host range [p, p+len),
+ * for a device holding only host pointers (a virtqueue element's iovecs).
+ * 0 with *gpa set, or -1 if the range is not inside one RAM region. */
+int gm_gpa_of(const struct guest_mem *m, const void *p, uint64_t len, uint64_t *gpa);
+
 /* True when [gpa, gpa+len) is valid RAM (same rules as gm_ptr). */
 bool gm_valid(const struct guest_mem *m, uint64_t gpa, uint64_t len);
 

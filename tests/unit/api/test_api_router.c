@@ -552,8 +552,8 @@ static const struct {
 } fc_missing[] = {
 	{"PUT", "/balloon", "{\"amount_mib\": \"lots\", \"deflate_on_oom\": false}",
 	 "balloon.amount_mib: expected an integer"},
-	{"PUT", "/balloon", "{\"amount_mib\": 1, \"deflate_on_oom\": false, \"free_page_reporting\": true}",
-	 "balloon.free_page_reporting: free page hinting and reporting are not supported"},
+	{"PUT", "/balloon", "{\"amount_mib\": 1, \"deflate_on_oom\": false, \"free_page_hinting\": true}",
+	 "balloon.free_page_hinting: free page hinting is not supported"},
 	{"GET", "/balloon", NULL, "No balloon device is configured"},
 	{"PATCH", "/balloon", "{\"amount_mib\": 32}", "No balloon device is configured"},
 	{"GET", "/balloon/statistics", NULL, "No balloon device is configured"},

@@ -118,6 +118,8 @@ START_TEST(malformed_requests_are_refused_with_a_reason)
 		ck_assert_int_eq(e.status, 400);
 		ck_assert_msg(strstr(e.msg, cases[i].words), "case %zu: want \"%s\", got \"%s\"", i,
 			      cases[i].words, e.msg);
+		/* Only a size refusal counts as oversize in the metrics. */
+		ck_assert_int_eq(e.too_large, strstr(e.msg, "larger than the limit") != NULL);
 	}
 }
 END_TEST
@@ -131,6 +133,7 @@ START_TEST(heads_and_header_counts_are_bounded)
 	memset(big + n, 'a', sizeof(big) - (size_t)n - 1);
 	ck_assert_int_eq(http_parse(big, sizeof(big) - 1, MAX_BODY, &rq, &e), HTTP_MALFORMED);
 	ck_assert_msg(strstr(e.msg, "larger than the limit of 32768"), "%s", e.msg);
+	ck_assert(e.too_large);
 	static char many[HTTP_MAX_HEADERS * 8 + 64];
 	char *p = many + sprintf(many, "GET / HTTP/1.1\r\n");
 	for (int i = 0; i <= HTTP_MAX_HEADERS; i++)
@@ -138,6 +141,7 @@ START_TEST(heads_and_header_counts_are_bounded)
 	sprintf(p, "\r\n");
 	ck_assert_int_eq(parse(many, &rq, &e), HTTP_MALFORMED);
 	ck_assert_msg(strstr(e.msg, "more than 100 header lines"), "%s", e.msg);
+	ck_assert(!e.too_large);
 }
 END_TEST
 

@@ -210,8 +210,8 @@ static const struct {
 	 "machine-config.cpu_template: expected one of \"None\", \"C3\", \"T2\", \"T2S\", \"T2CL\", "
 	 "\"T2A\", \"V1N1\", got \"T9\""},
 	{"{\"balloon\": {\"amount_mib\": 64, \"deflate_on_oom\": true, \"free_page_hinting\": true}}",
-	 "balloon.free_page_hinting: free page hinting and reporting are not supported by mpvm yet "
-	 "(Firecracker feature: virtio-balloon free page hinting)"},
+	 "balloon.free_page_hinting: free page hinting is not supported by mpvm yet "
+	 "(Firecracker feature: virtio-balloon free page hinting; free_page_reporting is supported)"},
 	{"{\"balloon\": {\"amount_mib\": 64}}", "balloon.deflate_on_oom: required field is missing"},
 	{"{\"vsock\": {\"guest_cid\": 2, \"uds_path\": \"/v.sock\"}}",
 	 "vsock.guest_cid: expected an integer in 3..4294967295, got 2"},
