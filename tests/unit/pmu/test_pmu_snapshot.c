@@ -506,6 +506,22 @@ START_TEST(standin_kernel_restore_names_the_msr_kvm_refuses)
 }
 END_TEST
 
+/* KVM's PMU for the vCPU is not the one its CPUID describes (here: none):
+ * the save fails naming where KVM_GET_MSRS stopped, rather than saving
+ * made-up zeroes. */
+START_TEST(standin_kernel_save_names_the_msr_kvm_does_not_have)
+{
+	struct cfg_pmu c = cfg_mode(CFG_PMU_LEGACY);
+	host_intel(&A, 8, "N");
+	boot(&A, c, 1);
+	A.k.vpmu = VPMU_NONE;
+	atomic_store(&A.sv.vm.state, VM_PAUSED);
+	ck_assert_int_eq(pmu_snap_save(A.p, &w, err, sizeof(err)), -1);
+	ck_assert_msg(strstr(err, "vCPU 0: KVM_GET_MSRS stopped at IA32_PMC0 (0xc1), 0 of 23 PMU MSRs read"),
+		      "%s", err);
+}
+END_TEST
+
 START_TEST(standin_kernel_off_round_trip)
 {
 	struct cfg_pmu c = cfg_mode(CFG_PMU_OFF);
@@ -727,6 +743,7 @@ int main(void)
 	tcase_add_test(t, standin_kernel_fewer_counters_here_refused_or_the_rest_dropped);
 	tcase_add_test(t, standin_kernel_check_refuses_another_mode_with_the_probes_reason);
 	tcase_add_test(t, standin_kernel_restore_names_the_msr_kvm_refuses);
+	tcase_add_test(t, standin_kernel_save_names_the_msr_kvm_does_not_have);
 	tcase_add_test(t, standin_kernel_off_round_trip);
 	tcase_add_test(t, standin_kernel_truncation_at_every_length_is_refused_soft);
 	tcase_add_test(t, standin_kernel_truncation_at_every_length_is_refused_legacy);
