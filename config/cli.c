@@ -19,7 +19,7 @@ enum {
 	OPT_PMU, OPT_PMU_GP, OPT_PMU_FIXED, OPT_PMU_VERSION, OPT_PMU_GP_WIDTH,
 	OPT_PMU_FIXED_WIDTH, OPT_PMU_TRAP, OPT_PMU_ALLOW, OPT_PMU_DENY, OPT_PMU_UNAVAIL, OPT_DRIVE, OPT_NET,
 	OPT_ENTROPY, OPT_LOG_LEVEL, OPT_LOG_PATH, OPT_METRICS_PATH, OPT_API_SOCK, OPT_NO_API, OPT_NO_SECCOMP,
-	OPT_ID, OPT_RESTORE, OPT_MEM_FILE, OPT_RESUME, OPT_TRACK_DIRTY,
+	OPT_ID, OPT_RESTORE, OPT_MEM_FILE, OPT_RESUME, OPT_TRACK_DIRTY, OPT_PMU_FALLBACK,
 };
 
 static const struct option long_opts[] = {
@@ -57,9 +57,10 @@ static const struct option long_opts[] = {
 	{"no-seccomp", no_argument, NULL, OPT_NO_SECCOMP},
 	{"id", required_argument, NULL, OPT_ID},
 	{"restore", required_argument, NULL, OPT_RESTORE},
-	{"mem-file", required_argument, NULL, OPT_MEM_FILE},
+	{"restore-mem", required_argument, NULL, OPT_MEM_FILE},
 	{"resume", no_argument, NULL, OPT_RESUME},
 	{"track-dirty-pages", no_argument, NULL, OPT_TRACK_DIRTY},
+	{"pmu-fallback", no_argument, NULL, OPT_PMU_FALLBACK},
 	{"help", no_argument, NULL, 'h'},
 	{NULL, 0, NULL, 0},
 };
@@ -104,9 +105,11 @@ void cfg_print_run_usage(FILE *f)
 	      "  --no-seccomp              do not confine mpvm with its seccomp filter (debugging)\n"
 	      "  --id ID                   instance id reported by GET /\n"
 	      "  --restore SNAPSHOT        start from a snapshot (PUT /snapshot/create) instead of\n"
-	      "                            booting; with --mem-file MEM, its memory file; the VM\n"
+	      "                            booting; with --restore-mem MEM, its memory file; the VM\n"
 	      "                            stays Paused unless --resume; --track-dirty-pages for\n"
-	      "                            Diff snapshots later (no other VM flag may be given)\n"
+	      "                            Diff snapshots later; --pmu-fallback accepts another\n"
+	      "                            PMU mode when this host lacks the snapshot's (no other\n"
+	      "                            VM flag may be given)\n"
 	      "  -h, --help                this text\n",
 	      f);
 }
@@ -477,6 +480,7 @@ static int apply_one(struct apply_ctx *x, const struct parsed *p, struct jerr *e
 	case OPT_MEM_FILE: return set_str(&x->o->mem_file, v, f, e);
 	case OPT_RESUME: x->o->resume = true; return 0;
 	case OPT_TRACK_DIRTY: x->o->track_dirty_pages = true; return 0;
+	case OPT_PMU_FALLBACK: x->o->pmu_fallback = true; return 0;
 	}
 	return fail(e, f, "internal error: unhandled flag");
 }
@@ -528,22 +532,23 @@ static int check_value(const char *name, const char *v, struct jerr *e)
 
 /* --restore takes the VM from the snapshot: flags that configure a VM
  * would be ignored, so they are refused (as the API refuses a load after
- * boot resources), and --mem-file is required. */
+ * boot resources), and --restore-mem is required. */
 static int check_restore(const struct run_opts *o, const struct parsed *list, size_t n,
 			 struct jerr *e)
 {
 	static const int allowed[] = { OPT_RESTORE, OPT_MEM_FILE, OPT_RESUME, OPT_TRACK_DIRTY,
+				       OPT_PMU_FALLBACK,
 				       OPT_LOG_LEVEL, OPT_LOG_PATH, OPT_METRICS_PATH, OPT_API_SOCK,
 				       OPT_NO_API, OPT_NO_SECCOMP, OPT_ID };
 	if (!o->restore) {
 		for (size_t i = 0; i < n; i++)
 			if (list[i].id == OPT_MEM_FILE || list[i].id == OPT_RESUME ||
-			    list[i].id == OPT_TRACK_DIRTY)
+			    list[i].id == OPT_TRACK_DIRTY || list[i].id == OPT_PMU_FALLBACK)
 				return jg_fail(e, "", NULL, "--%s: only with --restore", list[i].flag);
 		return 0;
 	}
 	if (!o->mem_file)
-		return jg_fail(e, "", NULL, "--restore: needs --mem-file (the snapshot's memory file)");
+		return jg_fail(e, "", NULL, "--restore: needs --restore-mem (the snapshot's memory file)");
 	if (o->config_file)
 		return jg_fail(e, "", NULL, "--restore: conflicts with --config-file (the snapshot "
 			       "holds the VM's config)");

@@ -287,7 +287,8 @@ int cfg_parse_pmu_filter(struct cfg_pmu_filter *f, const char *json, char *err, 
  * mem_file_path and snapshot_type Full|Diff (`diff`); load takes
  * snapshot_path, one of mem_backend {backend_type File, backend_path} or
  * the deprecated mem_file_path (`mem_file_path` either way; Uffd is
- * refused), enable_diff_snapshots / track_dirty_pages and resume_vm.
+ * refused), enable_diff_snapshots / track_dirty_pages, resume_vm and
+ * mpvm's pmu_fallback.
  * On error `out` is untouched; free with cfg_snapshot_req_free(). */
 struct cfg_snapshot_req {
 	char *snapshot_path;
@@ -295,6 +296,10 @@ struct cfg_snapshot_req {
 	bool diff;              /* create: snapshot_type Diff */
 	bool track_dirty_pages; /* load */
 	bool resume_vm;         /* load */
+	/* load, mpvm's own key "pmu_fallback": a host that cannot give the
+	 * snapshot's PMU mode restores with the PMU it can (GET /pmu says
+	 * what changed) instead of refusing the load. */
+	bool pmu_fallback;
 };
 int cfg_parse_snapshot_create(const char *json, struct cfg_snapshot_req *out, char *err,
 			      size_t errlen);
@@ -346,9 +351,10 @@ struct run_opts {
 	bool no_seccomp;   /* --no-seccomp */
 	char *id;          /* --id (instance id for GET /), NULL: default */
 	char *restore;     /* --restore SNAPSHOT, NULL: boot */
-	char *mem_file;    /* --mem-file (with --restore) */
+	char *mem_file;    /* --restore-mem (with --restore) */
 	bool resume;       /* --resume (with --restore) */
 	bool track_dirty_pages; /* --track-dirty-pages (with --restore) */
+	bool pmu_fallback; /* --pmu-fallback (with --restore) */
 	bool help;         /* -h/--help: usage printed, nothing else applied */
 };
 

@@ -50,7 +50,7 @@ int cfg_parse_snapshot_load(const char *json, struct cfg_snapshot_req *out, char
 {
 	static const char *const keys[] = { "snapshot_path", "mem_file_path", "mem_backend",
 					    "enable_diff_snapshots", "track_dirty_pages",
-					    "resume_vm", NULL };
+					    "resume_vm", "pmu_fallback", NULL };
 	static const char *const backend_keys[] = { "backend_type", "backend_path", NULL };
 	static const char *const backends[] = { "File", "Uffd", NULL };
 	const char *what = "snapshot/load";
@@ -64,7 +64,8 @@ int cfg_parse_snapshot_load(const char *json, struct cfg_snapshot_req *out, char
 		 jg_str(root, what, "snapshot_path", JG_REQUIRED | JG_NONEMPTY, &s.snapshot_path, &e) < 0 ||
 		 jg_bool(root, what, "enable_diff_snapshots", 0, &diff, &e) < 0 ||
 		 jg_bool(root, what, "track_dirty_pages", 0, &track, &e) < 0 ||
-		 jg_bool(root, what, "resume_vm", 0, &s.resume_vm, &e) < 0;
+		 jg_bool(root, what, "resume_vm", 0, &s.resume_vm, &e) < 0 ||
+		 jg_bool(root, what, "pmu_fallback", 0, &s.pmu_fallback, &e) < 0;
 	const cJSON *mb = rc ? NULL : jg_get(root, "mem_backend");
 	bool has_file = !rc && jg_get(root, "mem_file_path");
 	/* Exactly one of the two (Firecracker's rule). */

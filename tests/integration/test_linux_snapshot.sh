@@ -42,7 +42,7 @@ rm -f "$sock" "$D/loop.in"
 cp --sparse=always "$D/root.ext4" "$D/root-at-snapshot.ext4"
 
 # ---- restore in a new process
-start_bg restored --api-sock "$sock" --restore "$D/snap" --mem-file "$D/mem" --resume
+start_bg restored --api-sock "$sock" --restore "$D/snap" --restore-mem "$D/mem" --resume
 if wait_for 60 eval '[ "$(ticks restored)" -ge 3 ]'; then
 	first=$(grep '^LTEST: tick' "$D/restored.out" | head -n 1 | cut -d' ' -f3)
 	[ "$first" = $((at + 1)) ] && pass "restored: the count goes on at $first (paused at $at)" ||
@@ -70,7 +70,7 @@ if unshare -m true 2>/dev/null; then
 		mkfifo "$D/clone$c.in"
 		exec {fd}<>"$D/clone$c.in"
 		eval "CLONE_IN$c=$fd"
-		unshare -m sh -c 'mount --bind "$1" "$2" && exec "$3" run --restore "$4" --mem-file "$5" --resume' \
+		unshare -m sh -c 'mount --bind "$1" "$2" && exec "$3" run --restore "$4" --restore-mem "$5" --resume' \
 			sh "$D/clone$c.ext4" "$D/root.ext4" "$MPVM" "$D/snap" "$D/mem" \
 			<"$D/clone$c.in" >"$D/clone$c.out" 2>"$D/clone$c.err" &
 		T_PIDS+=($!)

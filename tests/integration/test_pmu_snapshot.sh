@@ -56,7 +56,7 @@ grep -q "^pmu: snap pmi" "$D/boot.out" && fail "the PMI came before the snapshot
 
 # ---- restore in a new process, paused --------------------------------------------
 SOCK="$D/b.sock"
-start restored --restore "$D/snap" --mem-file "$D/mem"
+start restored --restore "$D/snap" --restore-mem "$D/mem"
 api GET /pmu
 echo "$BODY" >"$D/pmu.json"
 if python3 - "$D/pmu.json" <<'PY'
@@ -130,7 +130,7 @@ b[i + 16] = 3  # mode in force: mediated
 struct.pack_into("<I", b, len(b) - 4, zlib.crc32(bytes(b[:-4])) & 0xffffffff)
 open(sys.argv[2], "wb").write(bytes(b))
 PY
-run mediated 30 -- run --restore "$D/snap-mediated" --mem-file "$D/mem"
+run mediated 30 -- run --restore "$D/snap-mediated" --restore-mem "$D/mem"
 expect_status mediated 78
 expect_err mediated "snapshot has PMU mode mediated, which this host cannot give: .+ \\(fix: .+; load with --pmu-fallback .+ to accept mode (off|soft|legacy)$"
 

@@ -48,7 +48,7 @@ stop_mpvm
 	fail "snapshot files" "$(ls -l "$D")"
 
 # ---- restore in a new process: the count goes on
-run restore 6 -- run --restore "$D/snap" --mem-file "$D/mem" --resume
+run restore 6 -- run --restore "$D/snap" --restore-mem "$D/mem" --resume
 first=$(first_count "$T_TMP/restore.out")
 last=$(last_count "$T_TMP/restore.out")
 if [ -n "$first" ] && [ "$first" -ge "$before" ] && [ "$first" -le $((before + 1)) ] &&
@@ -81,7 +81,7 @@ api PATCH /vm '{"state": "Paused"}'
 	pass "mpvm ctl snapshot-create of a restored VM" ||
 	fail "mpvm ctl snapshot-create" "$(cat "$D/ctl.out")"
 stop_mpvm
-start_mpvm tracked --api-sock "$SOCK" --restore "$D/snapA" --mem-file "$D/memA" --resume \
+start_mpvm tracked --api-sock "$SOCK" --restore "$D/snapA" --restore-mem "$D/memA" --resume \
 	--track-dirty-pages
 a_first=$(first_count "$T_TMP/tracked.out")
 wait_count "$T_TMP/tracked.out" $((a_first + 30))
@@ -98,7 +98,7 @@ d_used=$(du -k "$D/memD" | cut -f1)
 cp --sparse=always "$D/memA" "$D/merged"
 "$MPVM" snapshot-rebase --base "$D/merged" --diff "$D/memD" &&
 	pass "snapshot-rebase" || fail "snapshot-rebase failed"
-run diff 5 -- run --restore "$D/snapD" --mem-file "$D/merged" --resume
+run diff 5 -- run --restore "$D/snapD" --restore-mem "$D/merged" --resume
 first=$(first_count "$T_TMP/diff.out")
 if [ -n "$first" ] && [ "$first" -ge "$diff_at" ] && [ "$first" -le $((diff_at + 1)) ]; then
 	pass "Diff snapshot restored on its base: goes on from $first (paused at $diff_at)"
@@ -108,9 +108,9 @@ fi
 
 # ---- two restores of one snapshot side by side
 sum=$(md5sum <"$D/mem")
-"$MPVM" run --restore "$D/snap" --mem-file "$D/mem" --resume >"$D/c1.out" 2>"$D/c1.err" &
+"$MPVM" run --restore "$D/snap" --restore-mem "$D/mem" --resume >"$D/c1.out" 2>"$D/c1.err" &
 p1=$!
-"$MPVM" run --restore "$D/snap" --mem-file "$D/mem" --resume >"$D/c2.out" 2>"$D/c2.err" &
+"$MPVM" run --restore "$D/snap" --restore-mem "$D/mem" --resume >"$D/c2.out" 2>"$D/c2.err" &
 p2=$!
 T_PIDS+=("$p1" "$p2")
 wait_count "$D/c1.out" $((before + 50)) && wait_count "$D/c2.out" $((before + 50)) &&
@@ -130,7 +130,7 @@ b[-4:] = struct.pack("<I", zlib.crc32(bytes(b[:-4])))
 open(sys.argv[1], "wb").write(b)' "$1"
 }
 bad() { # NAME PATTERN: restore $D/bad (CLI) and over the API
-	run "bad-$1" 10 -- run --restore "$D/bad" --mem-file "${BADMEM:-$D/mem}"
+	run "bad-$1" 10 -- run --restore "$D/bad" --restore-mem "${BADMEM:-$D/mem}"
 	expect_status "$1 (CLI)" 78
 	expect_err "$1 (CLI)" "$2"
 	start_mpvm "bad-api-$1" --api-sock "$SOCK" || return
@@ -164,9 +164,9 @@ truncate -s 64M "$D/short-mem"
 BADMEM="$D/short-mem" bad "short memory file" "memory file .*67108864 bytes"
 
 run cli-no-mem 5 -- run --restore "$D/snap"
-expect_status "--restore without --mem-file" 64
-expect_err "--restore without --mem-file" "needs --mem-file"
-run cli-conflict 5 -- run --restore "$D/snap" --mem-file "$D/mem" --cpus 2
+expect_status "--restore without --restore-mem" 64
+expect_err "--restore without --restore-mem" "needs --restore-mem"
+run cli-conflict 5 -- run --restore "$D/snap" --restore-mem "$D/mem" --cpus 2
 expect_status "--restore with --cpus" 64
 
 start_mpvm uffd --api-sock "$SOCK"

@@ -269,6 +269,7 @@ int vmm_snapshot_load(struct vmm *v, const struct cfg_snapshot_req *req, char *e
 		.state = f.state,
 		.state_len = f.state_len,
 		.caps = f.caps,
+		.pmu_fallback = req->pmu_fallback,
 	};
 	int rc = vmm_build_restore(v, &rs, err, errlen);
 	if (rc) {

@@ -230,10 +230,10 @@ static int build(struct vmm *v, const struct vmm_restore_in *rs, char *err, size
 		FAIL("out of memory");
 	pmu_probe(v->pmu_host, NULL);
 	/* From a snapshot: the PMU its guest had, or a refusal saying why this
-	 * host cannot give it (pmu.h, "Snapshots"). The load has no option yet
-	 * to accept a PMU fallback, so allow_fallback is false. */
-	v->pmu = rs ? pmu_new_for_snapshot(&c->pmu, v->pmu_host, rs->state, rs->state_len, false,
-					   err, errlen)
+	 * host cannot give it (pmu.h, "Snapshots"), unless the user accepts a
+	 * fallback (pmu_fallback). */
+	v->pmu = rs ? pmu_new_for_snapshot(&c->pmu, v->pmu_host, rs->state, rs->state_len,
+					   rs->pmu_fallback, err, errlen)
 		    : pmu_new(&c->pmu, v->pmu_host, err, errlen);
 	if (!v->pmu)
 		return -MPVM_EXIT_CONFIG;

@@ -72,6 +72,7 @@ struct vmm_restore_in {
 	const void *state;
 	size_t state_len;
 	uint32_t caps; /* the KVM capabilities the state needs (core/vm_snap.h) */
+	bool pmu_fallback; /* accept another PMU mode than the snapshot's (pmu.h) */
 };
 /* As vmm_build(), from a snapshot: no kernel is loaded, vCPU, VM, device
  * and PMU state come from rs. vmm_start() then starts the VM Paused. */

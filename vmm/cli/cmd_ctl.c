@@ -79,8 +79,9 @@ static char *snapshot_create_body(int argc, char **argv)
 
 static char *snapshot_load_body(int argc, char **argv)
 {
-	static const char *const flags[] = { "--resume", "--track-dirty-pages", NULL };
-	static const char *const keys[] = { "resume_vm", "track_dirty_pages" };
+	static const char *const flags[] = { "--resume", "--track-dirty-pages", "--pmu-fallback",
+					     NULL };
+	static const char *const keys[] = { "resume_vm", "track_dirty_pages", "pmu_fallback" };
 	/* mem_backend, not the deprecated mem_file_path: build it by hand. */
 	char *s = snapshot_body(argc, argv, "snapshot_path", "mem_backend", flags, keys,
 				"snapshot-load");
@@ -134,7 +135,8 @@ static const struct verb verbs[] = {
 	{ "snapshot-create", "PUT", "/snapshot/create", NULL, -1,
 	  "SNAPSHOT MEM_FILE [--diff]: snapshot the paused VM (Full, or Diff)" },
 	{ "snapshot-load", "PUT", "/snapshot/load", NULL, -1,
-	  "SNAPSHOT MEM_FILE [--resume] [--track-dirty-pages]: start from a snapshot" },
+	  "SNAPSHOT MEM_FILE [--resume] [--track-dirty-pages] [--pmu-fallback]: start from a "
+	  "snapshot" },
 	{ "get", "GET", NULL, NULL, 1, "PATH: any GET" },
 	{ "put", "PUT", NULL, NULL, 2, "PATH JSON|@FILE|-: any PUT" },
 	{ "patch", "PATCH", NULL, NULL, 2, "PATH JSON|@FILE|-: any PATCH" },

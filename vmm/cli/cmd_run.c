@@ -53,6 +53,7 @@ int cmd_run(int argc, char **argv)
 			.mem_file_path = opts.mem_file,
 			.track_dirty_pages = opts.track_dirty_pages,
 			.resume_vm = opts.resume,
+			.pmu_fallback = opts.pmu_fallback,
 		};
 		rc = vmm_snapshot_load(&v, &req, err, sizeof(err));
 		if (rc) {

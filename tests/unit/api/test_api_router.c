@@ -90,7 +90,8 @@ static void keep_req(const struct cfg_snapshot_req *s)
 	last_snap = (struct cfg_snapshot_req){ .snapshot_path = strdup(s->snapshot_path),
 					       .mem_file_path = strdup(s->mem_file_path),
 					       .diff = s->diff, .track_dirty_pages = s->track_dirty_pages,
-					       .resume_vm = s->resume_vm };
+					       .resume_vm = s->resume_vm,
+					       .pmu_fallback = s->pmu_fallback };
 }
 static int fake_snap_create(struct vmm *v, const struct cfg_snapshot_req *s, char *err,
 			    size_t errlen)
@@ -224,10 +225,10 @@ START_TEST(snapshot_load_takes_firecrackers_body_on_a_fresh_vmm)
 	ck_assert_int_eq(snap_loads, 0);
 	EXPECT(204, "PUT", "/snapshot/load", "{\"snapshot_path\": \"/s\", \"mem_backend\": "
 	       "{\"backend_type\": \"File\", \"backend_path\": \"/m\"}, \"enable_diff_snapshots\": "
-	       "true, \"resume_vm\": false}", "");
+	       "true, \"resume_vm\": false, \"pmu_fallback\": true}", "");
 	ck_assert_int_eq(snap_loads, 1);
 	ck_assert_str_eq(last_snap.mem_file_path, "/m");
-	ck_assert(last_snap.track_dirty_pages && !last_snap.resume_vm);
+	ck_assert(last_snap.track_dirty_pages && !last_snap.resume_vm && last_snap.pmu_fallback);
 	EXPECT(200, "GET", "/", NULL, "\"state\":\"Paused\"");
 }
 END_TEST
