@@ -466,11 +466,19 @@ static int check_against(struct pmu *p, const struct pmu_snap_head *h, bool allo
 			add_change(r, "the event filter in force at the save cannot be applied here: %s", e);
 	}
 	if (r->nchanges && !allow_fallback) {
-		size_t o = (size_t)snprintf(err, errlen, "snapshot has PMU mode %s; ", pmu_mode_name(h->mode));
-		for (int i = 0; i < r->nchanges && o < errlen; i++)
-			o += (size_t)snprintf(err + o, errlen - o, "%s; ", r->changes[i]);
-		if (o < errlen)
-			snprintf(err + o, errlen - o, "%s mode %s", PMU_SNAP_FALLBACK_HINT, pmu_mode_name(p->mode));
+		/* The changes, cut where they must be so that the way out, at
+		 * the end, always fits the caller's buffer. */
+		char hint[160];
+		int hl = snprintf(hint, sizeof(hint), "; %s mode %s", PMU_SNAP_FALLBACK_HINT,
+				  pmu_mode_name(p->mode));
+		size_t room = errlen > (size_t)hl ? errlen - (size_t)hl : 0, o = 0;
+		if (room)
+			o = (size_t)snprintf(err, room, "snapshot has PMU mode %s", pmu_mode_name(h->mode));
+		for (int i = 0; i < r->nchanges && o < room; i++)
+			o += (size_t)snprintf(err + o, room - o, "; %s", r->changes[i]);
+		o = o < room ? o : room ? room - 1 : 0;
+		if (errlen)
+			snprintf(err + o, errlen - o, "%s", hint);
 		free(r);
 		return -1;
 	}
@@ -559,9 +567,15 @@ struct pmu *pmu_new_for_snapshot(const struct cfg_pmu *cfg, const struct pmu_hos
 			p = pmu_new(c, host, e, sizeof(e));
 		}
 		if (!p || !allow_fallback) {
-			err_set(err, errlen, "snapshot has PMU mode %s, which this host cannot give: %s%s%s%s",
-				pmu_mode_name(h->mode), why_not, p ? "; " : "", p ? PMU_SNAP_FALLBACK_HINT " mode " : "",
-				p ? pmu_mode_name(p->mode) : "");
+			/* The reason cut where it must be for the way out to fit. */
+			char hint[160] = "";
+			if (p)
+				snprintf(hint, sizeof(hint), "; %s mode %s", PMU_SNAP_FALLBACK_HINT,
+					 pmu_mode_name(p->mode));
+			size_t keep = errlen > strlen(hint) + 80 ? errlen - strlen(hint) - 80 : 0;
+			err_set(err, errlen, "snapshot has PMU mode %s, which this host cannot give: %.*s%s",
+				pmu_mode_name(h->mode), (int)(keep < sizeof(why_not) ? keep : sizeof(why_not)),
+				why_not, hint);
 			pmu_free(p);
 			p = NULL;
 			goto out;

@@ -485,6 +485,11 @@ START_TEST(standin_kernel_check_refuses_another_mode_with_the_probes_reason)
 		      "%s", err);
 	ck_assert_msg(strstr(err, "enable_mediated_pmu"), "%s", err);
 	ck_assert_msg(strstr(err, "accept mode legacy"), "%s", err);
+	/* However short the caller's buffer, the way out is in it. */
+	char small[200];
+	ck_assert_int_eq(pmu_snap_check(B.p, w.buf, w.len, false, small, sizeof(small)), -1);
+	ck_assert_msg(strstr(small, "snapshot has PMU mode mediated; mode mediated -> legacy"), "%s", small);
+	ck_assert_msg(strstr(small, "; " PMU_SNAP_FALLBACK_HINT " mode legacy"), "%s", small);
 	ck_assert_msg(pmu_snap_check(B.p, w.buf, w.len, true, err, sizeof(err)) == 0, "%s", err);
 }
 END_TEST
