@@ -27,6 +27,7 @@
 #define MSR_F15H_PERF_CTL0 0xc0010200 /* CTLn at +2n, CTRn at +2n+1 */
 #define MSR_AMD_GLOBAL_STATUS 0xc0000300
 #define MSR_AMD_GLOBAL_CTL 0xc0000301
+#define MSR_AMD_GLOBAL_STATUS_CLR 0xc0000302 /* writing 1s clears status bits; reads 0 */
 
 /* Small count tables: which MSRs the guest touched, which events it
  * programmed. Keys beyond the table land in `other`. */
@@ -135,7 +136,14 @@ int kernel_before_vcpus(struct pmu *p, struct vm *vm, char *err, size_t errlen);
 int kernel_vcpu_create_failed(struct pmu *p, struct vm *vm, int e, char *err, size_t errlen);
 int kernel_vcpu_init(struct pmu *p, struct vcpu *v, char *err, size_t errlen);
 int kernel_trap_msr(struct pmu *p, struct vcpu *v, uint32_t msr, bool is_write, uint64_t *data);
-/* MSRs to show in GET /pmu/counters for the in-kernel modes. */
+/* The guest PMU MSRs KVM keeps for an in-kernel shape, and nothing more
+ * (KVM answers a host read of a counter the vCPU lacks with 0), in the
+ * order a snapshot restore writes them: each counter before the select
+ * that may start it, the global status before the global controls. */
+#define PMU_MAX_MSRS 100 /* 32 GP and 32 fixed counters, the config's limits */
+int kernel_pmu_msrs(const struct pmu_shape *s, uint32_t *msrs, int max);
+/* MSRs to show in GET /pmu/counters for the in-kernel modes: those, less
+ * the write-only ones. */
 int kernel_counter_msrs(const struct pmu *p, uint32_t *msrs, int max);
 
 /* soft_vcpu.c */

@@ -22,12 +22,6 @@
 #define HEAD_VERSION 1
 #define VCPU_VERSION 1
 
-/* AMD PerfMonV2: writing 1s clears GLOBAL_STATUS bits (reads as 0). */
-#define MSR_AMD_GLOBAL_STATUS_CLR 0xc0000302
-
-/* Enough for any shape a PMU_ section may describe (32 GP counters and 32
- * fixed, the config's limits, plus the global MSRs). */
-#define SNAP_MAX_MSRS 100
 /* KVM_MAX_VCPUS is far below. */
 #define SNAP_MAX_VCPUS 4096
 
@@ -41,45 +35,6 @@ static bool kernel_mode(enum pmu_mode m)
 static int kind_of(enum pmu_mode m)
 {
 	return m == PMU_MODE_SOFT ? KIND_SOFT : kernel_mode(m) ? KIND_MSRS : KIND_NONE;
-}
-
-/* The guest PMU MSRs of an in-kernel shape, in the order a restore writes
- * them: each counter before the select that may start it, the global
- * status before the global controls (QEMU's order). What the guest has and
- * nothing more: KVM answers a host read of a counter the vCPU lacks with 0,
- * so reading more would save made-up state. */
-static int msr_list(const struct pmu_shape *s, uint32_t *m, int max)
-{
-	int n = 0;
-#define ADD(x) do { if (n < max) m[n++] = (x); } while (0)
-	if (!kernel_mode(s->mode))
-		return 0;
-	if (s->flavour == PMU_VENDOR_AMD) {
-		for (int i = 0; i < s->gp; i++) {
-			ADD(s->amd_perfctr_core ? MSR_F15H_PERF_CTL0 + 2 * i + 1 : MSR_K7_PERFCTR0 + i);
-			ADD(s->amd_perfctr_core ? MSR_F15H_PERF_CTL0 + 2 * i : MSR_K7_EVNTSEL0 + i);
-		}
-		if (s->amd_perfmon_v2) {
-			ADD(MSR_AMD_GLOBAL_STATUS);
-			ADD(MSR_AMD_GLOBAL_STATUS_CLR);
-			ADD(MSR_AMD_GLOBAL_CTL);
-		}
-		return n;
-	}
-	for (int i = 0; i < s->gp; i++) {
-		ADD(MSR_IA32_PMC0 + i);
-		ADD(MSR_IA32_PERFEVTSEL0 + i);
-	}
-	for (int i = 0; i < s->fixed; i++)
-		ADD(MSR_CORE_PERF_FIXED_CTR0 + i);
-	if (s->version >= 2) {
-		ADD(MSR_CORE_PERF_GLOBAL_STATUS);
-		ADD(MSR_CORE_PERF_GLOBAL_OVF_CTRL);
-		ADD(MSR_CORE_PERF_FIXED_CTR_CTRL);
-		ADD(MSR_CORE_PERF_GLOBAL_CTRL);
-	}
-#undef ADD
-	return n;
 }
 
 /* Written as 0 before the saved values, so that no counter counts while
@@ -249,8 +204,8 @@ struct vcpu_state {
 	int kind;
 	struct soft_vcpu_saved soft;
 	uint32_t n;
-	uint32_t idx[SNAP_MAX_MSRS];
-	uint64_t val[SNAP_MAX_MSRS];
+	uint32_t idx[PMU_MAX_MSRS];
+	uint64_t val[PMU_MAX_MSRS];
 };
 
 static void put_soft(struct snap_w *w, const struct soft_vcpu_saved *s)
@@ -321,9 +276,9 @@ static int save_vcpu(struct pmu *p, struct vcpu *v, struct snap_w *w, char *err,
 			FAIL("vCPU %d: the soft PMU has no state for it (was the VM built?)", v->id);
 		put_soft(w, &s);
 	} else if (kernel_mode(p->mode)) {
-		uint32_t idx[SNAP_MAX_MSRS];
-		int n = msr_list(&p->shape, idx, SNAP_MAX_MSRS);
-		PMU_MSRS(SNAP_MAX_MSRS) m = { .nmsrs = (uint32_t)n };
+		uint32_t idx[PMU_MAX_MSRS];
+		int n = kernel_pmu_msrs(&p->shape, idx, PMU_MAX_MSRS);
+		PMU_MSRS(PMU_MAX_MSRS) m = { .nmsrs = (uint32_t)n };
 		char name[40], e[64];
 		for (int i = 0; i < n; i++)
 			m.e[i].index = idx[i];
@@ -364,8 +319,8 @@ static int read_vcpu(const void *state, size_t len, const struct pmu_snap_head *
 	if (!r.bad && s->kind == KIND_SOFT) {
 		get_soft(&r, &h->shape, &s->soft);
 	} else if (!r.bad && s->kind == KIND_MSRS) {
-		uint32_t want[SNAP_MAX_MSRS];
-		uint32_t nwant = (uint32_t)msr_list(&h->shape, want, SNAP_MAX_MSRS);
+		uint32_t want[PMU_MAX_MSRS];
+		uint32_t nwant = (uint32_t)kernel_pmu_msrs(&h->shape, want, PMU_MAX_MSRS);
 		s->n = snap_get_u32(&r);
 		if (!r.bad && s->n != nwant)
 			snap_r_fail(&r, "a PMU MSR count that differs from the PMU's shape");
@@ -511,11 +466,19 @@ static int check_against(struct pmu *p, const struct pmu_snap_head *h, bool allo
 			add_change(r, "the event filter in force at the save cannot be applied here: %s", e);
 	}
 	if (r->nchanges && !allow_fallback) {
-		size_t o = (size_t)snprintf(err, errlen, "snapshot has PMU mode %s; ", pmu_mode_name(h->mode));
-		for (int i = 0; i < r->nchanges && o < errlen; i++)
-			o += (size_t)snprintf(err + o, errlen - o, "%s; ", r->changes[i]);
-		if (o < errlen)
-			snprintf(err + o, errlen - o, "%s mode %s", PMU_SNAP_FALLBACK_HINT, pmu_mode_name(p->mode));
+		/* The changes, cut where they must be so that the way out, at
+		 * the end, always fits the caller's buffer. */
+		char hint[160];
+		int hl = snprintf(hint, sizeof(hint), "; %s mode %s", PMU_SNAP_FALLBACK_HINT,
+				  pmu_mode_name(p->mode));
+		size_t room = errlen > (size_t)hl ? errlen - (size_t)hl : 0, o = 0;
+		if (room)
+			o = (size_t)snprintf(err, room, "snapshot has PMU mode %s", pmu_mode_name(h->mode));
+		for (int i = 0; i < r->nchanges && o < room; i++)
+			o += (size_t)snprintf(err + o, room - o, "; %s", r->changes[i]);
+		o = o < room ? o : room ? room - 1 : 0;
+		if (errlen)
+			snprintf(err + o, errlen - o, "%s", hint);
 		free(r);
 		return -1;
 	}
@@ -604,9 +567,15 @@ struct pmu *pmu_new_for_snapshot(const struct cfg_pmu *cfg, const struct pmu_hos
 			p = pmu_new(c, host, e, sizeof(e));
 		}
 		if (!p || !allow_fallback) {
-			err_set(err, errlen, "snapshot has PMU mode %s, which this host cannot give: %s%s%s%s",
-				pmu_mode_name(h->mode), why_not, p ? "; " : "", p ? PMU_SNAP_FALLBACK_HINT " mode " : "",
-				p ? pmu_mode_name(p->mode) : "");
+			/* The reason cut where it must be for the way out to fit. */
+			char hint[160] = "";
+			if (p)
+				snprintf(hint, sizeof(hint), "; %s mode %s", PMU_SNAP_FALLBACK_HINT,
+					 pmu_mode_name(p->mode));
+			size_t keep = errlen > strlen(hint) + 80 ? errlen - strlen(hint) - 80 : 0;
+			err_set(err, errlen, "snapshot has PMU mode %s, which this host cannot give: %.*s%s",
+				pmu_mode_name(h->mode), (int)(keep < sizeof(why_not) ? keep : sizeof(why_not)),
+				why_not, hint);
 			pmu_free(p);
 			p = NULL;
 			goto out;
@@ -644,9 +613,9 @@ static bool in_list(const uint32_t *l, int n, uint32_t idx)
 static int set_msrs(struct pmu *p, struct vcpu *v, const struct vcpu_state *s, int *dropped, char *err,
 		    size_t errlen)
 {
-	uint32_t ours[SNAP_MAX_MSRS], stop[2];
-	int nours = msr_list(&p->shape, ours, SNAP_MAX_MSRS), nstop = stop_list(&p->shape, stop);
-	PMU_MSRS(SNAP_MAX_MSRS + 2) m = { 0 };
+	uint32_t ours[PMU_MAX_MSRS], stop[2];
+	int nours = kernel_pmu_msrs(&p->shape, ours, PMU_MAX_MSRS), nstop = stop_list(&p->shape, stop);
+	PMU_MSRS(PMU_MAX_MSRS + 2) m = { 0 };
 	char name[40], e[64];
 
 	for (int i = 0; i < nstop; i++)

@@ -309,16 +309,12 @@ void soft_vcpu_before_run(struct pmu *p, struct vcpu *v)
 
 int soft_vcpu_snapshot(struct pmu *p, struct vcpu *v, struct soft_pmu *out)
 {
-	struct soft_vcpu *s = v->pmu;
-	if (!s)
+	struct soft_vcpu_saved s;
+	if (soft_vcpu_save(p, v, &s))
 		return -1;
-	pthread_mutex_lock(&s->lock);
-	sync_locked(p, s);
-	*out = s->m;
-	bool kick = s->pmi_pending;
-	pthread_mutex_unlock(&s->lock);
+	*out = s.m;
 	/* An overflow found from another thread is delivered by the vCPU. */
-	if (kick)
+	if (s.pmi_pending)
 		kvm_vcpu_kick(v);
 	return 0;
 }

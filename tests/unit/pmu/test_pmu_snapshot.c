@@ -485,6 +485,11 @@ START_TEST(standin_kernel_check_refuses_another_mode_with_the_probes_reason)
 		      "%s", err);
 	ck_assert_msg(strstr(err, "enable_mediated_pmu"), "%s", err);
 	ck_assert_msg(strstr(err, "accept mode legacy"), "%s", err);
+	/* However short the caller's buffer, the way out is in it. */
+	char small[200];
+	ck_assert_int_eq(pmu_snap_check(B.p, w.buf, w.len, false, small, sizeof(small)), -1);
+	ck_assert_msg(strstr(small, "snapshot has PMU mode mediated; mode mediated -> legacy"), "%s", small);
+	ck_assert_msg(strstr(small, "; " PMU_SNAP_FALLBACK_HINT " mode legacy"), "%s", small);
 	ck_assert_msg(pmu_snap_check(B.p, w.buf, w.len, true, err, sizeof(err)) == 0, "%s", err);
 }
 END_TEST
@@ -503,6 +508,22 @@ START_TEST(standin_kernel_restore_names_the_msr_kvm_refuses)
 	ck_assert_msg(make_b(c, 1, false, w.buf, w.len) == 0, "%s", err);
 	ck_assert_int_eq(pmu_snap_restore(B.p, w.buf, w.len, err, sizeof(err)), -1);
 	ck_assert_msg(strstr(err, "vCPU 0: KVM_SET_MSRS refused IA32_PERFEVTSEL2 (0x188) = 0x10000000000"), "%s", err);
+}
+END_TEST
+
+/* KVM's PMU for the vCPU is not the one its CPUID describes (here: none):
+ * the save fails naming where KVM_GET_MSRS stopped, rather than saving
+ * made-up zeroes. */
+START_TEST(standin_kernel_save_names_the_msr_kvm_does_not_have)
+{
+	struct cfg_pmu c = cfg_mode(CFG_PMU_LEGACY);
+	host_intel(&A, 8, "N");
+	boot(&A, c, 1);
+	A.k.vpmu = VPMU_NONE;
+	atomic_store(&A.sv.vm.state, VM_PAUSED);
+	ck_assert_int_eq(pmu_snap_save(A.p, &w, err, sizeof(err)), -1);
+	ck_assert_msg(strstr(err, "vCPU 0: KVM_GET_MSRS stopped at IA32_PMC0 (0xc1), 0 of 23 PMU MSRs read"),
+		      "%s", err);
 }
 END_TEST
 
@@ -727,6 +748,7 @@ int main(void)
 	tcase_add_test(t, standin_kernel_fewer_counters_here_refused_or_the_rest_dropped);
 	tcase_add_test(t, standin_kernel_check_refuses_another_mode_with_the_probes_reason);
 	tcase_add_test(t, standin_kernel_restore_names_the_msr_kvm_refuses);
+	tcase_add_test(t, standin_kernel_save_names_the_msr_kvm_does_not_have);
 	tcase_add_test(t, standin_kernel_off_round_trip);
 	tcase_add_test(t, standin_kernel_truncation_at_every_length_is_refused_soft);
 	tcase_add_test(t, standin_kernel_truncation_at_every_length_is_refused_legacy);
