@@ -49,6 +49,31 @@ static void stat_inc(struct vcpu *v, enum vcpu_stat s)
 	atomic_fetch_add_explicit(&v->stats[s], 1, memory_order_relaxed);
 }
 
+static bool handle_exit(struct vcpu *v);
+
+/* KVM finishes an I/O, MMIO or MSR exit only on the next KVM_RUN and keeps
+ * that pending state where userspace cannot see it (KVM API docs,
+ * "kvm_run"): before parking, re-enter with immediate_exit, which completes
+ * it and runs no guest instruction, so a paused vCPU's state (a snapshot)
+ * is whole. Completing one can raise another exit (string I/O that goes on
+ * past a page): handle that too, until KVM returns without one. False when
+ * the vCPU should stop. */
+static bool complete_pending_exit(struct vcpu *v)
+{
+	while (v->exit_pending) {
+		v->run->immediate_exit = 1;
+		int rc = kvm_vcpu_ioctl(v, KVM_RUN, NULL);
+		v->run->immediate_exit = 0;
+		v->exit_pending = false;
+		if (rc == 0) {
+			if (!handle_exit(v))
+				return false;
+			v->exit_pending = true;
+		}
+	}
+	return true;
+}
+
 /* Park while a pause is requested. Returns false when the VM is exiting. */
 static bool maybe_park(struct vcpu *v)
 {
@@ -56,17 +81,15 @@ static bool maybe_park(struct vcpu *v)
 	if (atomic_load(&vm->exit_requested))
 		return false;
 	pthread_mutex_lock(&vm->lock);
+	/* A pending exit is completed outside the lock (exit handlers may take
+	 * it: vm_request_exit), then the pause looked at again. */
+	while (vm->pause_requested && v->exit_pending) {
+		pthread_mutex_unlock(&vm->lock);
+		if (!complete_pending_exit(v))
+			return false;
+		pthread_mutex_lock(&vm->lock);
+	}
 	if (vm->pause_requested) {
-		/* KVM finishes an I/O, MMIO or MSR exit only on the next KVM_RUN
-		 * and keeps that pending state where userspace cannot see it
-		 * (KVM API docs, "kvm_run"): complete it now, running no guest
-		 * instruction, so a paused vCPU's state (a snapshot) is whole. */
-		if (v->exit_pending) {
-			v->run->immediate_exit = 1;
-			(void)kvm_vcpu_ioctl(v, KVM_RUN, NULL);
-			v->run->immediate_exit = 0;
-			v->exit_pending = false;
-		}
 		vm->nparked++;
 		atomic_store(&v->parked, 1);
 		pthread_cond_broadcast(&vm->cond);
