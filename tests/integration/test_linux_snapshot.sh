@@ -18,6 +18,8 @@ command -v curl >/dev/null || skip "curl is not installed"
 boot=("${LINUX_BOOT[@]}")
 D=$T_TMP
 
+# tick_in FILE: the tick numbers in FILE (the console's CRs removed).
+tick_in() { tr -d '\r' <"$1" | grep '^LTEST: tick' | cut -d' ' -f3; }
 # goes_on NAME AT: the restored guest NAME ticks on from AT + 1.
 goes_on() {
 	if ! wait_for 60 eval "[ \"\$(ticks $1)\" -ge 3 ]"; then
@@ -25,7 +27,7 @@ goes_on() {
 		return 1
 	fi
 	local first
-	first=$(grep '^LTEST: tick' "$D/$1.out" | head -n 1 | cut -d' ' -f3)
+	first=$(tick_in "$D/$1.out" | head -n 1)
 	# A tick the guest had written into the UART that the old process had
 	# not yet copied out when it was killed is gone with it: at most one.
 	[ "$first" -gt "$2" ] && [ "$first" -le $(($2 + 2)) ] &&
@@ -46,7 +48,7 @@ fi
 code=$(api "$sock" PATCH /vm '{"state": "Paused"}')
 [ "$code" = 204 ] && pass "paused while counting" || fail "pause: $code"
 sleep 0.5
-at=$(grep '^LTEST: tick' "$D/loop.out" | tail -n 1 | cut -d' ' -f3)
+at=$(tick_in "$D/loop.out" | tail -n 1)
 t0=$(date +%s%N)
 code=$(api "$sock" PUT /snapshot/create "{\"snapshot_path\": \"$D/snap\", \"mem_file_path\": \"$D/mem\"}")
 t1=$(date +%s%N)
@@ -68,7 +70,7 @@ goes_on restored "$at" && { ! grep -q "Linux version" "$D/restored.out" &&
 code=$(api "$sock" PATCH /vm '{"state": "Paused"}')
 [ "$code" = 204 ] || fail "pause the restored guest: $code"
 sleep 0.5
-diff_at=$(grep '^LTEST: tick' "$D/restored.out" | tail -n 1 | cut -d' ' -f3)
+diff_at=$(tick_in "$D/restored.out" | tail -n 1)
 code=$(api "$sock" PUT /snapshot/create "{\"snapshot_path\": \"$D/snapD\", \"mem_file_path\": \"$D/memD\", \"snapshot_type\": \"Diff\"}")
 [ "$code" = 204 ] && pass "Diff snapshot of the restored guest at tick $diff_at" ||
 	fail "Diff snapshot: $code" "$(tail -3 "$D/restored.err")"
