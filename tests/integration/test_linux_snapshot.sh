@@ -35,6 +35,17 @@ goes_on() {
 		fail "$1: first tick $first, snapshot at $2"
 }
 
+# stop_clean NAME: "stop" on the console of the background guest NAME: it
+# checks its counter file, powers off (status 0), and its ext4 root is clean.
+stop_clean() {
+	echo stop >&"$BG_IN"
+	bg_end "$1" 60
+	expect_status "$1: powers off after \"stop\" on its console" 0
+	expect_ok "$1" "the counter file holds the last tick"
+	e2fsck -fn "$D/root.ext4" >"$D/fsck.out" 2>&1 && pass "$1: the file system is clean (e2fsck -fn)" ||
+		fail "$1: e2fsck" "$(tail -5 "$D/fsck.out")"
+}
+
 mkdir -p "$D/rootdir"
 make_ext4 "$D/root.ext4" 32M "$D/rootdir"
 sock=$D/a.sock
@@ -77,12 +88,7 @@ code=$(api "$sock" PUT /snapshot/create "{\"snapshot_path\": \"$D/snapD\", \"mem
 cp --sparse=always "$D/root.ext4" "$D/root-at-diff.ext4"
 code=$(api "$sock" PATCH /vm '{"state": "Resumed"}')
 [ "$code" = 204 ] || fail "resume after the Diff snapshot: $code"
-echo stop >&"$BG_IN"
-bg_end restored 60
-expect_status "restored guest powers off after \"stop\" on its console" 0
-expect_ok restored "the counter file holds the last tick"
-e2fsck -fn "$D/root.ext4" >"$D/fsck.out" 2>&1 && pass "the file system is clean (e2fsck -fn)" ||
-	fail "e2fsck after the restored run" "$(tail -5 "$D/fsck.out")"
+stop_clean restored
 last=$(grep '^LTEST: tick' <<<"$OUT" | tail -n 1 | cut -d' ' -f3)
 [ -n "$last" ] && [ "$(debugfs -R 'cat /counter' "$D/root.ext4" 2>/dev/null)" = "$last" ] &&
 	pass "the image holds the restored guest's last tick ($last)" ||
@@ -95,12 +101,7 @@ cp --sparse=always "$D/root-at-diff.ext4" "$D/root.ext4"
 	fail "snapshot-rebase"
 start_bg fromdiff --restore "$D/snapD" --restore-mem "$D/merged" --resume
 goes_on fromdiff "$diff_at" || true
-echo stop >&"$BG_IN"
-bg_end fromdiff 60
-expect_status "restored from the Diff: powers off after \"stop\"" 0
-expect_ok fromdiff "the counter file holds the last tick"
-e2fsck -fn "$D/root.ext4" >"$D/fsck.out" 2>&1 && pass "from the Diff: the file system is clean" ||
-	fail "from the Diff: e2fsck" "$(tail -5 "$D/fsck.out")"
+stop_clean fromdiff
 cp --sparse=always "$D/root-at-snapshot.ext4" "$D/root.ext4"
 
 # ---- two clones side by side, each with its own drive at the snapshot's path
