@@ -91,6 +91,7 @@ int gm_create_from_file(struct guest_mem *m, uint64_t ram_size, int fd, const ch
 	rc = create(m, ram_size, false, fd, err, errlen);
 	if (rc)
 		err_prefix(err, errlen, "memory file %s: ", path);
+	m->from_file = !rc;
 	return rc;
 }
 
@@ -194,9 +195,15 @@ int gm_write(const struct guest_mem *m, uint64_t gpa, const void *src, uint64_t 
 
 int gm_discard(const struct guest_mem *m, uint64_t gpa, uint64_t len)
 {
-	/* Private anonymous memory: MADV_DONTNEED frees the pages at once. */
+	/* Private anonymous memory: MADV_DONTNEED frees the pages at once. On
+	 * a private file mapping (a restored VM) it would bring back the
+	 * snapshot's bytes instead of zeroes: put fresh anonymous memory in
+	 * their place (KVM follows the change through its MMU notifier). */
 	if ((gpa | len) & 4095)
 		return -1;
 	void *p = gm_ptr(m, gpa, len);
+	if (p && m->from_file)
+		return mmap(p, len, PROT_READ | PROT_WRITE,
+			    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED, -1, 0) == p ? 0 : -1;
 	return p && !madvise(p, len, MADV_DONTNEED) ? 0 : -1;
 }

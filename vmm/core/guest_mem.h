@@ -33,6 +33,7 @@ struct guest_mem {
 	 * NULL unless gm_track_dirty(): KVM's dirty log sees only the vCPUs'
 	 * writes, Diff snapshots need the devices' too. */
 	uint64_t *dirty[GM_MAX_REGIONS];
+	bool from_file; /* gm_create_from_file(): discarded pages must not fall back to it */
 };
 
 /* Map `ram_size` bytes of anonymous memory laid out around the MMIO hole.

@@ -108,6 +108,10 @@ START_TEST(memory_file_is_mapped_privately)
 	ck_assert_int_eq(gm_write(&m, 0x2000, "guestwr!", 8), 0);
 	ck_assert_int_eq(pread(fd, buf, 8, 0x2000), 8);
 	ck_assert_str_eq(buf, "snapshot");
+	/* A page given back (the balloon) reads as zero, not as the file. */
+	ck_assert_int_eq(gm_discard(&m, 0x2000, 4096), 0);
+	ck_assert_int_eq(gm_read(&m, 0x2000, buf, 8), 0);
+	ck_assert_int_eq(memcmp(buf, "\0\0\0\0\0\0\0\0", 8), 0);
 	gm_destroy(&m);
 	ck_assert_int_eq(gm_create_from_file(&m, 2 << 20, fd, "mem", err, sizeof(err)), -EINVAL);
 	ck_assert_ptr_nonnull(strstr(err, "memory file mem: holds 1048576 bytes, the snapshot's VM has 2097152"));
