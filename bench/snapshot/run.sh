@@ -19,7 +19,9 @@ B=${BUILD_DIR:-build}
 [ -x "$B/mpvm" ] && [ -r "$B/linux/vmlinuz" ] ||
 	{ echo "bench/snapshot: build mpvm and the Linux guest first (make -C $B linux-guest)" >&2; exit 1; }
 mkdir -p bench/results
-W=$(mktemp -d "$PWD/$B/snapbench.XXXXXX") # not /tmp: the lab's /tmp is another tmpfs
+# In /tmp: the API socket cannot live on the lab's 9p root, and the lab's
+# /tmp is a tmpfs (files in memory, as a host's page cache would hold them).
+W=$(mktemp -d /tmp/mpvm-snapbench.XXXXXX)
 trap 'rm -rf "$W"' EXIT
 exec python3 - "$B" "$W" "${1:-5}" <<'PY'
 import json, os, select, signal, socket, statistics, subprocess, sys, time
