@@ -42,7 +42,7 @@
 #include "core/guest_mem.h"
 #include "devices/virtio/queue.h"
 
-#define VIRTIO_MAX_QUEUES 3 /* vsock: rx, tx, event */
+#define VIRTIO_MAX_QUEUES 4 /* balloon: inflate, deflate, statistics, reporting */
 #define VIRTIO_MAX_WATCHES 8
 
 /* Device status bits (virtio 1.x 2.1). */

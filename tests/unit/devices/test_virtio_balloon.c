@@ -12,16 +12,19 @@
 #include "test_util.h"
 #include "test_virtio_driver.h"
 
-#define REPORT_Q 2 /* inflate, deflate, then reporting: no statistics queue */
+/* inflate, deflate, then reporting; with statistics, reporting comes after them */
+static unsigned report_q;
 #define FREE_BLOCK 0x200000ull /* 2 MiB: a block Linux reports */
 
 static struct sim s;
 static char err[256];
 
-static void start(bool reporting)
+static void start(bool reporting, uint32_t stats_s)
 {
 	sim_mem_init(&s);
-	struct cfg_balloon c = { .enabled = true, .free_page_reporting = reporting };
+	struct cfg_balloon c = { .enabled = true, .free_page_reporting = reporting,
+				 .stats_polling_interval_s = stats_s };
+	report_q = stats_s ? 3 : 2;
 	s.dev = virtio_balloon_create(&c, &s.mem, err, sizeof(err));
 	ck_assert_msg(s.dev != NULL, "%s", err);
 	sim_start(&s, ~0ull);
@@ -30,19 +33,19 @@ static void start(bool reporting)
 static uint32_t report(uint64_t gpa, uint32_t len)
 {
 	struct sim_buf b = { gpa, len, true };
-	uint16_t head = sim_chain(&s, REPORT_Q, &b, 1);
-	sim_kick(&s, REPORT_Q);
+	uint16_t head = sim_chain(&s, report_q, &b, 1);
+	sim_kick(&s, report_q);
 	uint32_t id, used;
-	ck_assert(sim_wait_used(&s, REPORT_Q, 5000, &id, &used));
+	ck_assert(sim_wait_used(&s, report_q, 5000, &id, &used));
 	ck_assert_uint_eq(id, head);
 	return used;
 }
 
 START_TEST(a_reported_free_block_goes_back_to_the_host)
 {
-	start(true);
+	start(true, (uint32_t)_i); /* without, then with the statistics queue */
 	ck_assert(s.features & (1ull << 5)); /* VIRTIO_BALLOON_F_REPORTING negotiated */
-	ck_assert_uint_eq(s.dev->nqueues, 3);
+	ck_assert_uint_eq(s.dev->nqueues, 3 + (unsigned)_i);
 	uint8_t *p = gm_ptr(&s.mem, FREE_BLOCK, FREE_BLOCK);
 	memset(p, 0xa5, FREE_BLOCK);
 	ck_assert_uint_eq(report(FREE_BLOCK, FREE_BLOCK), 0);
@@ -57,7 +60,7 @@ END_TEST
 
 START_TEST(a_range_that_is_not_whole_pages_is_a_fault_and_changes_nothing)
 {
-	start(true);
+	start(true, 0);
 	uint8_t *p = gm_ptr(&s.mem, FREE_BLOCK, 8192);
 	memset(p, 0xa5, 8192);
 	report(FREE_BLOCK + 0x100, 4096);
@@ -73,7 +76,7 @@ END_TEST
 
 START_TEST(without_reporting_the_feature_and_queue_are_absent)
 {
-	start(false);
+	start(false, 0);
 	ck_assert(!(s.features & (1ull << 5)));
 	ck_assert_uint_eq(s.dev->nqueues, 2);
 	sim_stop(&s);
@@ -84,7 +87,7 @@ int main(void)
 {
 	Suite *su = suite_create("virtio_balloon");
 	TCase *tc = tcase_create("virtio_balloon");
-	tcase_add_test(tc, a_reported_free_block_goes_back_to_the_host);
+	tcase_add_loop_test(tc, a_reported_free_block_goes_back_to_the_host, 0, 2);
 	tcase_add_test(tc, a_range_that_is_not_whole_pages_is_a_fault_and_changes_nothing);
 	tcase_add_test(tc, without_reporting_the_feature_and_queue_are_absent);
 	suite_add_tcase(su, tc);

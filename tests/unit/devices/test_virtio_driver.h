@@ -71,7 +71,8 @@ static inline uint64_t sim_init(struct sim *s, uint64_t want)
 	ck_assert_uint_eq(sim_rd(s, VIRTIO_MMIO_MAGIC_VALUE), 0x74726976);
 	ck_assert_uint_eq(sim_rd(s, VIRTIO_MMIO_VERSION), 2);
 	sim_wr(s, VIRTIO_MMIO_STATUS, 0);
-	memset((uint8_t *)gm_ptr(&s->mem, SIM_RING(0), 0xC000), 0, 0xC000); /* three queues */
+	memset((uint8_t *)gm_ptr(&s->mem, SIM_RING(0), VIRTIO_MAX_QUEUES * 0x4000ull), 0,
+	       VIRTIO_MAX_QUEUES * 0x4000ull); /* every queue a device may have */
 	sim_wr(s, VIRTIO_MMIO_STATUS, VIRTIO_STATUS_ACKNOWLEDGE);
 	sim_wr(s, VIRTIO_MMIO_STATUS, VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER);
 	sim_wr(s, VIRTIO_MMIO_DEVICE_FEATURES_SEL, 0);
