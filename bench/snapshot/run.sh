@@ -65,7 +65,7 @@ def wait_lines(p, t0, wants, timeout=600):
         r, _, _ = select.select([p.stdout, p.stderr], [], [], left)
         for f in r:
             d = os.read(f.fileno(), 65536)
-            bufs[f] += d
+            bufs[f] += d.replace(b"\r", b"")  # the serial console's CRLF
             now = time.monotonic()
             for w in wants:
                 stream = p.stdout if w[0] == "out" else p.stderr
