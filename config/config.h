@@ -121,9 +121,9 @@ struct cfg_metrics {
 };
 
 /* MMDS (Firecracker's "mmds-config"): which interfaces may reach the
- * metadata service and at which address. mpvm keeps the configuration and
- * the data store (PUT/PATCH/GET /mmds); the guest side is not implemented
- * yet. The interface ids must name configured network interfaces. */
+ * metadata service and at which address (mmds/: the data store and the
+ * guest-side stack that virtio-net runs on those interfaces). The
+ * interface ids must name configured network interfaces. */
 enum cfg_mmds_version { CFG_MMDS_V1, CFG_MMDS_V2 };
 struct cfg_mmds {
 	bool set;

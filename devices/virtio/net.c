@@ -8,6 +8,8 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/ioctl.h>
+#include <sys/timerfd.h>
+#include <time.h>
 #include <unistd.h>
 #include <linux/if_tun.h>
 #include <linux/virtio_ids.h>
@@ -16,8 +18,14 @@
 #include "base/err.h"
 #include "core/log.h"
 #include "devices/virtio/ratelimit.h"
+#include "mmds/ns.h"
+#include "mmds/pkt.h"
 
 #define HDR_LEN ((uint32_t)sizeof(struct virtio_net_hdr_v1))
+/* Largest frame MMDS takes or sends: a 1500-byte MTU's (no GSO is
+ * negotiated, and MMDS advertises an MSS that fits). Bigger frames to the
+ * MMDS address are dropped. */
+#define MMDS_FRAME_MAX (ETH_HDR + 1500u + 4u)
 
 struct net_dir {
 	struct rate_limiter rl;
@@ -36,6 +44,10 @@ struct virtio_net {
 	struct net_dir rx, tx;
 	struct virtq_elem elem;
 	struct iovec txv[VIRTQ_MAX_CHAIN + 1];
+	/* MMDS on this interface (NULL if not named in mmds-config). */
+	struct mmds_ns *mmds;
+	int mmds_timer_fd;
+	uint8_t mmds_buf[MMDS_FRAME_MAX];
 };
 
 static struct virtio_net *to_net(struct virtio_dev *d)
@@ -81,6 +93,42 @@ static void throttle(struct virtio_net *n, struct net_dir *dir, uint64_t wait)
 	count(&n->dev, &n->dev.stats.throttled, 1);
 }
 
+/* ---- MMDS ------------------------------------------------------------------ */
+
+static uint64_t mono_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+/* The stack's next deadline on its timerfd (absolute), or disarmed. */
+static void mmds_arm(struct virtio_net *n)
+{
+	uint64_t d = mmds_ns_deadline(n->mmds);
+	struct itimerspec its = { .it_value = { .tv_sec = (time_t)(d / 1000000000ull),
+						.tv_nsec = (long)(d % 1000000000ull) } };
+	timerfd_settime(n->mmds_timer_fd, TFD_TIMER_ABSTIME, &its, NULL);
+}
+
+/* A transmitted frame MMDS takes (true) or leaves to the tap (false). Only
+ * frames to the MMDS address are copied out of guest memory. */
+static bool mmds_take(struct virtio_net *n, struct virtq_elem *e, bool csum_partial)
+{
+	uint8_t head[MMDS_PKT_PEEK];
+	uint64_t len = e->out_len - HDR_LEN;
+	size_t got = iov_to_buf(e->iov, e->nout, HDR_LEN, head, sizeof(head));
+	if (!mmds_pkt_maybe_ours(head, got, mmds_ns_ip(n->mmds)))
+		return false;
+	if (len > MMDS_FRAME_MAX) {
+		count(&n->dev, &n->dev.stats.dropped, 1);
+		return true;
+	}
+	iov_to_buf(e->iov, e->nout, HDR_LEN, n->mmds_buf, (size_t)len);
+	mmds_ns_tx(n->mmds, n->mmds_buf, (size_t)len, csum_partial, mono_ns());
+	return true;
+}
+
 /* ---- transmit ------------------------------------------------------------ */
 
 /* Send one chain's frame. The header is copied and sanitised so the kernel
@@ -102,6 +150,8 @@ static void tx_frame(struct virtio_net *n, struct virtq_elem *e)
 	hdr.gso_type = VIRTIO_NET_HDR_GSO_NONE;
 	hdr.gso_size = 0;
 	hdr.num_buffers = 0;
+	if (n->mmds && mmds_take(n, e, hdr.flags & VIRTIO_NET_HDR_F_NEEDS_CSUM))
+		return; /* answered by MMDS: the host network never sees it */
 	n->txv[0].iov_base = &hdr;
 	n->txv[0].iov_len = HDR_LEN;
 	unsigned k = 1;
@@ -128,6 +178,8 @@ static void tx_frame(struct virtio_net *n, struct virtq_elem *e)
 	}
 	count(d, &d->stats.write_bytes, e->out_len - HDR_LEN);
 }
+
+static void rx_process(struct virtio_net *n);
 
 static void tx_process(struct virtio_net *n)
 {
@@ -170,6 +222,10 @@ static void tx_process(struct virtio_net *n)
 out:
 	if (pushed)
 		virtio_notify(d, VIRTIO_NET_TXQ);
+	if (n->mmds && mmds_ns_pending(n->mmds))
+		rx_process(n); /* MMDS's answers go out as receive buffers allow */
+	if (n->mmds)
+		mmds_arm(n);
 }
 
 /* ---- receive ------------------------------------------------------------- */
@@ -188,13 +244,35 @@ static void fix_rx_header(struct virtio_net *n, struct virtq_elem *e)
 	iov_from_buf(in, e->nin, 0, &hdr, HDR_LEN);
 }
 
+/* MMDS's next frame, if it has one, into the guest's buffer (pushed). */
+static bool mmds_rx(struct virtio_net *n, struct virtq_elem *e)
+{
+	struct iovec *in = &e->iov[e->nout];
+	uint64_t cap = e->in_len - HDR_LEN;
+	size_t len;
+	if (!n->mmds || !mmds_ns_pending(n->mmds))
+		return false;
+	len = mmds_ns_rx(n->mmds, n->mmds_buf, cap < MMDS_FRAME_MAX ? (size_t)cap : MMDS_FRAME_MAX,
+			 mono_ns());
+	if (!len)
+		return false;
+	/* Checksums are complete: no flags, one buffer. */
+	struct virtio_net_hdr_v1 hdr = { .num_buffers = 1 };
+	iov_from_buf(in, e->nin, 0, &hdr, HDR_LEN);
+	iov_from_buf(in, e->nin, HDR_LEN, n->mmds_buf, len);
+	virtq_push(&n->dev.vq[VIRTIO_NET_RXQ], e->head, HDR_LEN + (uint32_t)len);
+	count(&n->dev, &n->dev.stats.requests, 1);
+	return true;
+}
+
 static void rx_process(struct virtio_net *n)
 {
 	struct virtio_dev *d = &n->dev;
 	struct virtq *q = &d->vq[VIRTIO_NET_RXQ];
 	struct virtq_elem *e = &n->elem;
 	bool pushed = false;
-	if (n->rx.throttled || n->tap_dead || !virtio_queue_live(d, VIRTIO_NET_RXQ) ||
+	bool mmds_out = n->mmds && mmds_ns_pending(n->mmds);
+	if (n->rx.throttled || (n->tap_dead && !mmds_out) || !virtio_queue_live(d, VIRTIO_NET_RXQ) ||
 	    virtio_should_yield(d)) {
 		/* The tap stays readable: stop watching it or the worker spins.
 		 * The timer, a reset or the next activation turn it back on. */
@@ -229,6 +307,14 @@ static void rx_process(struct virtio_net *n)
 			virtq_push(q, e->head, 0);
 			pushed = true;
 			continue;
+		}
+		if (mmds_rx(n, e)) {
+			pushed = true;
+			continue;
+		}
+		if (n->tap_dead) {
+			virtq_unpop(q);
+			break;
 		}
 		ssize_t r;
 		do
@@ -266,6 +352,8 @@ static void rx_process(struct virtio_net *n)
 		poll_tap(n, false);
 	if (pushed)
 		virtio_notify(d, VIRTIO_NET_RXQ);
+	if (n->mmds)
+		mmds_arm(n);
 }
 
 /* ---- device callbacks ----------------------------------------------------- */
@@ -310,6 +398,17 @@ static void on_timer(struct virtio_dev *d, int fd, uint32_t events, void *opaque
 	}
 }
 
+static void on_mmds_timer(struct virtio_dev *d, int fd, uint32_t events, void *opaque)
+{
+	struct virtio_net *n = to_net(d);
+	uint64_t v;
+	ssize_t r = read(fd, &v, sizeof(v));
+	(void)r;
+	mmds_ns_tick(n->mmds, mono_ns());
+	rx_process(n); /* retransmissions, resets of dropped connections */
+	mmds_arm(n);
+}
+
 static void set_offload(struct virtio_net *n, unsigned flags)
 {
 	if (ioctl(n->tap_fd, TUNSETOFFLOAD, flags))
@@ -331,15 +430,20 @@ static void net_reset(struct virtio_dev *d)
 	rl_timer_arm(n->rx.timer_fd, 0);
 	rl_timer_arm(n->tx.timer_fd, 0);
 	n->rx.throttled = n->tx.throttled = false;
+	if (n->mmds) {
+		mmds_ns_reset(n->mmds);
+		mmds_arm(n);
+	}
 }
 
 static void net_destroy(struct virtio_dev *d)
 {
 	struct virtio_net *n = to_net(d);
-	int fds[] = { n->tap_fd, n->rx.timer_fd, n->tx.timer_fd };
-	for (unsigned i = 0; i < 3; i++)
+	int fds[] = { n->tap_fd, n->rx.timer_fd, n->tx.timer_fd, n->mmds_timer_fd };
+	for (unsigned i = 0; i < 4; i++)
 		if (fds[i] >= 0)
 			close(fds[i]);
+	mmds_ns_destroy(n->mmds);
 	free(n);
 }
 
@@ -399,7 +503,7 @@ struct virtio_dev *virtio_net_create_on_fd(const struct cfg_net *cfg, int fd,
 		return NULL;
 	}
 	n->tap_fd = fd;
-	n->rx.timer_fd = n->tx.timer_fd = -1;
+	n->rx.timer_fd = n->tx.timer_fd = n->mmds_timer_fd = -1;
 	snprintf(n->iface_id, sizeof(n->iface_id), "%s", cfg->iface_id);
 	snprintf(n->ifname, sizeof(n->ifname), "%s", cfg->host_dev_name);
 	uint64_t now = rl_now_ns();
@@ -431,4 +535,27 @@ struct virtio_dev *virtio_net_create_on_fd(const struct cfg_net *cfg, int fd,
 fail:
 	virtio_dev_destroy(&n->dev);
 	return NULL;
+}
+
+int virtio_net_enable_mmds(struct virtio_dev *d, const struct cfg_mmds *m, char *err, size_t errlen)
+{
+	struct virtio_net *n = to_net(d);
+	if (n->mmds)
+		return 0;
+	n->mmds_timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+	if (n->mmds_timer_fd < 0)
+		return err_set(err, errlen, "network interface %s: MMDS timerfd: %s", n->iface_id,
+			       strerror(errno));
+	if (!(n->mmds = mmds_ns_create(m)))
+		return err_set(err, errlen, "network interface %s: MMDS: out of memory", n->iface_id);
+	if (virtio_dev_watch(d, n->mmds_timer_fd, EPOLLIN, on_mmds_timer, NULL)) {
+		int e = errno;
+		mmds_ns_destroy(n->mmds);
+		n->mmds = NULL;
+		return err_set(err, errlen, "network interface %s: MMDS timer: epoll: %s", n->iface_id,
+			       strerror(e));
+	}
+	log_info("%s: MMDS (%s) answers %u.%u.%u.%u on this interface", d->name,
+		 m->version == CFG_MMDS_V2 ? "V2" : "V1", m->ipv4[0], m->ipv4[1], m->ipv4[2], m->ipv4[3]);
+	return 0;
 }

@@ -17,6 +17,14 @@
  * good, logged once, rather than being retried in a loop. Receive
  * stops polling the tap while the guest has no buffers or the rx limiter is
  * empty, so the kernel's tap queue absorbs (and eventually drops) bursts.
+ *
+ * MMDS: on an interface named in mmds-config, virtio_net_enable_mmds()
+ * (before the device starts) puts Firecracker's metadata service on the
+ * transmit path: frames to the MMDS address are handed to mmds/ns.h and
+ * never written to the tap; its answers are put in receive buffers ahead
+ * of the tap's frames, only when the guest has given a buffer (nothing
+ * waits as a frame, so nothing is dropped for a full queue). A timerfd
+ * drives its retransmissions and idle timeouts.
  */
 #ifndef MPVM_VIRTIO_NET_H
 #define MPVM_VIRTIO_NET_H
@@ -39,5 +47,8 @@ struct virtio_dev *virtio_net_create(const struct cfg_net *cfg, const struct gue
  * from then on, even on failure; a TUNSETOFFLOAD it refuses is only logged. */
 struct virtio_dev *virtio_net_create_on_fd(const struct cfg_net *cfg, int fd,
 					   const struct guest_mem *mem, char *err, size_t errlen);
+
+/* Answer MMDS (mmds-config `m`) on this interface. Before virtio_dev_start(). */
+int virtio_net_enable_mmds(struct virtio_dev *d, const struct cfg_mmds *m, char *err, size_t errlen);
 
 #endif

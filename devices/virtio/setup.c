@@ -54,6 +54,15 @@ static int add(struct virtio_set *s, struct vm *vm, enum virtio_kind kind, const
 	return 0;
 }
 
+/* Is interface `id` one that mmds-config lets reach MMDS? */
+static bool mmds_on(const struct cfg_mmds *m, const char *id)
+{
+	for (uint32_t i = 0; m->set && i < m->nifaces; i++)
+		if (!strcmp(m->ifaces[i], id))
+			return true;
+	return false;
+}
+
 struct virtio_set *virtio_setup_all(struct vm *vm, const struct vm_config *cfg,
 				    char *err, size_t errlen)
 {
@@ -75,8 +84,13 @@ struct virtio_set *virtio_setup_all(struct vm *vm, const struct vm_config *cfg,
 	}
 	for (uint32_t i = 0; i < cfg->nnets; i++) {
 		const struct cfg_net *n = &cfg->nets[i];
-		if (add(s, vm, VIRTIO_KIND_NET, n->iface_id, NULL, virtio_net_create(n, &vm->mem, err, errlen),
-			err, errlen))
+		struct virtio_dev *d = virtio_net_create(n, &vm->mem, err, errlen);
+		if (d && mmds_on(&cfg->mmds, n->iface_id) &&
+		    virtio_net_enable_mmds(d, &cfg->mmds, err, errlen)) {
+			virtio_dev_destroy(d);
+			d = NULL;
+		}
+		if (add(s, vm, VIRTIO_KIND_NET, n->iface_id, NULL, d, err, errlen))
 			goto fail;
 	}
 	if (cfg->entropy.enabled &&

@@ -9,7 +9,7 @@
 #include <string.h>
 
 #include "api/api.h"
-#include "api/mmds.h"
+#include "mmds/store.h"
 #include "builder/vmm.h"
 
 static struct vmm fz_vmm;

@@ -1,4 +1,4 @@
-/* libFuzzer: the strict HTTP parser alone (api/http_parse.c), much faster
+/* libFuzzer: the strict HTTP parser alone (base/http_parse.c), much faster
  * than fuzz_api_http's socket round trip. Oracles: a complete request's
  * fields lie inside the input, in order; a refusal has status 400 and a
  * message that is UTF-8; feeding the same bytes in two pieces gives the
@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "api/http_parse.h"
+#include "base/http_parse.h"
 #include "base/utf8.h"
 
 #define MAX_BODY 51200

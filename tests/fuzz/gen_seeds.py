@@ -2,8 +2,8 @@
 """Writes the binary seeds of the loader, virtio, port-I/O, PMU and ACPI fuzz
 targets into tests/fuzz/corpus/<target>/: minimal valid inputs in each
 target's layout (fuzz_boot.h, fuzz_virtq.c, fuzz_virtio_mmio.c, fuzz_pio.c,
-fuzz_pmu_msr.c, fuzz_acpi.c, fuzz_dev_snap.c), so that the fuzzer starts inside the parsers
-instead of at their first magic check. The files are committed; rerun this
+fuzz_pmu_msr.c, fuzz_acpi.c, fuzz_dev_snap.c, fuzz_mmds_frame.c), so that the
+fuzzer starts inside the parsers instead of at their first magic check. The files are committed; rerun this
 after changing a layout (the output is the same byte for byte otherwise)."""
 import os
 import struct
@@ -357,6 +357,64 @@ def dev_snap_seeds():
     balloon = virt_section(4, b"balloon", common | (1 << 1),
                            [(8, 0x1000, 1, 2), (8, 0x2000, 1, 0), (8, 0x3000, 1, 4)], model)
     write("fuzz_dev_snap", "balloon.bin", b"\x01" + uart + kbdc + balloon)
+# ---- MMDS frames (fuzz_mmds_frame.c: records of flags, 16-bit length, frame)
+
+def csum(b):
+    if len(b) % 2:
+        b = b + b"\0"
+    s = sum(struct.unpack("!%dH" % (len(b) // 2), b))
+    while s >> 16:
+        s = (s & 0xffff) + (s >> 16)
+    return ~s & 0xffff
+
+
+GUEST_MAC, MMDS_MAC = bytes([6, 0, 10, 0, 3, 2]), bytes([6, 1, 0x23, 0x45, 0x67, 1])
+GUEST_IP, MMDS_IP = bytes([10, 0, 3, 2]), bytes([169, 254, 169, 254])
+
+
+def tcp_frame(seq, ack, flags, data=b"", mss=False):
+    opt = struct.pack("!BBH", 2, 4, 1460) if mss else b""
+    th = bytearray(struct.pack("!HHIIBBHHH", 41000, 80, seq, ack, (20 + len(opt)) // 4 << 4, flags,
+                               65535, 0, 0) + opt) + data
+    pseudo = GUEST_IP + MMDS_IP + struct.pack("!BBH", 0, 6, len(th))
+    struct.pack_into("!H", th, 16, csum(pseudo + bytes(th)))
+    ip = bytearray(struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(th), 0, 0x4000, 64, 6, 0,
+                               GUEST_IP, MMDS_IP))
+    struct.pack_into("!H", ip, 10, csum(bytes(ip)))
+    return MMDS_MAC + GUEST_MAC + b"\x08\x00" + bytes(ip) + bytes(th)
+
+
+def arp_request():
+    body = struct.pack("!HHBBH6s4s6s4s", 1, 0x0800, 6, 4, 1, GUEST_MAC, GUEST_IP, bytes(6), MMDS_IP)
+    return b"\xff" * 6 + GUEST_MAC + b"\x08\x06" + body
+
+
+def rec(flags, frame):
+    return bytes([flags]) + struct.pack("!H", len(frame)) + frame
+
+
+def iss(now=1000000000000, ip=0xa9fea9fe):
+    m = (1 << 64) - 1
+    x = (0x9e3779b97f4a7c15 ^ ip) ^ now
+    x ^= (x << 13) & m
+    x ^= x >> 7
+    x ^= (x << 17) & m
+    return (x >> 16) & 0xffffffff
+
+
+def mmds_seeds():
+    big = 0xf0  # the largest receive buffer
+    get = b"GET /latest/meta-data/ HTTP/1.1\r\nHost: 169.254.169.254\r\n\r\n"
+    # The guest's ACKs acknowledge the stack's first ISN, which is
+    # reproducible (mmds/ns.c next_iss at the target's starting time).
+    a = iss() + 1
+    write("fuzz_mmds_frame", "arp.bin", rec(big, arp_request()))
+    write("fuzz_mmds_frame", "syn_get.bin", rec(big, tcp_frame(100, 0, 0x02, mss=True)) +
+          rec(big, tcp_frame(101, a, 0x10)) + rec(big, tcp_frame(101, a, 0x18, get)))
+    tok = b"PUT /latest/api/token HTTP/1.1\r\nX-metadata-token-ttl-seconds: 60\r\n\r\n"
+    write("fuzz_mmds_frame", "v2_token.bin", rec(big | 2, tcp_frame(7, 0, 0x02, mss=True)) +
+          rec(big | 2, tcp_frame(8, a, 0x18, tok)) + rec(big | 2 | 4, tcp_frame(8 + len(tok), a, 0x11)))
+    write("fuzz_mmds_frame", "partial_csum.bin", rec(big | 1, tcp_frame(5, 0, 0x02)))
 
 
 # ---- PMU snapshot sections (fuzz_pmu_snap.c: setup byte, then a state stream of
@@ -437,3 +495,4 @@ if __name__ == "__main__":
     acpi_seeds()
     dev_snap_seeds()
     pmu_snap_seeds()
+    mmds_seeds()

@@ -27,6 +27,20 @@ t_cleanup() {
 }
 trap t_cleanup EXIT
 
+# netns_tap NAME TAP ADDR/LEN: a network namespace of the test's own, $ns
+# (NAME-<pid>; deleted at exit; IPv6 off, so the host side sends nothing
+# unasked), holding tap TAP, up at ADDR. Needs root and iproute2.
+netns_tap() {
+	ns="$1-$$"
+	ip netns add "$ns" || { fail "ip netns add $ns"; finish; }
+	trap 'ip netns del "$ns" 2>/dev/null; t_cleanup' EXIT
+	ip netns exec "$ns" sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1
+	ip -n "$ns" link set lo up
+	ip -n "$ns" tuntap add dev "$2" mode tap
+	ip -n "$ns" addr add "$3" dev "$2"
+	ip -n "$ns" link set "$2" up
+}
+
 # CPU time a process has used so far, in clock ticks of 1/$clk s (0 once it is gone).
 clk=$(getconf CLK_TCK)
 cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat" 2>/dev/null || echo 0; }

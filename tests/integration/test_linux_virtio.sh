@@ -22,15 +22,7 @@ marker="m$RANDOM$RANDOM"
 
 # The network: a tap in a namespace of our own, and the host's two ends of
 # the file transfers (receive on 7001, send pattern 55 on 7002), bounded.
-ns="mpvm-lt-$$"
-ip netns add "$ns" || { fail "ip netns add $ns"; finish; }
-t_cleanup_ns() { ip netns del "$ns" 2>/dev/null; t_cleanup; }
-trap t_cleanup_ns EXIT
-ip netns exec "$ns" sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1
-ip -n "$ns" link set lo up
-ip -n "$ns" tuntap add dev mpvmtap0 mode tap
-ip -n "$ns" addr add 10.0.2.1/24 dev mpvmtap0
-ip -n "$ns" link set mpvmtap0 up
+netns_tap mpvm-lt mpvmtap0 10.0.2.1/24
 ip netns exec "$ns" timeout 300 python3 - "$T_TMP/from-guest.bin" "$T_TMP/to-guest.bin" <<'PY' &
 import socket, sys, threading
 def listener(port):

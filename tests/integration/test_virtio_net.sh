@@ -7,15 +7,7 @@
 if [ "$(id -u)" != 0 ] || ! command -v ip >/dev/null; then
 	skip "needs root and iproute2 (ip netns)"
 fi
-ns="mpvm-net-$$"
-ip netns add "$ns" || { fail "ip netns add $ns"; finish; }
-t_cleanup_ns() { ip netns del "$ns" 2>/dev/null; t_cleanup; }
-trap t_cleanup_ns EXIT
-ip netns exec "$ns" sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1
-ip -n "$ns" link set lo up
-ip -n "$ns" tuntap add dev mpvmtap0 mode tap
-ip -n "$ns" addr add 10.0.0.1/24 dev mpvmtap0
-ip -n "$ns" link set mpvmtap0 up
+netns_tap mpvm-net mpvmtap0 10.0.0.1/24
 
 run_cmd net 60 -- ip netns exec "$ns" "$MPVM" run --kernel "$GUESTS/virtio_net.elf" --exit-port \
 	--net "id=eth0,tap=mpvmtap0,mac=52:54:00:aa:bb:01" --cmdline "ip=10.0.0.2 host=10.0.0.1"

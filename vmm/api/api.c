@@ -14,7 +14,7 @@
 #include <cjson/cJSON.h>
 
 #include "api/metrics.h"
-#include "api/mmds.h"
+#include "mmds/store.h"
 #include "base/utf8.h"
 #include "builder/vmm.h"
 #include "core/log.h"

@@ -25,7 +25,7 @@
  * neither.
  */
 #include "api/api.h"
-#include "api/http_parse.h"
+#include "base/http_parse.h"
 #include "base/err.h"
 
 #include <errno.h>

@@ -79,10 +79,10 @@ static const char *const blk_sys[] = {
 
 /* virtio-net worker: the tap (read/write with iovecs), the offloads the
  * guest negotiates (TUNSETOFFLOAD, nothing else on the tap), its epoll set
- * and rate limiter. */
+ * and rate limiter; MMDS's session tokens (getrandom). */
 static const char *const net_sys[] = {
 	"ioctl", "readv", "writev", "epoll_wait", "epoll_pwait", "epoll_ctl",
-	"timerfd_settime", "timerfd_gettime", NULL,
+	"timerfd_settime", "timerfd_gettime", "getrandom", NULL,
 };
 static const unsigned long net_ioctls[] = { TUNSETOFFLOAD, 0 };
 

@@ -203,10 +203,6 @@ static int build(struct vmm *v, const struct vmm_restore_in *rs, char *err, size
 	vmm_apply_logger(&c->logger);
 	if (vm_config_validate(c, err, errlen))
 		return -MPVM_EXIT_CONFIG;
-	/* Accepted so that Firecracker's files load; say what it does not do. */
-	if (c->mmds.set)
-		log_warn("mmds-config: the MMDS data store is served to the API only; the guest "
-			 "cannot reach it yet (not implemented)");
 	/* Before the first device worker or PMU timer thread: each confines
 	 * itself as it starts (builder/sandbox.h). */
 	if (!v->no_seccomp && sandbox_prepare(err, errlen))

@@ -11,7 +11,7 @@
 
 #include "api/api.h"
 #include "api/metrics.h"
-#include "api/mmds.h"
+#include "mmds/store.h"
 #include "base/utf8.h"
 #include "builder/vmm.h"
 #include "check_main.h"

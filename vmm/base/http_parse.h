@@ -65,6 +65,12 @@ enum http_result http_parse(const char *buf, size_t len, size_t max_body,
  * still become a valid request line; -1 (e filled) if it cannot. */
 int http_check_start(const char *buf, size_t len, struct http_error *e);
 
+/* The value of header `name` (any case) in a request http_parse() found
+ * COMPLETE in `buf`: how many lines carry it; *val and *vlen are the first one's
+ * value without surrounding blanks (untouched when there is none). */
+unsigned http_header(const char *buf, const struct http_request *rq, const char *name,
+		     const char **val, size_t *vlen);
+
 /* "OK", "No Content", ... for a status mpvm sends; "Unknown" otherwise. */
 const char *http_reason(int status);
 

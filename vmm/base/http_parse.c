@@ -4,7 +4,7 @@
  * curl, Firecracker SDKs and orchestrators, which all send plain, well-formed
  * requests with Content-Length; anything else is answered with one 400.
  */
-#include "api/http_parse.h"
+#include "base/http_parse.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -299,6 +299,33 @@ enum http_result http_parse(const char *buf, size_t len, size_t max_body,
 	return HTTP_COMPLETE;
 }
 
+unsigned http_header(const char *buf, const struct http_request *rq, const char *name,
+		     const char **val, size_t *vlen)
+{
+	struct http_error e;
+	struct line ln;
+	size_t off = 0;
+	unsigned found = 0;
+
+	if (next_line(buf, rq->head_len, &off, &ln, &e) <= 0)
+		return 0;
+	/* http_parse() has judged every line: each is NAME ":" VALUE. */
+	while (next_line(buf, rq->head_len, &off, &ln, &e) > 0 && ln.len) {
+		const char *colon = memchr(ln.s, ':', ln.len);
+		struct line n = { ln.s, colon ? (size_t)(colon - ln.s) : 0 };
+		if (!colon || !name_is(n, name) || found++)
+			continue;
+		size_t i = n.len + 1, j = ln.len;
+		while (i < j && (ln.s[i] == ' ' || ln.s[i] == '\t'))
+			i++;
+		while (j > i && (ln.s[j - 1] == ' ' || ln.s[j - 1] == '\t'))
+			j--;
+		*val = ln.s + i;
+		*vlen = j - i;
+	}
+	return found;
+}
+
 const char *http_reason(int status)
 {
 	switch (status) {
@@ -307,10 +334,13 @@ const char *http_reason(int status)
 	case 204: return "No Content";
 	case 400: return "Bad Request";
 	case 404: return "Not Found";
+	case 401: return "Unauthorized";
 	case 405: return "Method Not Allowed";
 	case 408: return "Request Timeout";
 	case 409: return "Conflict";
+	case 413: return "Payload Too Large";
 	case 500: return "Internal Server Error";
+	case 501: return "Not Implemented";
 	case 503: return "Service Unavailable";
 	default: return "Unknown";
 	}

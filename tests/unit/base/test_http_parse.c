@@ -1,11 +1,11 @@
-/* The strict HTTP parser (api/http_parse.h) without a socket: what a whole
+/* The strict HTTP parser (base/http_parse.h) without a socket: what a whole
  * request looks like, when it needs more bytes, and each malformed shape it
  * refuses (and why).
  */
 #include <check.h>
 #include <string.h>
 
-#include "api/http_parse.h"
+#include "base/http_parse.h"
 #include "check_main.h"
 
 #define MAX_BODY 51200
