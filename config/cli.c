@@ -19,7 +19,7 @@ enum {
 	OPT_PMU, OPT_PMU_GP, OPT_PMU_FIXED, OPT_PMU_VERSION, OPT_PMU_GP_WIDTH,
 	OPT_PMU_FIXED_WIDTH, OPT_PMU_TRAP, OPT_PMU_ALLOW, OPT_PMU_DENY, OPT_PMU_UNAVAIL, OPT_DRIVE, OPT_NET,
 	OPT_ENTROPY, OPT_LOG_LEVEL, OPT_LOG_PATH, OPT_METRICS_PATH, OPT_API_SOCK, OPT_NO_API, OPT_NO_SECCOMP,
-	OPT_ID,
+	OPT_ID, OPT_RESTORE, OPT_MEM_FILE, OPT_RESUME, OPT_TRACK_DIRTY, OPT_PMU_FALLBACK,
 };
 
 static const struct option long_opts[] = {
@@ -56,6 +56,11 @@ static const struct option long_opts[] = {
 	{"no-api", no_argument, NULL, OPT_NO_API},
 	{"no-seccomp", no_argument, NULL, OPT_NO_SECCOMP},
 	{"id", required_argument, NULL, OPT_ID},
+	{"restore", required_argument, NULL, OPT_RESTORE},
+	{"restore-mem", required_argument, NULL, OPT_MEM_FILE},
+	{"resume", no_argument, NULL, OPT_RESUME},
+	{"track-dirty-pages", no_argument, NULL, OPT_TRACK_DIRTY},
+	{"pmu-fallback", no_argument, NULL, OPT_PMU_FALLBACK},
 	{"help", no_argument, NULL, 'h'},
 	{NULL, 0, NULL, 0},
 };
@@ -99,6 +104,12 @@ void cfg_print_run_usage(FILE *f)
 	      "  --no-api                  no API socket\n"
 	      "  --no-seccomp              do not confine mpvm with its seccomp filter (debugging)\n"
 	      "  --id ID                   instance id reported by GET /\n"
+	      "  --restore SNAPSHOT        start from a snapshot (PUT /snapshot/create) instead of\n"
+	      "                            booting; with --restore-mem MEM, its memory file; the VM\n"
+	      "                            stays Paused unless --resume; --track-dirty-pages for\n"
+	      "                            Diff snapshots later; --pmu-fallback accepts another\n"
+	      "                            PMU mode when this host lacks the snapshot's (no other\n"
+	      "                            VM flag may be given)\n"
 	      "  -h, --help                this text\n",
 	      f);
 }
@@ -465,6 +476,11 @@ static int apply_one(struct apply_ctx *x, const struct parsed *p, struct jerr *e
 	case OPT_NO_SECCOMP: x->o->no_seccomp = true; return 0;
 	case OPT_ID:
 		return cfg_check_id(v, f, NULL, e) || set_str(&x->o->id, v, f, e);
+	case OPT_RESTORE: return set_str(&x->o->restore, v, f, e);
+	case OPT_MEM_FILE: return set_str(&x->o->mem_file, v, f, e);
+	case OPT_RESUME: x->o->resume = true; return 0;
+	case OPT_TRACK_DIRTY: x->o->track_dirty_pages = true; return 0;
+	case OPT_PMU_FALLBACK: x->o->pmu_fallback = true; return 0;
 	}
 	return fail(e, f, "internal error: unhandled flag");
 }
@@ -514,11 +530,46 @@ static int check_value(const char *name, const char *v, struct jerr *e)
 	return jg_fail(e, "", NULL, "--%s: %s", name, why);
 }
 
+/* --restore takes the VM from the snapshot: flags that configure a VM
+ * would be ignored, so they are refused (as the API refuses a load after
+ * boot resources), and --restore-mem is required. */
+static int check_restore(const struct run_opts *o, const struct parsed *list, size_t n,
+			 struct jerr *e)
+{
+	static const int allowed[] = { OPT_RESTORE, OPT_MEM_FILE, OPT_RESUME, OPT_TRACK_DIRTY,
+				       OPT_PMU_FALLBACK,
+				       OPT_LOG_LEVEL, OPT_LOG_PATH, OPT_METRICS_PATH, OPT_API_SOCK,
+				       OPT_NO_API, OPT_NO_SECCOMP, OPT_ID };
+	if (!o->restore) {
+		for (size_t i = 0; i < n; i++)
+			if (list[i].id == OPT_MEM_FILE || list[i].id == OPT_RESUME ||
+			    list[i].id == OPT_TRACK_DIRTY || list[i].id == OPT_PMU_FALLBACK)
+				return jg_fail(e, "", NULL, "--%s: only with --restore", list[i].flag);
+		return 0;
+	}
+	if (!o->mem_file)
+		return jg_fail(e, "", NULL, "--restore: needs --restore-mem (the snapshot's memory file)");
+	if (o->config_file)
+		return jg_fail(e, "", NULL, "--restore: conflicts with --config-file (the snapshot "
+			       "holds the VM's config)");
+	for (size_t i = 0; i < n; i++) {
+		bool ok = false;
+		for (size_t k = 0; k < sizeof(allowed) / sizeof(allowed[0]); k++)
+			ok |= list[i].id == allowed[k];
+		if (!ok)
+			return jg_fail(e, "", NULL, "--%s: conflicts with --restore (the snapshot holds "
+				       "the VM's config)", list[i].flag);
+	}
+	return 0;
+}
+
 void run_opts_free(struct run_opts *o)
 {
 	free(o->config_file);
 	free(o->api_sock);
 	free(o->id);
+	free(o->restore);
+	free(o->mem_file);
 	memset(o, 0, sizeof(*o));
 }
 
@@ -591,9 +642,11 @@ int cfg_parse_run_args(struct vm_config *c, struct run_opts *o, int argc, char *
 		p.flag = flag;
 		rc = apply_one(&x, &p, &e);
 	}
-	free(list);
 	if (!rc && no.no_api && no.api_sock)
 		rc = jg_fail(&e, "", NULL, "--no-api: conflicts with --api-sock");
+	if (!rc)
+		rc = check_restore(&no, list, n, &e);
+	free(list);
 	if (rc) {
 		vm_config_free(&tmp);
 		run_opts_free(&no);

@@ -270,18 +270,43 @@ int cfg_parse_mmds_config(struct vm_config *c, const char *json, char *err, size
  * without modifiers). Nothing is stored. */
 int cfg_check_fc_only(const char *resource, const char *json, char *err, size_t errlen);
 /* Firecracker features mpvm lacks, for the API's answers: the words after
- * the resource ("snapshots are not supported by mpvm yet (Firecracker
- * feature: snapshots)"). */
+ * the resource ("memory hotplug is not supported by mpvm yet (Firecracker
+ * feature: memory-hotplug)"). */
 enum cfg_fc_feature {
 	CFG_FC_BALLOON_HINTING, CFG_FC_CPU_CONFIG, CFG_FC_CPU_TEMPLATE, CFG_FC_PMEM,
 	CFG_FC_MEM_HOTPLUG, CFG_FC_VHOST_USER_BLK, CFG_FC_NET_MTU, CFG_FC_LOG_MODULE,
-	CFG_FC_SERIAL_LIMITER, CFG_FC_SNAPSHOTS, CFG_FC_NET_UPDATE,
+	CFG_FC_SERIAL_LIMITER, CFG_FC_NET_UPDATE,
 };
 const char *cfg_fc_missing(enum cfg_fc_feature f);
 /* pmu: only checks that need no host (the CFG_PMU_MAX_* limits); pmu/
  * checks the host's. */
 int cfg_parse_pmu(struct vm_config *c, const char *json, char *err, size_t errlen);
 int cfg_parse_pmu_filter(struct cfg_pmu_filter *f, const char *json, char *err, size_t errlen);
+/* PUT /snapshot/create and PUT /snapshot/load bodies (Firecracker's
+ * SnapshotCreateParams / SnapshotLoadParams): create takes snapshot_path,
+ * mem_file_path and snapshot_type Full|Diff (`diff`); load takes
+ * snapshot_path, one of mem_backend {backend_type File, backend_path} or
+ * the deprecated mem_file_path (`mem_file_path` either way; Uffd is
+ * refused), enable_diff_snapshots / track_dirty_pages, resume_vm and
+ * mpvm's pmu_fallback.
+ * On error `out` is untouched; free with cfg_snapshot_req_free(). */
+struct cfg_snapshot_req {
+	char *snapshot_path;
+	char *mem_file_path;
+	bool diff;              /* create: snapshot_type Diff */
+	bool track_dirty_pages; /* load */
+	bool resume_vm;         /* load */
+	/* load, mpvm's own key "pmu_fallback": a host that cannot give the
+	 * snapshot's PMU mode restores with the PMU it can (GET /pmu says
+	 * what changed) instead of refusing the load. */
+	bool pmu_fallback;
+};
+int cfg_parse_snapshot_create(const char *json, struct cfg_snapshot_req *out, char *err,
+			      size_t errlen);
+int cfg_parse_snapshot_load(const char *json, struct cfg_snapshot_req *out, char *err,
+			    size_t errlen);
+void cfg_snapshot_req_free(struct cfg_snapshot_req *s);
+
 /* The API's routing bodies ({"action_type": ...}, {"state": ...}): one
  * object whose only key is `key`, a string, which must be one of `names`
  * (NULL-terminated, matched exactly, as Firecracker does). *out is the
@@ -325,6 +350,11 @@ struct run_opts {
 	bool no_api;       /* --no-api */
 	bool no_seccomp;   /* --no-seccomp */
 	char *id;          /* --id (instance id for GET /), NULL: default */
+	char *restore;     /* --restore SNAPSHOT, NULL: boot */
+	char *mem_file;    /* --restore-mem (with --restore) */
+	bool resume;       /* --resume (with --restore) */
+	bool track_dirty_pages; /* --track-dirty-pages (with --restore) */
+	bool pmu_fallback; /* --pmu-fallback (with --restore) */
 	bool help;         /* -h/--help: usage printed, nothing else applied */
 };
 

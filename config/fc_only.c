@@ -30,8 +30,6 @@ static const char *const missing[] = {
 			      "(Firecracker feature: logger.module)",
 	[CFG_FC_SERIAL_LIMITER] = "rate limiting the serial console is not supported by mpvm "
 				  "yet (Firecracker feature: serial rate_limiter)",
-	[CFG_FC_SNAPSHOTS] = "snapshots are not supported by mpvm yet "
-			     "(Firecracker feature: snapshots)",
 	[CFG_FC_NET_UPDATE] = "updating a running network interface is not supported by mpvm "
 			      "yet (Firecracker feature: PATCH /network-interfaces)",
 };

@@ -219,33 +219,47 @@ int kernel_trap_msr(struct pmu *p, struct vcpu *v, uint32_t msr, bool is_write, 
 	return rc < 0 ? -1 : 0;
 }
 
-int kernel_counter_msrs(const struct pmu *p, uint32_t *m, int max)
+int kernel_pmu_msrs(const struct pmu_shape *s, uint32_t *m, int max)
 {
-	const struct pmu_shape *s = &p->shape;
 	int n = 0;
 #define ADD(x) do { if (n < max) m[n++] = (x); } while (0)
+	if (s->mode != PMU_MODE_LEGACY && s->mode != PMU_MODE_MEDIATED)
+		return 0;
 	if (s->flavour == PMU_VENDOR_AMD) {
 		for (int i = 0; i < s->gp; i++) {
-			ADD(s->amd_perfctr_core ? MSR_F15H_PERF_CTL0 + 2 * i : MSR_K7_EVNTSEL0 + i);
 			ADD(s->amd_perfctr_core ? MSR_F15H_PERF_CTL0 + 2 * i + 1 : MSR_K7_PERFCTR0 + i);
+			ADD(s->amd_perfctr_core ? MSR_F15H_PERF_CTL0 + 2 * i : MSR_K7_EVNTSEL0 + i);
 		}
 		if (s->amd_perfmon_v2) {
-			ADD(MSR_AMD_GLOBAL_CTL);
 			ADD(MSR_AMD_GLOBAL_STATUS);
+			ADD(MSR_AMD_GLOBAL_STATUS_CLR);
+			ADD(MSR_AMD_GLOBAL_CTL);
 		}
 		return n;
 	}
 	for (int i = 0; i < s->gp; i++) {
-		ADD(MSR_IA32_PERFEVTSEL0 + i);
 		ADD(MSR_IA32_PMC0 + i);
+		ADD(MSR_IA32_PERFEVTSEL0 + i);
 	}
 	for (int i = 0; i < s->fixed; i++)
 		ADD(MSR_CORE_PERF_FIXED_CTR0 + i);
 	if (s->version >= 2) {
+		ADD(MSR_CORE_PERF_GLOBAL_STATUS);
+		ADD(MSR_CORE_PERF_GLOBAL_OVF_CTRL);
 		ADD(MSR_CORE_PERF_FIXED_CTR_CTRL);
 		ADD(MSR_CORE_PERF_GLOBAL_CTRL);
-		ADD(MSR_CORE_PERF_GLOBAL_STATUS);
 	}
 #undef ADD
+	return n;
+}
+
+int kernel_counter_msrs(const struct pmu *p, uint32_t *m, int max)
+{
+	/* The shape's MSRs less the write-only ones (they read as 0). */
+	uint32_t all[PMU_MAX_MSRS];
+	int n = 0, k = kernel_pmu_msrs(&p->shape, all, PMU_MAX_MSRS);
+	for (int i = 0; i < k && n < max; i++)
+		if (all[i] != MSR_CORE_PERF_GLOBAL_OVF_CTRL && all[i] != MSR_AMD_GLOBAL_STATUS_CLR)
+			m[n++] = all[i];
 	return n;
 }

@@ -20,7 +20,7 @@ void pmu_note(struct pmu *p, const char *fmt, ...)
 	va_end(ap);
 }
 
-static void verdict_text(const struct pmu_verdict *v, char *b, size_t len, bool with_fix)
+void pmu_verdict_text(const struct pmu_verdict *v, char *b, size_t len, bool with_fix)
 {
 	size_t o = 0;
 	b[0] = 0;
@@ -49,12 +49,12 @@ static int choose_mode(struct pmu *p, char *err, size_t errlen)
 			snprintf(p->why, sizeof(p->why), "auto: the host offers the mediated vPMU");
 			return PMU_MODE_MEDIATED;
 		}
-		verdict_text(&h->verdict[PMU_MODE_MEDIATED], r1, sizeof(r1), false);
+		pmu_verdict_text(&h->verdict[PMU_MODE_MEDIATED], r1, sizeof(r1), false);
 		if (h->verdict[PMU_MODE_LEGACY].available) {
 			snprintf(p->why, sizeof(p->why), "auto: legacy, because mediated is unavailable: %s", r1);
 			return PMU_MODE_LEGACY;
 		}
-		verdict_text(&h->verdict[PMU_MODE_LEGACY], r2, sizeof(r2), false);
+		pmu_verdict_text(&h->verdict[PMU_MODE_LEGACY], r2, sizeof(r2), false);
 		snprintf(p->why, sizeof(p->why),
 			 "auto: off, because mediated is unavailable (%s) and legacy too (%s)%s", r1, r2,
 			 h->verdict[PMU_MODE_SOFT].available ? "; \"mode\": \"soft\" would give a userspace PMU" : "");
@@ -63,7 +63,7 @@ static int choose_mode(struct pmu *p, char *err, size_t errlen)
 		FAIL("pmu.mode: invalid value %d", (int)p->cfg.mode);
 	}
 	if (!h->verdict[want].available) {
-		verdict_text(&h->verdict[want], r1, sizeof(r1), true);
+		pmu_verdict_text(&h->verdict[want], r1, sizeof(r1), true);
 		FAIL("pmu.mode \"%s\": this host cannot give it: %s (run `mpvm pmu probe` for details)",
 		     pmu_mode_name(want), r1);
 	}
@@ -145,6 +145,7 @@ void pmu_free(struct pmu *p)
 	if (p->timer)
 		soft_destroy(p, NULL);
 	pmu_filter_free(p->filter);
+	free(p->restore);
 	pthread_rwlock_destroy(&p->filter_lock);
 	pthread_mutex_destroy(&p->stats_lock);
 	free(p);

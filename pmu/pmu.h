@@ -73,6 +73,51 @@ char *pmu_metrics_json(struct pmu *p);
  * by MSR as sorted "0xMSR:rRwW" tokens, events programmed. */
 void pmu_summary(struct pmu *p, char *buf, size_t len);
 
+/* Snapshots (issue 14; docs/snapshot-pmu.md has the sections' layout).
+ *
+ * Contract. pmu_snap_save(): the VM is paused; writes section "PMU_" (mode
+ * in force and why, the shape the guest sees through CPUID, the filter in
+ * force) and one "PMUV" per vCPU, in vCPU order: the soft model (registers,
+ * pending PMI; counters synced to the vCPU's CPU-time clock at the save) or,
+ * for legacy/mediated, the guest PMU MSRs of the shape read with
+ * KVM_GET_MSRS. 0, or -1 with err naming the vCPU and MSR.
+ *
+ * pmu_snap_check(): before building, on the pmu that pmu_new() made from
+ * the snapshot's config on this host: can it take the snapshot's PMU
+ * state? Compares mode, shape and filter; installs the snapshot's filter
+ * (the one in force at the save, maybe replaced at run time) when this
+ * host can apply it. A mismatch is refused with the probe's reason and
+ * PMU_SNAP_FALLBACK_HINT, unless allow_fallback: then it is recorded and
+ * GET /pmu says what changed ("restored_from"). Counters move only between
+ * like PMUs: soft to soft (same shape), legacy/mediated to legacy/mediated
+ * of the same vendor (the MSRs both shapes have); otherwise they are
+ * dropped and the guest's PMU starts at power-on state.
+ *
+ * pmu_new_for_snapshot(): what a restore should use instead of pmu_new():
+ * pins the mode and shape the snapshot's guest saw (a config saying
+ * "auto" or host defaults may resolve otherwise here), makes the pmu, and
+ * runs pmu_snap_check(). When this host cannot give that PMU it is
+ * refused with the reason, or, with allow_fallback, built as "auto" (else
+ * "off") would be here. NULL with err set.
+ *
+ * pmu_snap_restore(): after vm_setup_vcpus() (vCPUs exist, CPUID set),
+ * before the first KVM_RUN; runs the check first if nobody did. Soft: the
+ * model continues from the saved counters and re-arms its overflow timer;
+ * KVM modes: KVM_SET_MSRS of the saved MSRs (counters stopped first, the
+ * controls that start them last), every one checked. Hostile or corrupt
+ * sections are refused with an error naming the section, never used. */
+struct snap_w;
+int pmu_snap_save(struct pmu *p, struct snap_w *w, char *err, size_t errlen);
+int pmu_snap_check(struct pmu *p, const void *state, size_t len, bool allow_fallback, char *err,
+		   size_t errlen);
+struct pmu *pmu_new_for_snapshot(const struct cfg_pmu *cfg, const struct pmu_host *host,
+				 const void *state, size_t len, bool allow_fallback, char *err,
+				 size_t errlen);
+int pmu_snap_restore(struct pmu *p, const void *state, size_t len, char *err, size_t errlen);
+/* How a user accepts a PMU fallback on load (the end of a refusal). */
+#define PMU_SNAP_FALLBACK_HINT \
+	"load with --pmu-fallback (PUT /snapshot/load: \"pmu_fallback\": true) to accept"
+
 /* `mpvm pmu probe [--json] [--root DIR] [--kvm PATH]`; argv[0] is "probe".
  * Returns the process exit status. */
 int pmu_probe_main(int argc, char **argv);

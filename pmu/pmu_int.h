@@ -27,6 +27,7 @@
 #define MSR_F15H_PERF_CTL0 0xc0010200 /* CTLn at +2n, CTRn at +2n+1 */
 #define MSR_AMD_GLOBAL_STATUS 0xc0000300
 #define MSR_AMD_GLOBAL_CTL 0xc0000301
+#define MSR_AMD_GLOBAL_STATUS_CLR 0xc0000302 /* writing 1s clears status bits; reads 0 */
 
 /* Small count tables: which MSRs the guest touched, which events it
  * programmed. Keys beyond the table land in `other`. */
@@ -50,6 +51,32 @@ struct soft_timer;
 #define PMU_MSRS(n) struct { __u32 nmsrs, pad; struct kvm_msr_entry e[n]; }
 
 #define PMU_MAX_NOTES 8
+
+/* What a snapshot's "PMU_" section says (snapshot.c reads it). */
+struct pmu_snap_head {
+	enum pmu_mode mode;
+	enum cfg_pmu_mode requested;
+	char why[1400];
+	bool fell_back;
+	struct pmu_shape shape; /* the guest-visible fields only */
+	struct cfg_pmu_filter filter;
+	uint32_t nvcpus;
+};
+
+/* A PMU built to take a snapshot's state: what the snapshot had, what
+ * changed here (accepted with allow_fallback) and what became of the
+ * counters. Set by pmu_snap_check(), reported by GET /pmu. */
+#define PMU_SNAP_MAX_CHANGES 8
+enum pmu_carry { PMU_CARRY_NONE, PMU_CARRY_SOFT, PMU_CARRY_MSRS };
+struct pmu_restore {
+	struct pmu_snap_head snap;
+	bool fallback;          /* a mismatch was accepted */
+	int nchanges;
+	char changes[PMU_SNAP_MAX_CHANGES][400];
+	enum pmu_carry carry;
+	char counters[320];     /* what the restore did with the counters */
+	bool restored;          /* pmu_snap_restore() done */
+};
 
 struct pmu {
 	struct cfg_pmu cfg;
@@ -79,7 +106,11 @@ struct pmu {
 	char notes[PMU_MAX_NOTES][240];
 
 	struct soft_timer *timer;
+	struct pmu_restore *restore; /* NULL unless built from a snapshot */
 };
+
+/* The verdict's reasons as one line ("a; b"), with each fix if asked. */
+void pmu_verdict_text(const struct pmu_verdict *v, char *buf, size_t len, bool with_fix);
 
 void pmu_note(struct pmu *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
@@ -105,7 +136,14 @@ int kernel_before_vcpus(struct pmu *p, struct vm *vm, char *err, size_t errlen);
 int kernel_vcpu_create_failed(struct pmu *p, struct vm *vm, int e, char *err, size_t errlen);
 int kernel_vcpu_init(struct pmu *p, struct vcpu *v, char *err, size_t errlen);
 int kernel_trap_msr(struct pmu *p, struct vcpu *v, uint32_t msr, bool is_write, uint64_t *data);
-/* MSRs to show in GET /pmu/counters for the in-kernel modes. */
+/* The guest PMU MSRs KVM keeps for an in-kernel shape, and nothing more
+ * (KVM answers a host read of a counter the vCPU lacks with 0), in the
+ * order a snapshot restore writes them: each counter before the select
+ * that may start it, the global status before the global controls. */
+#define PMU_MAX_MSRS 100 /* 32 GP and 32 fixed counters, the config's limits */
+int kernel_pmu_msrs(const struct pmu_shape *s, uint32_t *msrs, int max);
+/* MSRs to show in GET /pmu/counters for the in-kernel modes: those, less
+ * the write-only ones. */
 int kernel_counter_msrs(const struct pmu *p, uint32_t *msrs, int max);
 
 /* soft_vcpu.c */
@@ -114,6 +152,17 @@ int soft_vcpu_msr(struct pmu *p, struct vcpu *v, uint32_t msr, bool is_write, ui
 void soft_vcpu_before_run(struct pmu *p, struct vcpu *v);
 /* Bring the model up to date and copy it (any thread). */
 int soft_vcpu_snapshot(struct pmu *p, struct vcpu *v, struct soft_pmu *out);
+/* Snapshots (snapshot.c): one vCPU's model, its pending PMI and the TSC
+ * rate its cycles were counted at. save syncs first (the VM is paused);
+ * load takes this process's clock of the vCPU as the new base and arms
+ * the overflow timer at the next before_run. */
+struct soft_vcpu_saved {
+	struct soft_pmu m;
+	bool pmi_pending;
+	uint64_t tsc_khz;
+};
+int soft_vcpu_save(struct pmu *p, struct vcpu *v, struct soft_vcpu_saved *out);
+void soft_vcpu_load(struct pmu *p, struct vcpu *v, const struct soft_vcpu_saved *in);
 /* Count everything up to now under the old filter (before a swap). */
 void soft_sync_all(struct pmu *p);
 void soft_rearm_all(struct pmu *p);

@@ -76,6 +76,31 @@ static cJSON *guest_pmu_json(const struct pmu_shape *s)
 	return o;
 }
 
+/* A VM restored from a snapshot: the PMU it had there, what changed here
+ * (a fallback the user accepted) and what became of the counters. */
+static cJSON *restored_json(const struct pmu_restore *r)
+{
+	cJSON *o = cJSON_CreateObject();
+	cJSON_AddStringToObject(o, "mode", pmu_mode_name(r->snap.mode));
+	cJSON_AddStringToObject(o, "requested", cfg_pmu_mode_name(r->snap.requested));
+	cJSON_AddStringToObject(o, "why", r->snap.why);
+	cJSON_AddItemToObject(o, "guest_pmu", guest_pmu_json(&r->snap.shape));
+	if (r->snap.filter.set) {
+		cJSON *f = cJSON_AddObjectToObject(o, "filter");
+		cJSON_AddStringToObject(f, "action", r->snap.filter.action == CFG_FILTER_DENY ? "deny" : "allow");
+		cJSON_AddNumberToObject(f, "events", r->snap.filter.nevents);
+	} else {
+		cJSON_AddNullToObject(o, "filter");
+	}
+	cJSON_AddBoolToObject(o, "fallback", r->fallback);
+	cJSON *c = cJSON_AddArrayToObject(o, "changes");
+	for (int i = 0; i < r->nchanges; i++)
+		cJSON_AddItemToArray(c, cJSON_CreateString(r->changes[i]));
+	cJSON_AddStringToObject(o, "counters", r->counters);
+	cJSON_AddBoolToObject(o, "state_restored", r->restored);
+	return o;
+}
+
 static void route(cJSON *arr, const char *msrs, const char *name, const char *goes, const char *why)
 {
 	cJSON *o = cJSON_CreateObject();
@@ -265,6 +290,8 @@ char *pmu_report_json(struct pmu *p)
 	cJSON_AddStringToObject(o, "mode", pmu_mode_name(p->mode));
 	cJSON_AddStringToObject(o, "why", p->why);
 	cJSON_AddBoolToObject(o, "fell_back", p->fell_back);
+	if (p->restore)
+		cJSON_AddItemToObject(o, "restored_from", restored_json(p->restore));
 	cJSON *oo = cJSON_AddObjectToObject(o, "opt_out");
 	cJSON_AddBoolToObject(oo, "possible", p->opt_out_possible);
 	cJSON_AddBoolToObject(oo, "done", p->opted_out);

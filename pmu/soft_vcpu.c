@@ -309,18 +309,56 @@ void soft_vcpu_before_run(struct pmu *p, struct vcpu *v)
 
 int soft_vcpu_snapshot(struct pmu *p, struct vcpu *v, struct soft_pmu *out)
 {
+	struct soft_vcpu_saved s;
+	if (soft_vcpu_save(p, v, &s))
+		return -1;
+	*out = s.m;
+	/* An overflow found from another thread is delivered by the vCPU. */
+	if (s.pmi_pending)
+		kvm_vcpu_kick(v);
+	return 0;
+}
+
+int soft_vcpu_save(struct pmu *p, struct vcpu *v, struct soft_vcpu_saved *out)
+{
 	struct soft_vcpu *s = v->pmu;
 	if (!s)
 		return -1;
 	pthread_mutex_lock(&s->lock);
+	/* Count up to this instant: the saved values are the counters as of
+	 * the save, so nothing the vCPU's clock has run before it is lost. An
+	 * overflow found here stays pending, in this process (the vCPU
+	 * delivers it when the VM resumes) and in the snapshot. */
 	sync_locked(p, s);
-	*out = s->m;
-	bool kick = s->pmi_pending;
+	out->m = s->m;
+	out->pmi_pending = s->pmi_pending;
+	out->tsc_khz = s->tsc_khz;
 	pthread_mutex_unlock(&s->lock);
-	/* An overflow found from another thread is delivered by the vCPU. */
-	if (kick)
-		kvm_vcpu_kick(v);
 	return 0;
+}
+
+void soft_vcpu_load(struct pmu *p, struct vcpu *v, const struct soft_vcpu_saved *in)
+{
+	struct soft_vcpu *s = v->pmu;
+	if (!s)
+		return;
+	pthread_mutex_lock(&s->lock);
+	s->m = in->m;
+	s->pmi_pending = in->pmi_pending;
+	/* The restoring process may have given the vCPU another TSC rate
+	 * since soft_vcpu_init(); cycles count at the rate in force. */
+	int khz = kvm_vcpu_ioctl(v, KVM_GET_TSC_KHZ, NULL);
+	if (khz > 0)
+		s->tsc_khz = (uint64_t)khz;
+	/* This process's clock of the vCPU thread is the new base: the counter
+	 * resumes at the saved value and gains only the CPU time the guest
+	 * spends from now on, so it never goes back nor jumps. */
+	s->last_ns = kvm_vcpu_cpu_time_ns(v);
+	s->floor_ns = SOFT_MIN_TIMER_NS;
+	/* Arm the overflow timer for the restored counters before the first
+	 * KVM_RUN, so a PMI programmed before the snapshot still comes. */
+	atomic_store(&s->rearm, true);
+	pthread_mutex_unlock(&s->lock);
 }
 
 void soft_sync_all(struct pmu *p)

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Build and run the benchmarks; each prints a Markdown table and writes JSON
-# to bench/results/. Usage: scripts/bench.sh [boot|pmu|api|blk|net ...]
+# to bench/results/. Usage: scripts/bench.sh [boot|pmu|api|blk|net|snapshot ...]
 # (default: all). RUNS=N sets the repetition count where it applies,
 # LINUX_RUNS=N that of bench/boot's Linux boots (default 5).
 #
@@ -26,6 +26,9 @@ if [ "${1:-}" = --inside ]; then
 		api)
 			echo "== bench/api"
 			bench/api/run.sh ;;
+		snapshot)
+			echo "== bench/snapshot"
+			bench/snapshot/run.sh "${RUNS:-5}" ;;
 		*)
 			echo "== bench/$b"
 			"build/bench/mpvm-bench-$b" --mpvm build/mpvm --guests build/tests/guests \
@@ -40,11 +43,11 @@ BUILD_DIR=build BUILD_TYPE=Release scripts/build.sh
 tests/linux/build.sh build/linux # the Linux guest of bench/boot
 mkdir -p bench/results
 want=("$@")
-[ ${#want[@]} -gt 0 ] || want=(boot pmu api blk net)
+[ ${#want[@]} -gt 0 ] || want=(boot pmu api blk net snapshot)
 for b in "${want[@]}"; do
 	case $b in
-	boot | pmu | api | blk | net) ;;
-	*) echo "bench: unknown benchmark $b (boot, pmu, api, blk, net)" >&2; exit 64 ;;
+	boot | pmu | api | blk | net | snapshot) ;;
+	*) echo "bench: unknown benchmark $b (boot, pmu, api, blk, net, snapshot)" >&2; exit 64 ;;
 	esac
 done
 
@@ -66,12 +69,12 @@ env = {
 }
 print(json.dumps(env, indent=2))
 PY
-# In the lab: bench/boot (it boots Linux) with one lab CPU, the others with
+# In the lab: bench/boot and bench/snapshot (they boot Linux) with one lab CPU, the others with
 # two (the reasons are in scripts/kvm-lab.sh --cpus), one lab after the
 # other so that they do not compete for the host.
 linux=() other=()
 for b in "${want[@]}"; do
-	if [ "$b" = boot ]; then linux+=("$b"); else other+=("$b"); fi
+	if [ "$b" = boot ] || [ "$b" = snapshot ]; then linux+=("$b"); else other+=("$b"); fi
 done
 # A lab that fails under a benchmark (status 125: see README "The KVM lab")
 # gets one more try; the numbers come from a run that finished.

@@ -5,7 +5,7 @@
 # kernel package that linux-image-amd64 depends on, with apt-get download.
 set -euo pipefail
 PKGS=(build-essential cmake pkg-config gcc-multilib clang libclang-rt-14-dev
-      libcjson-dev liburing-dev check libseccomp-dev
+      libcjson-dev liburing-dev check libseccomp-dev zlib1g-dev
       qemu-system-x86 curl iproute2 busybox-static cpio python3
       kmod acpica-tools e2fsprogs)
 missing=()

@@ -197,6 +197,9 @@ void virtq_push(struct virtq *q, uint16_t head, uint32_t len)
 	/* Release: the buffers' contents and the entry are visible before the
 	 * index that publishes them. */
 	__atomic_store_n(&q->used->idx, q->used_idx, __ATOMIC_RELEASE);
+	/* Written through the pointer kept since QueueReady: tell a Diff
+	 * snapshot (guest_mem.h); the flags and avail_event share the ring. */
+	gm_mark_dirty(q->mem, q->used_gpa, 6 + 8 * (uint64_t)q->size);
 }
 
 bool virtq_should_notify(struct virtq *q)

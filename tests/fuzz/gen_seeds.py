@@ -417,6 +417,73 @@ def mmds_seeds():
     write("fuzz_mmds_frame", "partial_csum.bin", rec(big | 1, tcp_frame(5, 0, 0x02)))
 
 
+# ---- PMU snapshot sections (fuzz_pmu_snap.c: setup byte, then a state stream of
+# sections PMU_ and PMUV; the layout is docs/snapshot-pmu.md's)
+
+def snap_section(tag, payload, version=1):
+    return tag + struct.pack("<IQ", version, len(payload)) + payload
+
+
+def snap_head(mode, requested, why, shape, nvcpus, filt=None):
+    # shape: flavour, version, gp, gp_width, fixed, fixed_width, ebx_len, unavail,
+    # pdcm, perf_caps, perfctr_core, perfmon_v2
+    fl, ver, gp, gpw, fx, fxw, ebx, unavail, pdcm, caps, core, v2 = shape
+    b = bytes([mode, requested]) + struct.pack("<I", len(why)) + why + b"\0"
+    b += bytes([fl, ver, gp, gpw, fx, fxw, ebx]) + struct.pack("<I?Q??", unavail, pdcm, caps, core, v2)
+    if filt is None:
+        b += b"\0"
+    else:
+        action, events = filt
+        b += struct.pack("<B?BII", 1, action, False, 0, len(events))
+        b += b"".join(struct.pack("<HB?B?", ev, um, False, 0, False) for ev, um in events)
+    return snap_section(b"PMU_", b + struct.pack("<I", nvcpus))
+
+
+def snap_soft_vcpu(i, ngp=4, nfixed=3, pending=False):
+    b = struct.pack("<IBQ?BB", i, 1, 2000000, pending, ngp, nfixed)
+    regs = [(0x53003c, 0xfffffffff000), (0x43013c, 1234)] + [(0, 0)] * (ngp - 2)
+    b += b"".join(struct.pack("<QQ", e, c) for e, c in regs)
+    b += struct.pack("<" + "Q" * nfixed, *([0, 99, 0][:nfixed]))
+    return snap_section(b"PMUV", b + struct.pack("<QQQ", 0x30, 0x70000000f, 1))
+
+
+def snap_msr_vcpu(i, msrs):
+    b = struct.pack("<IBI", i, 2, len(msrs)) + b"".join(struct.pack("<IQ", m, v) for m, v in msrs)
+    return snap_section(b"PMUV", b)
+
+
+def pmu_snap_seeds():
+    # modes: off 0, soft 1, legacy 2, mediated 3; configured: auto 0, off 1, soft 4;
+    # vendors: Intel 1, AMD 2
+    soft = (1, 2, 4, 48, 3, 48, 7, 0x7a, True, 0x2000, False, False)
+    write("fuzz_pmu_snap", "soft_1vcpu.bin", bytes([0x00]) +
+          snap_head(1, 4, b"configured: soft", soft, 1) + snap_soft_vcpu(0, pending=True))
+    write("fuzz_pmu_snap", "soft_2vcpus_filter.bin", bytes([0x08]) +
+          snap_head(1, 4, b"configured: soft", soft, 2, (1, [(0x3c, 0)])) +
+          snap_soft_vcpu(0) + snap_soft_vcpu(1))
+    intel = (1, 2, 8, 48, 3, 48, 7, 0, True, 0x2000, False, False)
+    msrs = []
+    for i in range(8):
+        msrs += [(0xc1 + i, 1000 * i), (0x186 + i, 0x43003c if i == 0 else 0)]
+    msrs += [(0x309, 0), (0x30a, 99), (0x30b, 0), (0x38e, 1), (0x390, 0), (0x38d, 0x30),
+             (0x38f, 0x2000000ff)]
+    write("fuzz_pmu_snap", "legacy_intel.bin", bytes([0x01]) +
+          snap_head(2, 3, b"configured: legacy", intel, 1) + snap_msr_vcpu(0, msrs))
+    amd = (2, 2, 6, 48, 0, 0, 0, 0, False, 0, True, True)
+    amsrs = []
+    for i in range(6):
+        amsrs += [(0xc0010201 + 2 * i, 0xfff0 * i), (0xc0010200 + 2 * i, 0x53003c if i < 2 else 0)]
+    amsrs += [(0xc0000300, 2), (0xc0000302, 0), (0xc0000301, 0x3f)]
+    write("fuzz_pmu_snap", "mediated_amd.bin", bytes([0x02]) +
+          snap_head(3, 0, b"auto: the host offers the mediated vPMU", amd, 1) + snap_msr_vcpu(0, amsrs))
+    # a mediated Intel snapshot on the AMD host, with fallback allowed
+    write("fuzz_pmu_snap", "intel_on_amd_fallback.bin", bytes([0x06]) +
+          snap_head(3, 0, b"auto", intel, 1) + snap_msr_vcpu(0, msrs))
+    off = (1, 0, 0, 0, 0, 0, 0, 0, False, 0, False, False)
+    write("fuzz_pmu_snap", "off_2vcpus.bin", bytes([0x0b]) + snap_head(0, 1, b"configured: off", off, 2) +
+          snap_section(b"PMUV", struct.pack("<IB", 0, 0)) + snap_section(b"PMUV", struct.pack("<IB", 1, 0)))
+
+
 if __name__ == "__main__":
     boot_seeds()
     virtq_seeds()
@@ -427,4 +494,5 @@ if __name__ == "__main__":
     pmu_seeds()
     acpi_seeds()
     dev_snap_seeds()
+    pmu_snap_seeds()
     mmds_seeds()

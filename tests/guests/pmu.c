@@ -30,6 +30,14 @@
  *                  (mpvm's overflow timer keeps waking an idle vCPU)
  *                  Both print "pmu: storm|idle: N PMIs in MS ms" and "pmu:
  *                  storm|idle done", then go on (use with "hold" to query).
+ *   snap           across a snapshot (test_pmu_snapshot.sh): PMC0 and
+ *                  FIXED_CTR1 count core cycles, PMC1 is set to raise a PMI
+ *                  after snap_pmi_ms (default 1000) ms of cycles; prints
+ *                  "pmu: snap armed ...", then sits halted (the soft PMU
+ *                  counts CPU time: the counters stand almost still) until
+ *                  a byte comes on the serial port; then spins, checking
+ *                  that the counters only go up from where they were and
+ *                  that the PMI programmed before the wait arrives, once.
  * Each check prints "pmu: ok   <what>" or "pmu: FAIL <what>"; the guest
  * ends with its PMU MSR accesses ("pmu: msr accesses total=.. gp=.. 0xMSR:
  * rRwW ..."), then "pmu: pass|fail", and exits 0 or the code of the first
@@ -803,6 +811,113 @@ static void hostile(const char *what, uint32_t ms, uint32_t preset, bool halt)
 	gprintf("pmu: %s done\n", what);
 }
 
+/* ---- snap: the soft PMU across a snapshot ---------------------------------------- */
+
+#define SNAP_TIMER_VECTOR 0xE0
+#define SNAP_TICK (10u * 62500u) /* 10 ms of the LAPIC timer: 1 GHz bus, divide-by-16 */
+
+static bool snap_tick(struct trap_frame *f)
+{
+	(void)f;
+	lapic_eoi();
+	return true;
+}
+
+/* Halted, woken every 10 ms to look at the serial port, until a byte comes
+ * or limit_ms pass. The vCPU thread sleeps meanwhile, so the soft PMU's
+ * counters stand almost still however long the test takes to pause,
+ * snapshot, kill and restore (the LAPIC timer is part of the snapshot). */
+static bool snap_wait_for_go(uint32_t limit_ms)
+{
+	bool go = false;
+
+	idt_set_handler(SNAP_TIMER_VECTOR, snap_tick);
+	lapic_write(LAPIC_LVT_TIMER, SNAP_TIMER_VECTOR); /* one-shot, unmasked */
+	for (uint32_t t = 0; t < limit_ms / 10 && !(go = serial_try_getc() >= 0); t++) {
+		lapic_write(LAPIC_TIMER_INIT, SNAP_TICK);
+		wait_for_interrupt();
+	}
+	lapic_write(LAPIC_LVT_TIMER, LVT_MASKED | SNAP_TIMER_VECTOR);
+	return go;
+}
+
+static void snap(const struct pmu_info *p, const char *cmdline)
+{
+	uint32_t pmi_ms = 1000;
+	uint64_t armed0 = 0, armedf = 0, v0 = 0, vf = 0, v1 = 0;
+
+	cmdline_get_u32(cmdline, "snap_pmi_ms", &pmi_ms);
+	uint64_t distance = us_to_cycles(pmi_ms * 1000u);
+	pmi_install(PMI_VECTOR_DEFAULT);
+	lapic_write(LAPIC_LVT_PMC, PMI_VECTOR_DEFAULT);
+	pmu_wr(MSR_PERF_GLOBAL_CTRL, 0);
+	pmu_wr(MSR_PMC0, 0);
+	pmu_wr(MSR_PERFEVTSEL0, EV_CORE_CYCLES | EVT_USR | EVT_OS | EVT_EN);
+	/* Full width (A_PMC1): a second of cycles is more than 31 bits. */
+	pmu_wr(MSR_A_PMC0 + 1, (0 - distance) & width_mask(p->gp_width));
+	pmu_wr(MSR_PERFEVTSEL0 + 1, EV_CORE_CYCLES | EVT_USR | EVT_OS | EVT_EN | EVT_INT);
+	pmu_wr(MSR_FIXED_CTR0 + 1, 0);
+	pmu_wr(MSR_FIXED_CTR_CTRL, FIXED_EN(1));
+	pmu_wr(MSR_PERF_GLOBAL_CTRL, 3 | 1ull << FIXED_BIT(1));
+	pmu_rd(MSR_PMC0, &armed0);
+	pmu_rd(MSR_FIXED_CTR0 + 1, &armedf);
+	gprintf("pmu: snap armed pmc0=0x%llx fixed1=0x%llx pmi_in=0x%llx cycles\n",
+		(unsigned long long)armed0, (unsigned long long)armedf, (unsigned long long)distance);
+
+	bool go = snap_wait_for_go(120000);
+	uint32_t pmis_before = pmi_log.count;
+	pmu_rd(MSR_PMC0, &v0);
+	pmu_rd(MSR_FIXED_CTR0 + 1, &vf);
+	gprintf("pmu: snap go pmc0=0x%llx fixed1=0x%llx\n", (unsigned long long)v0, (unsigned long long)vf);
+	check(PMU_EXIT_COUNTING, go, "the go came on the serial port");
+	check(PMU_EXIT_PMI_FIXED, pmis_before == 0, "no PMI while waiting (%u): it is still to come", pmis_before);
+	check(PMU_EXIT_COUNTING, v0 >= armed0 && vf >= armedf,
+	      "the counters did not go back while waiting: PMC0 0x%llx -> 0x%llx, FIXED_CTR1 0x%llx -> 0x%llx",
+	      (unsigned long long)armed0, (unsigned long long)v0, (unsigned long long)armedf,
+	      (unsigned long long)vf);
+
+	/* Spin until the PMI, reading the counters every millisecond. */
+	bool mono = true;
+	uint64_t prev0 = v0, prevf = vf, t0 = rdtsc(), end = t0 + 5 * distance + us_to_cycles(5000000);
+	uint32_t reads = 0;
+	__asm__ volatile("sti" ::: "memory");
+	while (pmi_log.count == pmis_before && rdtsc() < end) {
+		uint64_t until = rdtsc() + us_to_cycles(1000);
+		while (rdtsc() < until)
+			cpu_relax();
+		pmu_rd(MSR_PMC0, &v0);
+		pmu_rd(MSR_FIXED_CTR0 + 1, &vf);
+		if (v0 < prev0 || vf < prevf)
+			mono = false;
+		prev0 = v0;
+		prevf = vf;
+		if (reads++ % 100 == 0)
+			gprintf("pmu: snap pmc0=0x%llx fixed1=0x%llx\n", (unsigned long long)v0,
+				(unsigned long long)vf);
+	}
+	uint32_t ms = (uint32_t)udiv64(rdtsc() - t0, pmu_tsc_khz ? pmu_tsc_khz : 1);
+	/* Another 20 ms: a second PMI would show now. */
+	uint64_t until = rdtsc() + us_to_cycles(20000);
+	while (rdtsc() < until)
+		cpu_relax();
+	__asm__ volatile("cli" ::: "memory");
+	pmu_rd(MSR_PMC0 + 1, &v1);
+	gprintf("pmu: snap pmi count=%u vector=%u status=0x%llx after %u ms, pmc0=0x%llx pmc1=0x%llx\n",
+		pmi_log.count, pmi_log.vector, (unsigned long long)pmi_log.status, ms,
+		(unsigned long long)v0, (unsigned long long)v1);
+	check(PMU_EXIT_COUNTING, mono && reads > 0, "PMC0 and FIXED_CTR1 only went up (%u reads)", reads);
+	check(PMU_EXIT_COUNTING, v0 > armed0, "PMC0 went on counting: 0x%llx at the snapshot, 0x%llx now",
+	      (unsigned long long)armed0, (unsigned long long)v0);
+	check(PMU_EXIT_PMI_FIXED, pmi_log.count == pmis_before + 1 && pmi_log.vector == PMI_VECTOR_DEFAULT,
+	      "the PMI programmed before the snapshot arrived once, at vector %u", PMI_VECTOR_DEFAULT);
+	check(PMU_EXIT_STATUS, (pmi_log.status & 2) && v1 < distance,
+	      "GLOBAL_STATUS says PMC1 overflowed (0x%llx; PMC1 wrapped to 0x%llx)",
+	      (unsigned long long)pmi_log.status, (unsigned long long)v1);
+	pmu_wr(MSR_PERF_GLOBAL_CTRL, 0);
+	pmu_wr(MSR_PERF_GLOBAL_OVF, 3);
+	lapic_write(LAPIC_LVT_PMC, LVT_MASKED | PMI_VECTOR_DEFAULT);
+}
+
 void guest_main(const char *cmdline)
 {
 	struct pmu_info p;
@@ -829,6 +944,8 @@ void guest_main(const char *cmdline)
 		hostile("storm", ms, 1, false);
 	if (cmdline_get_u32(cmdline, "idle", &ms))
 		hostile("idle", ms, (uint32_t)us_to_cycles(20), true);
+	if (cmdline_has(cmdline, "snap"))
+		snap(&p, cmdline);
 	if (cmdline_has(cmdline, "bench")) {
 		uint32_t rc = pmu_bench(&p, cmdline);
 		if (rc && !first_fail)

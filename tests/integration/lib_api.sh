@@ -19,13 +19,14 @@ expect_api() {
 	fi
 }
 
-# start_mpvm NAME ARGS...: mpvm run in the background; waits (10 s) for $SOCK.
+# start_mpvm NAME ARGS...: mpvm run in the background (stdin from $T_STDIN if
+# set, else /dev/null); waits (10 s) for $SOCK.
 start_mpvm() {
 	local name=$1
 	shift
 	# No `timeout` wrapper: signals in a test must reach mpvm itself.
 	# Every wait is bounded and the EXIT trap kills what is left.
-	"$MPVM" run "$@" </dev/null >"$T_TMP/$name.out" 2>"$T_TMP/$name.err" &
+	"$MPVM" run "$@" <"${T_STDIN:-/dev/null}" >"$T_TMP/$name.out" 2>"$T_TMP/$name.err" &
 	MPID=$!
 	T_PIDS+=("$MPID")
 	for _ in $(seq 100); do

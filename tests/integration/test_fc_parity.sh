@@ -67,8 +67,8 @@ PATCH|/pmem/p0|{"id": "p0"}|virtio-pmem
 PUT|/hotplug/memory|{"total_size_mib": 1024}|memory-hotplug: memory hotplug $FEATURE
 PATCH|/hotplug/memory|{"requested_size_mib": 512}|virtio-mem
 GET|/hotplug/memory||virtio-mem
-PUT|/snapshot/create|{"snapshot_path": "/s", "mem_file_path": "/m"}|snapshots $FEATURE
-PUT|/snapshot/load|{"snapshot_path": "/s"}|snapshots $FEATURE
+PUT|/snapshot/create|{"snapshot_path": "/s", "mem_file_path": "/m"}|not supported before starting
+PUT|/snapshot/load|{"snapshot_path": "/s"}|exactly one of mem_backend and mem_file_path
 PUT|/machine-config|{"vcpu_count": 1, "mem_size_mib": 64, "cpu_template": "T2S"}|cpu_template: static CPU templates
 PUT|/drives/v|{"drive_id": "v", "is_root_device": false, "socket": "/tmp/vhost.sock"}|drive.socket: vhost-user block devices
 PUT|/network-interfaces/e|{"iface_id": "e", "host_dev_name": "tap0", "mtu": 9001}|network-interface.mtu: advertising an MTU

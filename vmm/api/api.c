@@ -637,9 +637,47 @@ static void hotplug_memory(struct api_ctx *a, const struct req *q, struct api_re
 	missing(q, r, CFG_FC_MEM_HOTPLUG);
 }
 
-static void snapshot(struct api_ctx *a, const struct req *q, struct api_reply *r)
+typedef int (*snap_parse_fn)(const char *json, struct cfg_snapshot_req *out, char *err,
+			     size_t errlen);
+typedef int (*snap_op_fn)(struct vmm *v, const struct cfg_snapshot_req *s, char *err,
+			  size_t errlen);
+
+/* Parse the body, run the VMM's side; a refusal is a 400 naming why. */
+static void snapshot_op(struct api_ctx *a, const struct req *q, struct api_reply *r,
+			snap_parse_fn parse, snap_op_fn op)
 {
-	missing(q, r, CFG_FC_SNAPSHOTS);
+	char err[CFG_ERR_LEN];
+	struct cfg_snapshot_req s;
+	if (parse(q->body, &s, err, sizeof(err))) {
+		fault(r, 400, "%s", err);
+		return;
+	}
+	if (!op)
+		fault(r, 400, "snapshots are not supported");
+	else if (op(a->vmm, &s, err, sizeof(err)))
+		fault(r, 400, "%s", err);
+	else
+		no_content(r);
+	cfg_snapshot_req_free(&s);
+}
+
+/* PUT /snapshot/create: the VM must be paused (Firecracker answers 400). */
+static void snapshot_create(struct api_ctx *a, const struct req *q, struct api_reply *r)
+{
+	if (!refuse_before_start(a, r))
+		snapshot_op(a, q, r, cfg_parse_snapshot_create, a->ops->snapshot_create);
+}
+
+/* PUT /snapshot/load: only on a fresh VMM; the snapshot brings its own
+ * config (Firecracker's words when something was configured). A refused
+ * load builds nothing and leaves the config as it was. */
+static void snapshot_load(struct api_ctx *a, const struct req *q, struct api_reply *r)
+{
+	if (a->vmm->started || a->configured)
+		fault(r, 400, "Loading a microVM snapshot not allowed after configuring boot-specific "
+			      "resources.");
+	else
+		snapshot_op(a, q, r, cfg_parse_snapshot_load, a->ops->snapshot_load);
 }
 
 /* ---- MMDS: the data store (host side only, api/mmds.h) and its config ---- */
@@ -701,8 +739,8 @@ static const struct route routes[] = {
 	{ "PUT", "/metrics", false, put_metrics, "PUT /metrics" },
 	{ "PUT", "/actions", false, put_actions, "PUT /actions" },
 	{ "PATCH", "/vm", false, patch_vm, "PATCH /vm" },
-	{ "PUT", "/snapshot/create", false, snapshot, "PUT /snapshot/create" },
-	{ "PUT", "/snapshot/load", false, snapshot, "PUT /snapshot/load" },
+	{ "PUT", "/snapshot/create", false, snapshot_create, "PUT /snapshot/create" },
+	{ "PUT", "/snapshot/load", false, snapshot_load, "PUT /snapshot/load" },
 	{ "PUT", "/mmds", false, put_mmds, "PUT /mmds" },
 	{ "PATCH", "/mmds", false, patch_mmds, "PATCH /mmds" },
 	{ "GET", "/mmds", false, get_mmds, "GET /mmds" },
@@ -773,6 +811,21 @@ static bool refuse_body_rule(const struct route *rt, const struct req *q, struct
 	return true;
 }
 
+/* Firecracker refuses a snapshot load once a boot resource is configured;
+ * the logger, metrics, the MMDS data store and actions are not such. */
+static void note_configured(struct api_ctx *a, const struct route *rt, struct api_reply *r)
+{
+	static const char *const not_boot[] = { "PUT /logger", "PUT /metrics", "PUT /mmds",
+						"PATCH /mmds", "PUT /actions", "PATCH /vm",
+						"PUT /snapshot/create", "PUT /snapshot/load", NULL };
+	if (r->status / 100 != 2 || !strcmp(rt->method, "GET"))
+		return;
+	for (const char *const *n = not_boot; *n; n++)
+		if (!strcmp(rt->name, *n))
+			return;
+	a->configured = true;
+}
+
 static void dispatch(struct api_ctx *a, struct req *q, struct api_reply *r)
 {
 	const struct route *hit = NULL;
@@ -797,6 +850,7 @@ static void dispatch(struct api_ctx *a, struct req *q, struct api_reply *r)
 			fault(r, 400, "%s: the id in the URL path: %s", hit->name, why);
 		else if (!refuse_body_rule(hit, q, r))
 			hit->fn(a, q, r);
+		note_configured(a, hit, r);
 	} else if (allowed[0]) {
 		r->route = "method not allowed";
 		fault(r, 405, "method %s is not allowed on %s (allowed: %s)", QUOTED_METHOD(q),

@@ -45,6 +45,7 @@ struct cfg_logger;
 /* What the API does to the VM. Each returns 0, or -1 with `err` set (the
  * fault_message); on -1 nothing must have changed. */
 struct cfg_drive;
+struct cfg_snapshot_req;
 
 struct api_ops {
 	/* Build and start the VM from vmm->cfg (InstanceStart). */
@@ -66,6 +67,13 @@ struct api_ops {
 	int (*balloon_target)(struct vmm *v, uint32_t mib, char *err, size_t errlen);
 	int (*balloon_interval)(struct vmm *v, uint32_t seconds, char *err, size_t errlen);
 	char *(*balloon_stats)(struct vmm *v, char *err, size_t errlen); /* malloc'd JSON */
+	/* PUT /snapshot/create (VM paused) and PUT /snapshot/load (nothing
+	 * built yet): builder/vmm.h's vmm_snapshot_*. snapshot_create returns
+	 * -EINVAL when the VM is in the wrong state. May be NULL. */
+	int (*snapshot_create)(struct vmm *v, const struct cfg_snapshot_req *s, char *err,
+			       size_t errlen);
+	int (*snapshot_load)(struct vmm *v, const struct cfg_snapshot_req *s, char *err,
+			     size_t errlen);
 	/* End the VMM (status 0); called after the reply was sent. */
 	void (*stop)(struct vmm *v);
 };
@@ -78,6 +86,9 @@ struct api_ctx {
 	/* A failed InstanceStart got as far as creating the VM and could not be
 	 * undone: refuse further starts with this message. */
 	char broken[256];
+	/* A boot resource was configured (machine, boot source, drives ...):
+	 * PUT /snapshot/load is refused from then on, as in Firecracker. */
+	bool configured;
 };
 
 struct api_reply {

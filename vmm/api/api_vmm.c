@@ -101,6 +101,18 @@ static char *balloon_stats(struct vmm *v, char *err, size_t errlen)
 	return vmm_balloon_stats_json(v, err, errlen);
 }
 
+static int snapshot_create(struct vmm *v, const struct cfg_snapshot_req *s, char *err,
+			   size_t errlen)
+{
+	return vmm_snapshot_create(v, s, err, errlen);
+}
+
+static int snapshot_load(struct vmm *v, const struct cfg_snapshot_req *s, char *err,
+			 size_t errlen)
+{
+	return vmm_snapshot_load(v, s, err, errlen) ? -1 : 0;
+}
+
 const struct api_ops api_vmm_ops = {
 	.instance_start = instance_start,
 	.pause = pause_vm,
@@ -113,5 +125,7 @@ const struct api_ops api_vmm_ops = {
 	.balloon_target = balloon_target,
 	.balloon_interval = balloon_interval,
 	.balloon_stats = balloon_stats,
+	.snapshot_create = snapshot_create,
+	.snapshot_load = snapshot_load,
 	.stop = stop,
 };

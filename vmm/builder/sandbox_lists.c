@@ -113,13 +113,16 @@ static const char *const pmu_timer_sys[] = { "epoll_wait", "epoll_pwait", NULL }
  * serial console on the terminal, the API socket (api_http.c), files the
  * API may open while running (a new drive backing file, the log and metrics
  * paths), the soft and kernel PMU's API (filter updates, counters, a host
- * re-probe through /dev/kvm), and teardown (unlinking the socket). */
+ * re-probe through /dev/kvm), PUT /snapshot/create (the VM's KVM state,
+ * KVM's dirty log, the files written under a temporary name and renamed),
+ * and teardown (unlinking the socket). */
 static const char *const main_sys[] = {
 	"ioctl", "epoll_wait", "epoll_pwait", "epoll_ctl", "poll", "ppoll",
 	"accept4", "recvfrom", "recvmsg", "sendto", "sendmsg", "shutdown", "getsockopt",
 	"setsockopt", "readv", "writev", "pread64", "pwrite64",
 	"openat", "lseek", "fcntl", "unlink", "ftruncate", "fsync", "fdatasync",
-	"timerfd_settime", "timerfd_gettime", "eventfd2", "getrandom", "uname", NULL,
+	"timerfd_settime", "timerfd_gettime", "eventfd2", "getrandom", "uname",
+	"rename", "renameat", "renameat2", NULL,
 };
 static const unsigned long main_ioctls[] = {
 	/* interrupts from host-side devices (UART input, i8042) */
@@ -132,7 +135,12 @@ static const unsigned long main_ioctls[] = {
 	/* the serial console's terminal (raw mode, restore) */
 	TCGETS, TCSETS, TCSETSW, TCSETSF, TIOCGWINSZ,
 	/* PATCH /drives with a block device as the new backing file */
-	BLKGETSIZE64, 0,
+	BLKGETSIZE64,
+	/* PUT /snapshot/create: the state of the paused vCPUs and the VM */
+	KVM_GET_MP_STATE, KVM_GET_REGS, KVM_GET_SREGS, KVM_GET_XSAVE, KVM_GET_XSAVE2,
+	KVM_GET_FPU, KVM_GET_XCRS, KVM_GET_DEBUGREGS, KVM_GET_VCPU_EVENTS,
+	KVM_GET_MSR_INDEX_LIST, KVM_GET_CLOCK, KVM_GET_IRQCHIP, KVM_GET_PIT2, KVM_GET_DIRTY_LOG,
+	0,
 };
 
 const struct sandbox_list sandbox_lists[] = {

@@ -15,6 +15,7 @@
 #include "builder/sandbox.h"
 #include "core/kvm.h"
 #include "core/log.h"
+#include "core/vm_snap.h"
 #include "devices/acpi_pm.h"
 #include "devices/debug_port.h"
 #include "devices/i8042.h"
@@ -195,7 +196,8 @@ static void vmm_teardown(struct vmm *v)
 	v->kvm_fd = -1;
 }
 
-static int build(struct vmm *v, char *err, size_t errlen)
+/* rs: building from a snapshot (vmm_build_restore), NULL for a boot. */
+static int build(struct vmm *v, const struct vmm_restore_in *rs, char *err, size_t errlen)
 {
 	struct vm_config *c = &v->cfg;
 	vmm_apply_logger(&c->logger);
@@ -212,6 +214,10 @@ static int build(struct vmm *v, char *err, size_t errlen)
 		.ncpus = c->machine.vcpu_count,
 		.mem_bytes = c->machine.mem_size_mib << 20,
 		.hugepages = c->machine.huge_pages != CFG_HUGE_NONE,
+		.restore = rs != NULL,
+		.mem_fd = rs ? rs->mem_fd : -1,
+		.mem_path = rs ? rs->mem_path : NULL,
+		.track_dirty = rs ? rs->track_dirty : c->machine.track_dirty_pages,
 	};
 	/* The PMU decision comes first: a config the host cannot honour is
 	 * refused before anything is created. */
@@ -219,13 +225,20 @@ static int build(struct vmm *v, char *err, size_t errlen)
 	if (!v->pmu_host)
 		FAIL("out of memory");
 	pmu_probe(v->pmu_host, NULL);
-	v->pmu = pmu_new(&c->pmu, v->pmu_host, err, errlen);
+	/* From a snapshot: the PMU its guest had, or a refusal saying why this
+	 * host cannot give it (pmu.h, "Snapshots"), unless the user accepts a
+	 * fallback (pmu_fallback). */
+	v->pmu = rs ? pmu_new_for_snapshot(&c->pmu, v->pmu_host, rs->state, rs->state_len,
+					   rs->pmu_fallback, err, errlen)
+		    : pmu_new(&c->pmu, v->pmu_host, err, errlen);
 	if (!v->pmu)
 		return -MPVM_EXIT_CONFIG;
 	/* vm_create() leaves a partly built VM that vm_destroy() can undo. */
 	v->vm_created = true;
 	if (vm_create(&v->vm, v->kvm_fd, &p, err, errlen))
 		return -MPVM_EXIT_ERROR;
+	if (rs && vm_snap_check_caps(&v->vm, rs->caps, err, errlen))
+		return -MPVM_EXIT_CONFIG;
 	/* After the irqchip, before the first vCPU (pmu.h). */
 	pmu_attach(v->pmu, &v->vm);
 	if (setup_devices(v, err, errlen))
@@ -233,6 +246,23 @@ static int build(struct vmm *v, char *err, size_t errlen)
 	v->virtio = virtio_setup_all(&v->vm, c, err, errlen);
 	if (!v->virtio)
 		return -MPVM_EXIT_CONFIG;
+	if (rs) {
+		/* The snapshot's memory holds the kernel, ACPI tables and all the
+		 * guest made of them; the vCPUs get their state from it too. */
+		if (vm_setup_vcpus(&v->vm, err, errlen) ||
+		    vm_snap_restore(&v->vm, rs->state, rs->state_len, err, errlen) ||
+		    /* After the vCPUs' state (their TSC rate), before they run. */
+		    pmu_snap_restore(v->pmu, rs->state, rs->state_len, err, errlen))
+			return -MPVM_EXIT_ERROR;
+		/* Devices just built from the same config take their state;
+		 * virtio ones stay paused until the VM resumes. */
+		if ((v->serial && serial_snap_restore(v->serial, rs->state, rs->state_len, err, errlen)) ||
+		    i8042_snap_restore(v->i8042, rs->state, rs->state_len, err, errlen) ||
+		    virtio_snap_restore(v->virtio, rs->state, rs->state_len, err, errlen))
+			return -MPVM_EXIT_CONFIG;
+		v->restored = true;
+		return 0;
+	}
 	uint64_t rsdp = 0;
 	if (setup_acpi(v, &rsdp, err, errlen))
 		return -MPVM_EXIT_ERROR;
@@ -259,9 +289,19 @@ static int build(struct vmm *v, char *err, size_t errlen)
 
 int vmm_build(struct vmm *v, char *err, size_t errlen)
 {
-	int rc = build(v, err, errlen);
+	int rc = build(v, NULL, err, errlen);
 	if (rc)
 		vmm_teardown(v);
+	return rc;
+}
+
+int vmm_build_restore(struct vmm *v, const struct vmm_restore_in *rs, char *err, size_t errlen)
+{
+	int rc = build(v, rs, err, errlen);
+	if (rc) {
+		vmm_teardown(v);
+		v->restored = false;
+	}
 	return rc;
 }
 
@@ -273,7 +313,9 @@ int vmm_start(struct vmm *v, char *err, size_t errlen)
 	 * comes last, once it has created every thread (a new thread inherits
 	 * its creator's filter) and before its loop handles anything the guest
 	 * or an API client sends (the API's InstanceStart comes through here). */
-	int rc = vm_start(&v->vm, err, errlen);
+	/* A restored VM starts Paused (Firecracker's resume_vm decides the
+	 * rest): its vCPUs park before their first KVM_RUN. */
+	int rc = v->restored ? vm_start_paused(&v->vm, err, errlen) : vm_start(&v->vm, err, errlen);
 	if (!rc && !v->no_seccomp && sandbox_lock_main(err, errlen)) {
 		vm_request_exit(&v->vm, MPVM_EXIT_ERROR, "%s", err);
 		vm_join(&v->vm);
@@ -287,8 +329,15 @@ int vmm_start(struct vmm *v, char *err, size_t errlen)
 		return -1;
 	}
 	v->started = true;
-	log_info("started %u vCPU(s), %llu MiB", v->vm.nvcpus,
-		 (unsigned long long)v->cfg.machine.mem_size_mib);
+	if (v->restored) {
+		/* Paused as vmm_pause() leaves a VM, devices included, so that
+		 * vmm_resume() is the one way on. */
+		if (v->serial)
+			serial_pause(v->serial);
+		/* virtio_snap_restore() left the virtio devices paused. */
+	}
+	log_info("%s %u vCPU(s), %llu MiB", v->restored ? "restored (paused)" : "started",
+		 v->vm.nvcpus, (unsigned long long)v->cfg.machine.mem_size_mib);
 	return 0;
 }
 

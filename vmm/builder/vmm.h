@@ -42,6 +42,7 @@ struct vmm {
 	struct vm vm;
 	bool vm_created;
 	bool started;
+	bool restored; /* built from a snapshot: starts Paused */
 	bool no_seccomp; /* --no-seccomp: no per-thread seccomp filters (builder/sandbox.h) */
 	int kvm_fd;
 	struct ev_loop *loop;
@@ -58,6 +59,38 @@ struct vmm {
 int vmm_init(struct vmm *v, char *err, size_t errlen);
 int vmm_build(struct vmm *v, char *err, size_t errlen);
 int vmm_start(struct vmm *v, char *err, size_t errlen);
+
+/* ---- snapshots (builder/snapshot.c, docs/snapshot.md) */
+
+/* What vmm_build_restore() builds from: v->cfg already holds the snapshot's
+ * config; guest RAM is mapped MAP_PRIVATE from mem_fd; the state stream
+ * (base/snap.h) is checked by the file loader. */
+struct vmm_restore_in {
+	int mem_fd;
+	const char *mem_path;
+	bool track_dirty;
+	const void *state;
+	size_t state_len;
+	uint32_t caps; /* the KVM capabilities the state needs (core/vm_snap.h) */
+	bool pmu_fallback; /* accept another PMU mode than the snapshot's (pmu.h) */
+};
+/* As vmm_build(), from a snapshot: no kernel is loaded, vCPU, VM, device
+ * and PMU state come from rs. vmm_start() then starts the VM Paused. */
+int vmm_build_restore(struct vmm *v, const struct vmm_restore_in *rs, char *err, size_t errlen);
+/* PUT /snapshot/create: the VM must be paused. Writes the memory file (Full:
+ * all RAM; Diff: the pages dirtied since the last snapshot), then the
+ * snapshot file. -EINVAL when the VM is not paused / not started, -1 for
+ * anything else; err set either way. */
+struct cfg_snapshot_req;
+int vmm_snapshot_create(struct vmm *v, const struct cfg_snapshot_req *req, char *err,
+			size_t errlen);
+/* PUT /snapshot/load, mpvm run --restore: on a vmm that has built nothing
+ * yet. Checks and loads the snapshot, builds and starts the VM Paused, and
+ * resumes it when req->resume_vm. 0, or an exit status (MPVM_EXIT_CONFIG
+ * for a snapshot refused, MPVM_EXIT_ERROR otherwise) with err set and
+ * nothing built. */
+int vmm_snapshot_load(struct vmm *v, const struct cfg_snapshot_req *req, char *err,
+		      size_t errlen);
 /* Runs the event loop until the VM exits; returns the exit status. */
 int vmm_run_loop(struct vmm *v);
 void vmm_free(struct vmm *v);

@@ -35,9 +35,68 @@ struct verb {
 	const char *method;
 	const char *path; /* NULL: taken from the command line */
 	const char *body; /* NULL: none, or from the command line when args say so */
-	int args;         /* extra arguments: 0, 1 (body) or 2 (path, body) / 1 path for get */
+	int args;         /* extra arguments: 0, 1 (body) or 2 (path, body) / 1 path for get;
+			   * -1: `build` makes the body from them */
 	const char *help;
 };
+
+/* A JSON object from two paths and flags given as --name (true). */
+static char *snapshot_body(int argc, char **argv, const char *k1, const char *k2,
+			   const char *const *flags, const char *const *keys, const char *verb)
+{
+	if (argc < 2) {
+		fprintf(stderr, "mpvm ctl: %s: SNAPSHOT and MEM_FILE are required\n", verb);
+		return NULL;
+	}
+	cJSON *o = cJSON_CreateObject();
+	cJSON_AddStringToObject(o, k1, argv[0]);
+	cJSON_AddStringToObject(o, k2, argv[1]);
+	for (int i = 2; i < argc; i++) {
+		size_t k = 0;
+		while (flags[k] && strcmp(argv[i], flags[k]))
+			k++;
+		if (!flags[k]) {
+			fprintf(stderr, "mpvm ctl: %s: unknown option '%s'\n", verb, argv[i]);
+			cJSON_Delete(o);
+			return NULL;
+		}
+		if (!strcmp(keys[k], "snapshot_type"))
+			cJSON_AddStringToObject(o, keys[k], "Diff");
+		else
+			cJSON_AddBoolToObject(o, keys[k], true);
+	}
+	char *s = cJSON_PrintUnformatted(o);
+	cJSON_Delete(o);
+	return s;
+}
+
+static char *snapshot_create_body(int argc, char **argv)
+{
+	static const char *const flags[] = { "--diff", NULL }, *const keys[] = { "snapshot_type" };
+	return snapshot_body(argc, argv, "snapshot_path", "mem_file_path", flags, keys,
+			     "snapshot-create");
+}
+
+static char *snapshot_load_body(int argc, char **argv)
+{
+	static const char *const flags[] = { "--resume", "--track-dirty-pages", "--pmu-fallback",
+					     NULL };
+	static const char *const keys[] = { "resume_vm", "track_dirty_pages", "pmu_fallback" };
+	/* mem_backend, not the deprecated mem_file_path: build it by hand. */
+	char *s = snapshot_body(argc, argv, "snapshot_path", "mem_backend", flags, keys,
+				"snapshot-load");
+	cJSON *o = s ? cJSON_Parse(s) : NULL;
+	free(s);
+	if (!o)
+		return NULL;
+	cJSON *mb = cJSON_CreateObject();
+	cJSON_AddStringToObject(mb, "backend_type", "File");
+	cJSON_AddStringToObject(mb, "backend_path", argv[1]);
+	cJSON_ReplaceItemInObject(o, "mem_backend", mb);
+	s = cJSON_PrintUnformatted(o);
+	cJSON_Delete(o);
+	return s;
+}
 
 static const struct verb verbs[] = {
 	{ "info", "GET", "/", NULL, 0, "instance id, state, version (GET /)" },
@@ -73,18 +132,41 @@ static const struct verb verbs[] = {
 	{ "balloon-set", "PATCH", "/balloon", NULL, 1, "JSON|@FILE|-: {\"amount_mib\": N}, any time" },
 	{ "balloon-stats", "GET", "/balloon/statistics", NULL, 0,
 	  "the guest's memory statistics (GET /balloon/statistics)" },
+	{ "snapshot-create", "PUT", "/snapshot/create", NULL, -1,
+	  "SNAPSHOT MEM_FILE [--diff]: snapshot the paused VM (Full, or Diff)" },
+	{ "snapshot-load", "PUT", "/snapshot/load", NULL, -1,
+	  "SNAPSHOT MEM_FILE [--resume] [--track-dirty-pages] [--pmu-fallback]: start from a "
+	  "snapshot" },
 	{ "get", "GET", NULL, NULL, 1, "PATH: any GET" },
 	{ "put", "PUT", NULL, NULL, 2, "PATH JSON|@FILE|-: any PUT" },
 	{ "patch", "PATCH", NULL, NULL, 2, "PATH JSON|@FILE|-: any PATCH" },
 };
 #define NVERBS (sizeof(verbs) / sizeof(verbs[0]))
 
+/* The verbs with args -1: their body from their arguments (malloc'd), or
+ * NULL with a message printed. */
+static const struct {
+	const char *verb;
+	char *(*build)(int argc, char **argv);
+} builders[] = {
+	{ "snapshot-create", snapshot_create_body },
+	{ "snapshot-load", snapshot_load_body },
+};
+
+static char *build_body(const char *verb, int argc, char **argv)
+{
+	for (size_t i = 0; i < sizeof(builders) / sizeof(builders[0]); i++)
+		if (!strcmp(builders[i].verb, verb))
+			return builders[i].build(argc, argv);
+	return NULL;
+}
+
 static void usage(FILE *f)
 {
 	fprintf(f, "usage: mpvm ctl [--api-sock PATH] [--timeout SECONDS] [--pretty] COMMAND [ARGS]\n"
 		   "  --api-sock defaults to $MPVM_API_SOCK\n\ncommands:\n");
 	for (size_t i = 0; i < NVERBS; i++)
-		fprintf(f, "  %-14s %s\n", verbs[i].name, verbs[i].help);
+		fprintf(f, "  %-15s %s\n", verbs[i].name, verbs[i].help);
 	fprintf(f, "\nexit status: 0 on HTTP 2xx, 1 on an HTTP error, 64 usage, 69 no answer\n");
 }
 
@@ -281,7 +363,7 @@ int cmd_ctl(int argc, char **argv)
 		if (!strcmp(argv[i], verbs[k].name))
 			vb = &verbs[k];
 	int nargs = argc - i - 1;
-	if (!vb || nargs != vb->args) {
+	if (!vb || (vb->args >= 0 && nargs != vb->args)) {
 		fprintf(stderr, vb ? "mpvm ctl: %s: wrong number of arguments\n"
 				   : "mpvm ctl: unknown command '%s'\n", argv[i]);
 		usage(stderr);
@@ -289,8 +371,13 @@ int cmd_ctl(int argc, char **argv)
 	}
 	const char *path = vb->path ? vb->path : argv[i + 1];
 	char *body = NULL;
-	const char *body_arg = nargs == 2 ? argv[i + 2] : (nargs == 1 && vb->path ? argv[i + 1] : NULL);
-	if (body_arg && !(body = read_body(body_arg)))
+	const char *body_arg = vb->args < 0 ? NULL : nargs == 2 ? argv[i + 2]
+				 : (nargs == 1 && vb->path ? argv[i + 1] : NULL);
+	if (vb->args < 0)
+		body = build_body(vb->name, nargs, argv + i + 1);
+	else if (body_arg)
+		body = read_body(body_arg);
+	if ((vb->args < 0 || body_arg) && !body)
 		return MPVM_EXIT_USAGE;
 	char err[512], *resp = NULL;
 	int status = 0;

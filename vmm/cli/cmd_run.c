@@ -1,4 +1,5 @@
-/* mpvm run: boot a microVM from a config file and/or flags. */
+/* mpvm run: boot a microVM from a config file and/or flags, or start one
+ * from a snapshot (--restore). */
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -45,9 +46,24 @@ int cmd_run(int argc, char **argv)
 		status = MPVM_EXIT_CONFIG;
 		goto out;
 	}
-	/* Firecracker's flow: with an API and nothing to boot yet (no config
-	 * file, no --kernel), wait for PUT /actions InstanceStart. */
-	if (!v.api || opts.config_file || v.cfg.boot.kernel_image_path) {
+	if (opts.restore) {
+		/* From a snapshot: its config, memory and state (builder/vmm.h). */
+		struct cfg_snapshot_req req = {
+			.snapshot_path = opts.restore,
+			.mem_file_path = opts.mem_file,
+			.track_dirty_pages = opts.track_dirty_pages,
+			.resume_vm = opts.resume,
+			.pmu_fallback = opts.pmu_fallback,
+		};
+		rc = vmm_snapshot_load(&v, &req, err, sizeof(err));
+		if (rc) {
+			fprintf(stderr, "mpvm: %s\n", err);
+			status = rc;
+			goto out;
+		}
+	} else if (!v.api || opts.config_file || v.cfg.boot.kernel_image_path) {
+		/* Firecracker's flow: with an API and nothing to boot yet (no
+		 * config file, no --kernel), wait for PUT /actions InstanceStart. */
 		rc = vmm_build(&v, err, sizeof(err));
 		if (rc) {
 			fprintf(stderr, "mpvm: %s\n", err);

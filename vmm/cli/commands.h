@@ -5,5 +5,6 @@
 int cmd_run(int argc, char **argv);
 int cmd_pmu(int argc, char **argv);
 int cmd_ctl(int argc, char **argv);
+int cmd_snapshot_rebase(int argc, char **argv);
 
 #endif

@@ -14,6 +14,8 @@ static void usage(FILE *f)
 		"  run       boot a microVM (mpvm run --help)\n"
 		"  pmu       guest PMU tools (mpvm pmu probe [--json])\n"
 		"  ctl       talk to a running mpvm's API socket (mpvm ctl --help)\n"
+		"  snapshot-rebase --base MEM --diff DIFF\n"
+		"            apply a Diff snapshot's memory file on top of its base\n"
 		"  version   print the version\n");
 }
 
@@ -30,6 +32,8 @@ int main(int argc, char **argv)
 		return cmd_pmu(argc - 1, argv + 1);
 	if (!strcmp(cmd, "ctl"))
 		return cmd_ctl(argc - 1, argv + 1);
+	if (!strcmp(cmd, "snapshot-rebase"))
+		return cmd_snapshot_rebase(argc - 1, argv + 1);
 	if (!strcmp(cmd, "version") || !strcmp(cmd, "--version")) {
 		printf("mpvm %s\n", MPVM_VERSION);
 		return 0;

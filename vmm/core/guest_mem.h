@@ -29,6 +29,11 @@ struct guest_mem {
 	struct gm_region regions[GM_MAX_REGIONS];
 	int nregions;
 	uint64_t ram_size; /* total RAM bytes */
+	/* Pages the VMM may have written (one bit per 4 KiB page per region),
+	 * NULL unless gm_track_dirty(): KVM's dirty log sees only the vCPUs'
+	 * writes, Diff snapshots need the devices' too. */
+	uint64_t *dirty[GM_MAX_REGIONS];
+	bool from_file; /* gm_create_from_file(): discarded pages must not fall back to it */
 };
 
 /* Map `ram_size` bytes of anonymous memory laid out around the MMIO hole.
@@ -36,7 +41,30 @@ struct guest_mem {
  * on failure `err` says why. */
 int gm_create(struct guest_mem *m, uint64_t ram_size, bool hugepages,
 	      char *err, size_t errlen);
+/* The same layout mapped MAP_PRIVATE from `fd` (a snapshot's memory file:
+ * RAM below the hole first, then RAM above 4 GiB, back to back), so a
+ * restore copies nothing: pages are read from the file when the guest
+ * touches them and become private copies when it writes them. The file must
+ * be exactly `ram_size` bytes. 0 or -errno with `err` set. */
+int gm_create_from_file(struct guest_mem *m, uint64_t ram_size, int fd, const char *path,
+			char *err, size_t errlen);
+/* Its check alone: `fd` is a regular file of exactly ram_size bytes. */
+int gm_check_file(int fd, uint64_t ram_size, const char *path, char *err, size_t errlen);
 void gm_destroy(struct guest_mem *m);
+
+/* Host-side dirty tracking (Diff snapshots). gm_track_dirty() starts it
+ * (0 or -ENOMEM); from then on every range gm_ptr() hands out is marked,
+ * reads included (a device may write through a pointer it got to read
+ * a chain): conservative, never missing a page. gm_mark_dirty() marks a
+ * range written through a pointer kept from earlier (a virtqueue's used
+ * ring). gm_take_dirty() ORs region i's marks into `bm` (the layout of
+ * KVM's dirty log) and clears them. All thread-safe; no-ops untracked. */
+int gm_track_dirty(struct guest_mem *m);
+void gm_mark_dirty(const struct guest_mem *m, uint64_t gpa, uint64_t len);
+void gm_take_dirty(const struct guest_mem *m, int i, uint64_t *bm);
+
+/* Where region `i` starts in a memory file laid out as above. */
+uint64_t gm_file_offset(const struct guest_mem *m, int i);
 
 /* Host pointer for [gpa, gpa+len) or NULL if any byte is not RAM, the range
  * wraps, or it crosses a region boundary. len == 0 is valid inside RAM. */

@@ -49,6 +49,31 @@ static void stat_inc(struct vcpu *v, enum vcpu_stat s)
 	atomic_fetch_add_explicit(&v->stats[s], 1, memory_order_relaxed);
 }
 
+static bool handle_exit(struct vcpu *v);
+
+/* KVM finishes an I/O, MMIO or MSR exit only on the next KVM_RUN and keeps
+ * that pending state where userspace cannot see it (KVM API docs,
+ * "kvm_run"): before parking, re-enter with immediate_exit, which completes
+ * it and runs no guest instruction, so a paused vCPU's state (a snapshot)
+ * is whole. Completing one can raise another exit (string I/O that goes on
+ * past a page): handle that too, until KVM returns without one. False when
+ * the vCPU should stop. */
+static bool complete_pending_exit(struct vcpu *v)
+{
+	while (v->exit_pending) {
+		v->run->immediate_exit = 1;
+		int rc = kvm_vcpu_ioctl(v, KVM_RUN, NULL);
+		v->run->immediate_exit = 0;
+		v->exit_pending = false;
+		if (rc == 0) {
+			if (!handle_exit(v))
+				return false;
+			v->exit_pending = true;
+		}
+	}
+	return true;
+}
+
 /* Park while a pause is requested. Returns false when the VM is exiting. */
 static bool maybe_park(struct vcpu *v)
 {
@@ -56,6 +81,14 @@ static bool maybe_park(struct vcpu *v)
 	if (atomic_load(&vm->exit_requested))
 		return false;
 	pthread_mutex_lock(&vm->lock);
+	/* A pending exit is completed outside the lock (exit handlers may take
+	 * it: vm_request_exit), then the pause looked at again. */
+	while (vm->pause_requested && v->exit_pending) {
+		pthread_mutex_unlock(&vm->lock);
+		if (!complete_pending_exit(v))
+			return false;
+		pthread_mutex_lock(&vm->lock);
+	}
 	if (vm->pause_requested) {
 		vm->nparked++;
 		atomic_store(&v->parked, 1);
@@ -187,6 +220,7 @@ static void *vcpu_thread(void *arg)
 		if (vm->hooks.before_run)
 			vm->hooks.before_run(vm->hooks.opaque, v);
 		int rc = kvm_vcpu_ioctl(v, KVM_RUN, NULL);
+		v->exit_pending = false;
 		int e = -rc;
 		v->run->immediate_exit = 0;
 		if (rc < 0) {
@@ -199,11 +233,12 @@ static void *vcpu_thread(void *arg)
 		}
 		if (!handle_exit(v))
 			break;
+		v->exit_pending = true;
 	}
 	return NULL;
 }
 
-int vm_start(struct vm *vm, char *err, size_t errlen)
+static int start(struct vm *vm, bool paused, char *err, size_t errlen)
 {
 	static bool installed;
 	if (!installed) {
@@ -223,7 +258,12 @@ int vm_start(struct vm *vm, char *err, size_t errlen)
 	for (size_t i = 0; i < sizeof(faults) / sizeof(faults[0]); i++)
 		sigdelset(&set, faults[i]);
 	pthread_sigmask(SIG_BLOCK, &set, &old);
-	atomic_store(&vm->state, VM_RUNNING);
+	/* Paused: each thread parks in maybe_park() before its first KVM_RUN;
+	 * vm_resume() releases them as after vm_pause(). */
+	pthread_mutex_lock(&vm->lock);
+	vm->pause_requested = paused;
+	atomic_store(&vm->state, paused ? VM_PAUSED : VM_RUNNING);
+	pthread_mutex_unlock(&vm->lock);
 	int rc = 0;
 	for (uint32_t i = 0; i < vm->nvcpus; i++) {
 		struct vcpu *v = &vm->vcpus[i];
@@ -244,6 +284,23 @@ int vm_start(struct vm *vm, char *err, size_t errlen)
 		vm_join(vm);
 		return -1;
 	}
+	return 0;
+}
+
+int vm_start(struct vm *vm, char *err, size_t errlen)
+{
+	return start(vm, false, err, errlen);
+}
+
+int vm_start_paused(struct vm *vm, char *err, size_t errlen)
+{
+	if (start(vm, true, err, errlen))
+		return -1;
+	/* Paused means every vCPU parked, as vm_pause() promises. */
+	pthread_mutex_lock(&vm->lock);
+	while (vm->nparked < vm->nvcpus && !atomic_load(&vm->exit_requested))
+		pthread_cond_wait(&vm->cond, &vm->lock);
+	pthread_mutex_unlock(&vm->lock);
 	return 0;
 }
 

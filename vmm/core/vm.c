@@ -47,6 +47,7 @@ static int set_memory(struct vm *vm, char *err, size_t errlen)
 		struct gm_region *r = &vm->mem.regions[i];
 		struct kvm_userspace_memory_region reg = {
 			.slot = i,
+			.flags = vm->params.track_dirty ? KVM_MEM_LOG_DIRTY_PAGES : 0,
 			.guest_phys_addr = r->gpa,
 			.memory_size = r->size,
 			.userspace_addr = (uintptr_t)r->host,
@@ -91,8 +92,13 @@ int vm_create(struct vm *vm, int kvm_fd, const struct vm_params *p, char *err, s
 	if (vm_ioctl(vm, KVM_SET_TSS_ADDR, KVM_ARG(VM_TSS_ADDR), err, errlen) < 0 ||
 	    vm_ioctl(vm, KVM_SET_IDENTITY_MAP_ADDR, &idmap, err, errlen) < 0)
 		return -1;
-	if (gm_create(&vm->mem, p->mem_bytes, p->hugepages, err, errlen))
+	if (p->restore ? gm_create_from_file(&vm->mem, p->mem_bytes, p->mem_fd, p->mem_path, err,
+					     errlen)
+		       : gm_create(&vm->mem, p->mem_bytes, p->hugepages, err, errlen))
 		return -1;
+	/* Diff snapshots: KVM logs the vCPUs' writes, guest_mem the VMM's. */
+	if (p->track_dirty && gm_track_dirty(&vm->mem))
+		FAIL("out of memory for the dirty page bitmaps");
 	if (set_memory(vm, err, errlen))
 		return -1;
 	/* The irqchip must exist before any vCPU: without an in-kernel LAPIC
@@ -148,7 +154,8 @@ static int init_vcpu(struct vm *vm, struct vcpu *v, char *err, size_t errlen)
 		return -1;
 	if (vm->hooks.vcpu_init && vm->hooks.vcpu_init(vm->hooks.opaque, v, err, errlen))
 		return -1;
-	return cpu_setup_vcpu(vm, v, err, errlen);
+	/* A restored vCPU gets its whole state from the snapshot instead. */
+	return vm->params.restore ? 0 : cpu_setup_vcpu(vm, v, err, errlen);
 }
 
 int vm_setup_vcpus(struct vm *vm, char *err, size_t errlen)
@@ -161,7 +168,8 @@ int vm_setup_vcpus(struct vm *vm, char *err, size_t errlen)
 		vm->vcpus[i].fd = -1;
 	if (vm->hooks.before_vcpus && vm->hooks.before_vcpus(vm->hooks.opaque, vm, err, errlen))
 		return -1;
-	if (cpu_setup_boot_memory(vm, err, errlen))
+	/* A snapshot's memory already holds what the guest made of it. */
+	if (!vm->params.restore && cpu_setup_boot_memory(vm, err, errlen))
 		return -1;
 	/* Create them all first: CPUID topology describes the whole VM. */
 	for (uint32_t i = 0; i < n; i++) {
@@ -234,6 +242,14 @@ int vm_resume(struct vm *vm)
 	}
 	pthread_mutex_unlock(&vm->lock);
 	return rc;
+}
+
+int vm_dirty_log(struct vm *vm, int slot, uint64_t *bitmap, char *err, size_t errlen)
+{
+	struct kvm_dirty_log log = { .slot = (uint32_t)slot, .dirty_bitmap = bitmap };
+	if (vm_ioctl(vm, KVM_GET_DIRTY_LOG, &log, err, errlen) < 0)
+		return err_append(err, errlen, " (memory slot %d)", slot);
+	return 0;
 }
 
 int vm_irq_line(struct vm *vm, uint32_t gsi, int level)

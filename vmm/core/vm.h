@@ -62,6 +62,7 @@ struct vcpu {
 	atomic_int tid;  /* Linux thread id once running */
 	atomic_bool started;
 	atomic_int parked;
+	bool exit_pending; /* an exit handled, not yet completed by KVM_RUN (vCPU thread only) */
 	_Atomic uint64_t stats[VSTAT_COUNT];
 	void *pmu;       /* the PMU module's per-vCPU state */
 };
@@ -91,6 +92,15 @@ struct vm_params {
 	uint64_t mem_bytes;
 	bool hugepages;
 	const struct kvm_ops *ops; /* NULL: the real kernel (kvm_ops_real) */
+	/* Restoring a snapshot: guest RAM is mapped MAP_PRIVATE from mem_fd
+	 * (core/guest_mem.h), and vm_setup_vcpus() writes no boot state (no
+	 * GDT/page tables in memory, no boot registers): core/vm_snap.h sets
+	 * the vCPUs' state instead. */
+	bool restore;
+	int mem_fd;
+	const char *mem_path; /* for messages */
+	/* KVM_MEM_LOG_DIRTY_PAGES on every slot, for Diff snapshots. */
+	bool track_dirty;
 };
 
 struct vm {
@@ -145,6 +155,15 @@ int vm_resume(struct vm *vm);
 void vcpu_kick(struct vcpu *vcpu);
 /* The CPU-time clock of a running vCPU's thread; false if it has none. */
 bool vcpu_cpu_clock(struct vcpu *vcpu, clockid_t *clock);
+
+/* Start one thread per vCPU, every one parked before its first KVM_RUN:
+ * the VM is Paused until vm_resume() (a restored snapshot). */
+int vm_start_paused(struct vm *vm, char *err, size_t errlen);
+
+/* KVM's dirty log of memory slot `slot` (one bit per 4 KiB page of
+ * vm->mem.regions[slot], which it clears); `bitmap` holds
+ * (size/4096 + 63) / 64 words. Only with params.track_dirty. */
+int vm_dirty_log(struct vm *vm, int slot, uint64_t *bitmap, char *err, size_t errlen);
 
 /* Interrupt lines of the in-kernel irqchip. */
 int vm_irq_line(struct vm *vm, uint32_t gsi, int level);

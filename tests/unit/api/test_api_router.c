@@ -3,6 +3,7 @@
  * replaced by fakes that record what the API asked for.
  */
 #include <check.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -80,7 +81,42 @@ static int real_metrics(struct vmm *v, const char *path, char *err, size_t errle
 	return metrics_open(v, path, err, errlen);
 }
 
+/* The snapshot calls see the parsed body; a load "starts" the VM Paused. */
+static struct cfg_snapshot_req last_snap;
+static int snap_creates, snap_loads;
+static void keep_req(const struct cfg_snapshot_req *s)
+{
+	cfg_snapshot_req_free(&last_snap);
+	last_snap = (struct cfg_snapshot_req){ .snapshot_path = strdup(s->snapshot_path),
+					       .mem_file_path = strdup(s->mem_file_path),
+					       .diff = s->diff, .track_dirty_pages = s->track_dirty_pages,
+					       .resume_vm = s->resume_vm,
+					       .pmu_fallback = s->pmu_fallback };
+}
+static int fake_snap_create(struct vmm *v, const struct cfg_snapshot_req *s, char *err,
+			    size_t errlen)
+{
+	if (atomic_load(&v->vm.state) != VM_PAUSED) {
+		snprintf(err, errlen, "snapshot/create: the microVM must be paused first");
+		return -EINVAL;
+	}
+	snap_creates++;
+	keep_req(s);
+	return 0;
+}
+static int fake_snap_load(struct vmm *v, const struct cfg_snapshot_req *s, char *err,
+			  size_t errlen)
+{
+	snap_loads++;
+	keep_req(s);
+	v->started = true;
+	atomic_store(&v->vm.state, s->resume_vm ? VM_RUNNING : VM_PAUSED);
+	return 0;
+}
+
 static const struct api_ops fake_ops = {
+	.snapshot_create = fake_snap_create,
+	.snapshot_load = fake_snap_load,
 	.instance_start = fake_start,
 	.pause = fake_pause,
 	.resume = fake_resume,
@@ -102,6 +138,8 @@ static void setup(void)
 
 static void teardown(void)
 {
+	cfg_snapshot_req_free(&last_snap);
+	snap_creates = snap_loads = 0;
 	vm_config_free(&V.cfg);
 	mmds_reset();
 }
@@ -144,6 +182,65 @@ static void start_vm(void)
 	EXPECT(204, "PUT", "/boot-source", "{\"kernel_image_path\": \"/k.elf\"}", "");
 	EXPECT(204, "PUT", "/actions", "{\"action_type\": \"InstanceStart\"}", "");
 }
+
+START_TEST(snapshot_create_needs_a_paused_vm)
+{
+	const char *body = "{\"snapshot_path\": \"/s\", \"mem_file_path\": \"/m\"}";
+	EXPECT(400, "PUT", "/snapshot/create", body, "not supported before starting");
+	start_vm();
+	EXPECT(400, "PUT", "/snapshot/create", body, "must be paused");
+	EXPECT(204, "PATCH", "/vm", "{\"state\": \"Paused\"}", "");
+	EXPECT(400, "PUT", "/snapshot/create", "{\"snapshot_path\": \"/s\"}",
+	       "snapshot/create.mem_file_path");
+	EXPECT(400, "PUT", "/snapshot/create", "{\"snapshot_path\": \"/s\", \"mem_file_path\": "
+	       "\"/m\", \"snapshot_type\": \"Half\"}", "snapshot_type");
+	EXPECT(400, "PUT", "/snapshot/create", "{\"snapshot_path\": \"/s\", \"mem_file_path\": "
+	       "\"/m\", \"extra\": 1}", "extra: unknown key");
+	ck_assert_int_eq(snap_creates, 0);
+	EXPECT(204, "PUT", "/snapshot/create", "{\"snapshot_path\": \"/s\", \"mem_file_path\": "
+	       "\"/m\", \"snapshot_type\": \"Diff\"}", "");
+	ck_assert_int_eq(snap_creates, 1);
+	ck_assert_str_eq(last_snap.snapshot_path, "/s");
+	ck_assert_str_eq(last_snap.mem_file_path, "/m");
+	ck_assert(last_snap.diff);
+	/* After a load, nothing else loads. */
+	EXPECT(400, "PUT", "/snapshot/load", "{\"snapshot_path\": \"/s\", \"mem_file_path\": \"/m\"}",
+	       "not allowed after configuring boot-specific resources");
+}
+END_TEST
+
+START_TEST(snapshot_load_takes_firecrackers_body_on_a_fresh_vmm)
+{
+	EXPECT(400, "PUT", "/snapshot/load", "{\"snapshot_path\": \"/s\"}",
+	       "exactly one of mem_backend and mem_file_path");
+	EXPECT(400, "PUT", "/snapshot/load", "{\"snapshot_path\": \"/s\", \"mem_file_path\": \"/m\", "
+	       "\"mem_backend\": {\"backend_type\": \"File\", \"backend_path\": \"/m\"}}",
+	       "exactly one of");
+	EXPECT(400, "PUT", "/snapshot/load", "{\"snapshot_path\": \"/s\", \"mem_backend\": "
+	       "{\"backend_type\": \"Uffd\", \"backend_path\": \"/u.sock\"}}", "Uffd is not supported");
+	EXPECT(400, "PUT", "/snapshot/load", "{\"snapshot_path\": \"/s\", \"mem_backend\": "
+	       "{\"backend_type\": \"File\"}}", "backend_path");
+	/* The logger is not a boot resource: a load may follow it. */
+	EXPECT(204, "PUT", "/logger", "{\"level\": \"Info\"}", "");
+	ck_assert_int_eq(snap_loads, 0);
+	EXPECT(204, "PUT", "/snapshot/load", "{\"snapshot_path\": \"/s\", \"mem_backend\": "
+	       "{\"backend_type\": \"File\", \"backend_path\": \"/m\"}, \"enable_diff_snapshots\": "
+	       "true, \"resume_vm\": false, \"pmu_fallback\": true}", "");
+	ck_assert_int_eq(snap_loads, 1);
+	ck_assert_str_eq(last_snap.mem_file_path, "/m");
+	ck_assert(last_snap.track_dirty_pages && !last_snap.resume_vm && last_snap.pmu_fallback);
+	EXPECT(200, "GET", "/", NULL, "\"state\":\"Paused\"");
+}
+END_TEST
+
+START_TEST(snapshot_load_is_refused_after_boot_config)
+{
+	EXPECT(204, "PUT", "/machine-config", "{\"vcpu_count\": 1, \"mem_size_mib\": 64}", "");
+	EXPECT(400, "PUT", "/snapshot/load", "{\"snapshot_path\": \"/s\", \"mem_file_path\": \"/m\"}",
+	       "Loading a microVM snapshot not allowed after configuring boot-specific resources.");
+	ck_assert_int_eq(snap_loads, 0);
+}
+END_TEST
 
 START_TEST(root_and_version_always_answer)
 {
@@ -476,8 +573,6 @@ static const struct {
 	 "memory-hotplug: memory hotplug is not supported by mpvm yet"},
 	{"PATCH", "/hotplug/memory", "{\"requested_size_mib\": 512}", "virtio-mem"},
 	{"GET", "/hotplug/memory", NULL, "virtio-mem"},
-	{"PUT", "/snapshot/create", "{\"snapshot_path\": \"/s\", \"mem_file_path\": \"/m\"}",
-	 "snapshots are not supported by mpvm yet (Firecracker feature: snapshots)"},
 	{"PUT", "/machine-config", "{\"vcpu_count\": 1, \"mem_size_mib\": 64, \"cpu_template\": \"T2\"}",
 	 "machine-config.cpu_template: static CPU templates are not supported by mpvm yet"},
 	{"PUT", "/drives/v", "{\"drive_id\": \"v\", \"is_root_device\": false, \"socket\": \"/s\"}",
@@ -600,6 +695,9 @@ int main(void)
 	tcase_add_test(tc, instance_start_once);
 	tcase_add_test(tc, failed_start_is_a_400_and_leaves_the_vm_unstarted);
 	tcase_add_test(tc, pause_and_resume);
+	tcase_add_test(tc, snapshot_create_needs_a_paused_vm);
+	tcase_add_test(tc, snapshot_load_takes_firecrackers_body_on_a_fresh_vmm);
+	tcase_add_test(tc, snapshot_load_is_refused_after_boot_config);
 	tcase_add_test(tc, actions);
 	tcase_add_test(tc, metrics_and_logger);
 	tcase_add_test(tc, vcpus_and_pmu);

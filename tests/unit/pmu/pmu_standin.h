@@ -20,8 +20,8 @@
  * The calls outside the PMU contract that vm.c makes (memory slots, PIT,
  * registers, LAPIC LINTs) succeed and are not logged; KVM_CREATE_VM and
  * KVM_CREATE_VCPU hand out real (eventfd) descriptors, so vm_destroy() can
- * close them. Header-only; used by test_pmu_contract.c and
- * test_pmu_softrun.c.
+ * close them. Header-only; used by test_pmu_contract.c,
+ * test_pmu_softrun.c and test_pmu_snapshot.c.
  */
 #ifndef PMU_STANDIN_H
 #define PMU_STANDIN_H
@@ -445,10 +445,11 @@ static inline struct kvm_cpuid2 *si_cpuid_table(void)
 }
 
 /* Attach, create the irqchip (unless told not to), run before_vcpus, create
- * the vCPUs with the EBUSY retry, shape CPUID, KVM_SET_CPUID2, vcpu_init,
- * and the first KVM_RUN of each. Returns 0 or -1 with err set. */
-static inline int si_boot(struct standin *k, struct si_vm *sv, struct pmu *p, int n, bool irqchip,
-			  char *err, size_t errlen)
+ * the vCPUs with the EBUSY retry, shape CPUID, KVM_SET_CPUID2 and vcpu_init:
+ * what vm_setup_vcpus() does, up to the first KVM_RUN (where a snapshot
+ * restore comes in). Returns 0 or -1 with err set. */
+static inline int si_build(struct standin *k, struct si_vm *sv, struct pmu *p, int n, bool irqchip,
+			   char *err, size_t errlen)
 {
 	struct vm *vm = &sv->vm;
 	memset(sv, 0, sizeof(*sv));
@@ -490,12 +491,28 @@ static inline int si_boot(struct standin *k, struct si_vm *sv, struct pmu *p, in
 		if (vm->hooks.vcpu_init && vm->hooks.vcpu_init(vm->hooks.opaque, v, err, errlen))
 			return -1;
 	}
+	return 0;
+}
+
+/* The VM starts: each vCPU's before_run and first KVM_RUN. */
+static inline void si_start(struct standin *k, struct si_vm *sv)
+{
+	struct vm *vm = &sv->vm;
 	atomic_store(&vm->state, VM_RUNNING);
-	for (int i = 0; i < n; i++) {
+	for (uint32_t i = 0; i < vm->nvcpus; i++) {
 		if (vm->hooks.before_run)
 			vm->hooks.before_run(vm->hooks.opaque, &sv->vcpus[i]);
 		si_vcpu_ioctl(k, &sv->vcpus[i], KVM_RUN, NULL);
 	}
+}
+
+/* si_build() and si_start(). */
+static inline int si_boot(struct standin *k, struct si_vm *sv, struct pmu *p, int n, bool irqchip,
+			  char *err, size_t errlen)
+{
+	if (si_build(k, sv, p, n, irqchip, err, errlen))
+		return -1;
+	si_start(k, sv);
 	return 0;
 }
 
