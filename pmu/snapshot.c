@@ -17,6 +17,16 @@
 #include "core/log.h"
 #include "pmu/pmu_int.h"
 
+/* A refusal ends with the way out (PMU_SNAP_FALLBACK_HINT); the reasons
+ * before it are cut so that it fits even after the callers put their
+ * context in front ("snapshot/load PATH: "), which err_prefix() makes room
+ * for by cutting the end. A full-size buffer keeps 160 bytes for that; a
+ * small one (a unit test's) an eighth of itself. */
+static size_t prefix_room(size_t errlen)
+{
+	return errlen >= 512 ? 160 : errlen / 8;
+}
+
 #define SEC_HEAD "PMU_"
 #define SEC_VCPU "PMUV"
 #define HEAD_VERSION 1
@@ -471,7 +481,8 @@ static int check_against(struct pmu *p, const struct pmu_snap_head *h, bool allo
 		char hint[160];
 		int hl = snprintf(hint, sizeof(hint), "; %s mode %s", PMU_SNAP_FALLBACK_HINT,
 				  pmu_mode_name(p->mode));
-		size_t room = errlen > (size_t)hl ? errlen - (size_t)hl : 0, o = 0;
+		size_t reserve = (size_t)hl + prefix_room(errlen);
+		size_t room = errlen > reserve ? errlen - reserve : 0, o = 0;
 		if (room)
 			o = (size_t)snprintf(err, room, "snapshot has PMU mode %s", pmu_mode_name(h->mode));
 		for (int i = 0; i < r->nchanges && o < room; i++)
@@ -572,7 +583,9 @@ struct pmu *pmu_new_for_snapshot(const struct cfg_pmu *cfg, const struct pmu_hos
 			if (p)
 				snprintf(hint, sizeof(hint), "; %s mode %s", PMU_SNAP_FALLBACK_HINT,
 					 pmu_mode_name(p->mode));
-			size_t keep = errlen > strlen(hint) + 80 ? errlen - strlen(hint) - 80 : 0;
+			/* Room for the fixed words below and the caller's prefix. */
+			size_t reserve = strlen(hint) + 64 + prefix_room(errlen);
+			size_t keep = errlen > reserve ? errlen - reserve : 0;
 			err_set(err, errlen, "snapshot has PMU mode %s, which this host cannot give: %.*s%s",
 				pmu_mode_name(h->mode), (int)(keep < sizeof(why_not) ? keep : sizeof(why_not)),
 				why_not, hint);
