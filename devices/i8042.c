@@ -408,11 +408,8 @@ int i8042_snap_restore(struct i8042 *k, const void *state, size_t len, char *err
 		       size_t errlen)
 {
 	struct snap_r r;
-	if (snap_section_find(state, len, "KBDC", 0, &r, err, errlen))
+	if (snap_section_open(state, len, "KBDC", 0, I8042_SNAP_VERSION, &r, err, errlen))
 		return -1;
-	if (r.version != I8042_SNAP_VERSION)
-		return err_set(err, errlen, "snapshot section KBDC: version %u, this mpvm reads "
-			       "version %u", r.version, I8042_SNAP_VERSION);
 	uint8_t ctr = snap_get_u8(&r), outp = snap_get_u8(&r);
 	bool last_cmd = snap_get_bool(&r);
 	uint8_t ctl_pending = snap_get_u8(&r), kbd_pending = snap_get_u8(&r);

@@ -37,11 +37,8 @@ int serial_snap_restore(struct serial *s, const void *state, size_t len, char *e
 			size_t errlen)
 {
 	struct snap_r r;
-	if (snap_section_find(state, len, "UART", 0, &r, err, errlen))
+	if (snap_section_open(state, len, "UART", 0, SERIAL_SNAP_VERSION, &r, err, errlen))
 		return -1;
-	if (r.version != SERIAL_SNAP_VERSION)
-		return err_set(err, errlen, "snapshot section UART: version %u, this mpvm reads "
-			       "version %u", r.version, SERIAL_SNAP_VERSION);
 	uint16_t base = snap_get_u16(&r);
 	uint8_t regs[9];
 	snap_get_bytes(&r, regs, sizeof(regs));

@@ -175,11 +175,8 @@ int virtio_snap_restore(struct virtio_set *s, const void *state, size_t len, cha
 	for (unsigned i = 0; i < have; i++) {
 		struct virtio_slot *sl = &s->slot[i];
 		struct snap_r r;
-		if (snap_section_find(state, len, "VIRT", i, &r, err, errlen))
+		if (snap_section_open(state, len, "VIRT", i, VIRT_SNAP_VERSION, &r, err, errlen))
 			return -1;
-		if (r.version != VIRT_SNAP_VERSION)
-			return err_set(err, errlen, "snapshot section VIRT: version %u, this mpvm "
-				       "reads version %u", r.version, VIRT_SNAP_VERSION);
 		uint32_t idx = snap_get_u32(&r), kind = snap_get_u32(&r);
 		char id[CFG_ID_MAX_LEN * 4 + 1]; /* characters, up to 4 bytes each */
 		snap_get_str(&r, id, sizeof(id));

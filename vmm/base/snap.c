@@ -1,6 +1,7 @@
 /* Snapshot state streams (snap.h): little-endian, bounds-checked. */
 #include "base/snap.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -157,6 +158,20 @@ int snap_section_find(const void *p, size_t len, const char tag[4], unsigned n,
 	tag_text(t, (const uint8_t *)tag);
 	FAIL("snapshot state: no section %s; the snapshot was made by a VM with "
 	     "different devices, or it is corrupt", t);
+}
+
+int snap_section_open(const void *p, size_t len, const char tag[4], unsigned n,
+		      uint32_t version, struct snap_r *sec, char *err, size_t errlen)
+{
+	if (snap_section_find(p, len, tag, n, sec, err, errlen))
+		return -1;
+	if (sec->version == version)
+		return 0;
+	char num[16] = "";
+	if (n)
+		snprintf(num, sizeof(num), " #%u", n);
+	FAIL("snapshot section %s%s is version %u; this mpvm reads version %u: the snapshot "
+	     "was made by another mpvm", sec->tag, num, sec->version, version);
 }
 
 unsigned snap_section_count(const void *p, size_t len, const char tag[4])

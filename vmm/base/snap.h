@@ -63,6 +63,12 @@ int snap_stream_check(const void *p, size_t len, char *err, size_t errlen);
  * or -1 when there is none (err says which tag was missing). */
 int snap_section_find(const void *p, size_t len, const char tag[4], unsigned n,
 		      struct snap_r *sec, char *err, size_t errlen);
+/* snap_section_find() for a reader that knows one version of its payload:
+ * a section of another version is refused ("snapshot section VCPU #1 is
+ * version 2; this mpvm reads version 1: ..."). The one home of the rule
+ * that a module refuses versions it does not know. */
+int snap_section_open(const void *p, size_t len, const char tag[4], unsigned n,
+		      uint32_t version, struct snap_r *sec, char *err, size_t errlen);
 /* How many sections with `tag` a checked stream holds. */
 unsigned snap_section_count(const void *p, size_t len, const char tag[4]);
 

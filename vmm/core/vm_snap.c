@@ -378,10 +378,8 @@ static int read_fixed(const void *state, size_t len, const char tag[4], uint32_t
 		      void *out, size_t size, char *err, size_t errlen)
 {
 	struct snap_r r;
-	if (snap_section_find(state, len, tag, 0, &r, err, errlen))
+	if (snap_section_open(state, len, tag, 0, version, &r, err, errlen))
 		return -1;
-	if (r.version != version)
-		snap_r_fail(&r, "unknown section version (made by another mpvm)");
 	snap_get_bytes(&r, out, size);
 	return snap_r_done(&r, err, errlen);
 }
@@ -431,12 +429,8 @@ int vm_snap_restore(struct vm *vm, const void *state, size_t len, char *err, siz
 		     n, vm->nvcpus);
 	for (uint32_t i = 0; i < vm->nvcpus; i++) {
 		struct snap_r r;
-		if (snap_section_find(state, len, "VCPU", i, &r, err, errlen))
+		if (snap_section_open(state, len, "VCPU", i, VCPU_V, &r, err, errlen))
 			return -1;
-		if (r.version != VCPU_V) {
-			snap_r_fail(&r, "unknown section version (made by another mpvm)");
-			return snap_r_done(&r, err, errlen);
-		}
 		if (restore_vcpu(vm, &vm->vcpus[i], &r, err, errlen))
 			return -1;
 	}

@@ -133,6 +133,22 @@ START_TEST(a_wild_length_or_string_is_refused)
 }
 END_TEST
 
+START_TEST(a_section_of_another_version_is_refused_by_name)
+{
+	struct snap_w w;
+	write_two_sections(&w); /* UART v1, VCPU v3 */
+	struct snap_r r;
+	ck_assert_int_eq(snap_section_open(w.buf, w.len, "UART", 0, 1, &r, err, sizeof(err)), 0);
+	ck_assert_uint_eq(snap_get_u8(&r), 0xab);
+	ck_assert_int_eq(snap_section_open(w.buf, w.len, "VCPU", 0, 1, &r, err, sizeof(err)), -1);
+	ck_assert_str_eq(err, "snapshot section VCPU is version 3; this mpvm reads version 1: the "
+			      "snapshot was made by another mpvm");
+	ck_assert_int_eq(snap_section_open(w.buf, w.len, "KBDC", 0, 1, &r, err, sizeof(err)), -1);
+	ck_assert_ptr_nonnull(strstr(err, "no section KBDC"));
+	snap_w_free(&w);
+}
+END_TEST
+
 START_TEST(a_missing_section_is_named)
 {
 	struct snap_w w;
@@ -154,6 +170,7 @@ int main(void)
 	tcase_add_test(tc, bytes_left_unread_are_an_error);
 	tcase_add_test(tc, a_truncated_stream_is_refused_at_every_length);
 	tcase_add_test(tc, a_wild_length_or_string_is_refused);
+	tcase_add_test(tc, a_section_of_another_version_is_refused_by_name);
 	tcase_add_test(tc, a_missing_section_is_named);
 	suite_add_tcase(s, tc);
 	return run_suite(s);
