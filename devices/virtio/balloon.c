@@ -107,15 +107,9 @@ static void stats_queue(struct virtio_balloon *b)
 	struct virtq *q = &d->vq[STATS_Q];
 	for (;;) {
 		struct virtq_elem *e = &b->elem;
-		int p = virtq_pop(q, e);
-		if (p == 0) {
-			/* Re-arm the driver's kick (event index: it kicks only when
-			 * its avail index passes what we last asked for; without
-			 * this it kicked for its first buffer only). */
-			if (virtio_should_yield(d) || !virtq_enable_notify(q))
-				return;
-			continue;
-		}
+		int p = virtq_pop_armed(q, e);
+		if (p == 0)
+			return;
 		if (p < 0) {
 			virtio_dev_fail(d, "stats queue: available ring index or head out of range");
 			return;
@@ -159,13 +153,9 @@ static void report_queue(struct virtio_balloon *b)
 	uint64_t reported = 0;
 	while (!virtio_should_yield(d)) {
 		struct virtq_elem *e = &b->elem;
-		int p = virtq_pop(q, e);
-		if (p == 0) {
-			/* Re-arm the driver's kick, as for statistics. */
-			if (!virtq_enable_notify(q))
-				break;
-			continue;
-		}
+		int p = virtq_pop_armed(q, e);
+		if (p == 0)
+			break;
 		if (p < 0) {
 			virtio_dev_fail(d, "reporting queue: available ring index or head out of range");
 			return;

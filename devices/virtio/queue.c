@@ -183,6 +183,14 @@ int virtq_pop(struct virtq *q, struct virtq_elem *e)
 	return 1;
 }
 
+int virtq_pop_armed(struct virtq *q, struct virtq_elem *e)
+{
+	int p = virtq_pop(q, e);
+	if (p == 0 && virtq_enable_notify(q))
+		p = virtq_pop(q, e);
+	return p;
+}
+
 void virtq_unpop(struct virtq *q)
 {
 	q->last_avail--;

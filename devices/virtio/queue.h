@@ -90,6 +90,12 @@ int virtq_enable(struct virtq *q, const struct guest_mem *mem, bool event_idx,
 /* 1: *e holds the next chain (check e->err); 0: ring empty; -1: the ring
  * itself is corrupt (see above): the queue must not be used again. */
 int virtq_pop(struct virtq *q, struct virtq_elem *e);
+/* virtq_pop() for a device that drains a queue outside a disable/enable
+ * notify loop: an empty ring also asks the driver for a kick at its next
+ * buffer (with event index a driver kicks only when its avail index passes
+ * what the device last asked for; a device that never asks hears of the
+ * first buffer only) and looks once more for one that came meanwhile. */
+int virtq_pop_armed(struct virtq *q, struct virtq_elem *e);
 /* Give the last popped element back (it will be popped again), for a device
  * that cannot serve it yet (rate limiter, no room). */
 void virtq_unpop(struct virtq *q);

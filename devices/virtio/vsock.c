@@ -393,14 +393,9 @@ static void rx_flush(struct virtio_vsock *v)
 		return;
 	while (!virtio_should_yield(d) && anything_owed(v)) {
 		struct virtq_elem *e = &v->elem;
-		int p = virtq_pop(q, e);
-		if (p == 0) {
-			/* No buffer: the driver's next rx kick brings us back,
-			 * once asked for (event index). */
-			if (virtq_enable_notify(q))
-				continue;
-			break;
-		}
+		int p = virtq_pop_armed(q, e);
+		if (p == 0)
+			break; /* no buffer: the driver's next rx kick brings us back */
 		if (p < 0) {
 			virtio_dev_fail(d, "rx queue: available ring index or head out of range");
 			return;
@@ -758,9 +753,7 @@ static void send_reset_event(struct virtio_vsock *v)
 	struct virtq *q = &d->vq[EV_Q];
 	if (!v->reset_event || !virtio_queue_live(d, EV_Q))
 		return;
-	int p = virtq_pop(q, &v->elem);
-	if (p == 0 && virtq_enable_notify(q)) /* ask for a kick at the next buffer */
-		p = virtq_pop(q, &v->elem);
+	int p = virtq_pop_armed(q, &v->elem);
 	if (p == 0)
 		return;
 	if (p < 0) {
