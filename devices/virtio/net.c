@@ -440,7 +440,7 @@ static void net_destroy(struct virtio_dev *d)
 {
 	struct virtio_net *n = to_net(d);
 	int fds[] = { n->tap_fd, n->rx.timer_fd, n->tx.timer_fd, n->mmds_timer_fd };
-	for (unsigned i = 0; i < 4; i++)
+	for (unsigned i = 0; i < sizeof(fds) / sizeof(fds[0]); i++)
 		if (fds[i] >= 0)
 			close(fds[i]);
 	mmds_ns_destroy(n->mmds);
