@@ -45,13 +45,13 @@ static uint8_t *w_room(struct snap_w *w, size_t n)
 	return p;
 }
 
-static void le_put(uint8_t *p, uint64_t v, int n)
+void snap_le_put(uint8_t *p, uint64_t v, int n)
 {
 	for (int i = 0; i < n; i++)
 		p[i] = (uint8_t)(v >> (8 * i));
 }
 
-static uint64_t le_get(const uint8_t *p, int n)
+uint64_t snap_le_get(const uint8_t *p, int n)
 {
 	uint64_t v = 0;
 	for (int i = 0; i < n; i++)
@@ -63,7 +63,7 @@ static void put_le(struct snap_w *w, uint64_t v, int n)
 {
 	uint8_t *p = w_room(w, (size_t)n);
 	if (p)
-		le_put(p, v, n);
+		snap_le_put(p, v, n);
 }
 
 void snap_put_u8(struct snap_w *w, uint8_t v) { put_le(w, v, 1); }
@@ -98,7 +98,7 @@ void snap_section_end(struct snap_w *w, size_t mark)
 {
 	if (w->oom || mark + SNAP_HDR > w->len)
 		return;
-	le_put(w->buf + mark + 8, w->len - mark - SNAP_HDR, 8);
+	snap_le_put(w->buf + mark + 8, w->len - mark - SNAP_HDR, 8);
 }
 
 void snap_r_init(struct snap_r *r, const void *p, size_t len)
@@ -124,7 +124,7 @@ int snap_stream_check(const void *p, size_t len, char *err, size_t errlen)
 		if (len - off < SNAP_HDR)
 			FAIL("snapshot state: a section header at byte %zu is cut short "
 			     "(%zu bytes left); the file is truncated or corrupt", off, len - off);
-		uint64_t n = le_get(b + off + 8, 8);
+		uint64_t n = snap_le_get(b + off + 8, 8);
 		if (n > len - off - SNAP_HDR) {
 			char t[5];
 			tag_text(t, b + off);
@@ -143,13 +143,13 @@ int snap_section_find(const void *p, size_t len, const char tag[4], unsigned n,
 	const uint8_t *b = p;
 	size_t off = 0;
 	while (off + SNAP_HDR <= len) {
-		uint64_t sz = le_get(b + off + 8, 8);
+		uint64_t sz = snap_le_get(b + off + 8, 8);
 		if (sz > len - off - SNAP_HDR)
 			break;
 		if (!memcmp(b + off, tag, 4) && n-- == 0) {
 			snap_r_init(sec, b + off + SNAP_HDR, (size_t)sz);
 			tag_text(sec->tag, b + off);
-			sec->version = (uint32_t)le_get(b + off + 4, 4);
+			sec->version = (uint32_t)snap_le_get(b + off + 4, 4);
 			return 0;
 		}
 		off += SNAP_HDR + (size_t)sz;
@@ -180,7 +180,7 @@ unsigned snap_section_count(const void *p, size_t len, const char tag[4])
 	size_t off = 0;
 	unsigned count = 0;
 	while (off + SNAP_HDR <= len) {
-		uint64_t sz = le_get(b + off + 8, 8);
+		uint64_t sz = snap_le_get(b + off + 8, 8);
 		if (sz > len - off - SNAP_HDR)
 			break;
 		if (!memcmp(b + off, tag, 4))
@@ -206,7 +206,7 @@ static const uint8_t *r_take(struct snap_r *r, size_t n)
 static uint64_t get_le(struct snap_r *r, int n)
 {
 	const uint8_t *p = r_take(r, (size_t)n);
-	return p ? le_get(p, n) : 0;
+	return p ? snap_le_get(p, n) : 0;
 }
 
 uint8_t snap_get_u8(struct snap_r *r) { return (uint8_t)get_le(r, 1); }

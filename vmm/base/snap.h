@@ -40,6 +40,11 @@ struct snap_r {
 	const char *why; /* snap_r_fail()'s reason (a static string) */
 };
 
+/* The byte order of every snapshot number: n (1..8) bytes little-endian at
+ * p. For fixed layouts around the stream (the file header). */
+void snap_le_put(uint8_t *p, uint64_t v, int n);
+uint64_t snap_le_get(const uint8_t *p, int n);
+
 void snap_w_init(struct snap_w *w);
 void snap_w_free(struct snap_w *w);
 /* Starts a section; returns the mark snap_section_end() needs. */

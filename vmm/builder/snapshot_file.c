@@ -32,10 +32,10 @@ void snapfile_host_vendor(char out[13])
 	memcpy(out + 8, &c, 4);
 }
 
-static void put32(uint8_t *p, uint32_t v) { for (int i = 0; i < 4; i++) p[i] = (uint8_t)(v >> (8 * i)); }
-static void put64(uint8_t *p, uint64_t v) { for (int i = 0; i < 8; i++) p[i] = (uint8_t)(v >> (8 * i)); }
-static uint32_t get32(const uint8_t *p) { uint32_t v = 0; for (int i = 3; i >= 0; i--) v = v << 8 | p[i]; return v; }
-static uint64_t get64(const uint8_t *p) { uint64_t v = 0; for (int i = 7; i >= 0; i--) v = v << 8 | p[i]; return v; }
+static void put32(uint8_t *p, uint32_t v) { snap_le_put(p, v, 4); }
+static void put64(uint8_t *p, uint64_t v) { snap_le_put(p, v, 8); }
+static uint32_t get32(const uint8_t *p) { return (uint32_t)snap_le_get(p, 4); }
+static uint64_t get64(const uint8_t *p) { return snap_le_get(p, 8); }
 
 static uint32_t crc(const uint8_t *p, size_t len)
 {
