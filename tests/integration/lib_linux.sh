@@ -73,4 +73,7 @@ bg_end() {
 }
 has() { grep -q "$2" "$T_TMP/$1.out" 2>/dev/null; }
 ticks() { grep -c '^LTEST: tick' "$T_TMP/$1.out" 2>/dev/null; }
+# The tick numbers on stdin (a console: CRs dropped; the tty's echo of a
+# line we send can land right after a number, "LTEST: tick 10stop").
+tick_numbers() { tr -d '\r' | sed -n 's/^LTEST: tick \([0-9][0-9]*\).*/\1/p'; }
 

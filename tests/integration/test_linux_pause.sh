@@ -32,7 +32,7 @@ echo stop >&"$BG_IN"
 bg_end loop 60
 expect_status loop 0
 expect_ok loop "the counter file holds the last tick"
-last=$(grep '^LTEST: tick' <<<"$OUT" | tail -n 1 | cut -d' ' -f3)
+last=$(tick_numbers <<<"$OUT" | tail -n 1)
 [ -n "$last" ] && [ "$(debugfs -R 'cat /counter' "$T_TMP/root.ext4" 2>/dev/null)" = "$last" ] &&
 	pass "loop: the image holds the last tick ($last): nothing lost across the pause" ||
 	fail "loop: the image's counter is not the last tick ($last)"

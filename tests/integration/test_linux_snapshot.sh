@@ -18,8 +18,8 @@ command -v curl >/dev/null || skip "curl is not installed"
 boot=("${LINUX_BOOT[@]}")
 D=$T_TMP
 
-# tick_in FILE: the tick numbers in FILE (the console's CRs removed).
-tick_in() { tr -d '\r' <"$1" | grep '^LTEST: tick' | cut -d' ' -f3; }
+# tick_in FILE: the tick numbers in FILE.
+tick_in() { tick_numbers <"$1"; }
 # goes_on NAME AT: the restored guest NAME ticks on from AT + 1.
 goes_on() {
 	if ! wait_for 60 eval "[ \"\$(ticks $1)\" -ge 3 ]"; then
@@ -89,7 +89,7 @@ cp --sparse=always "$D/root.ext4" "$D/root-at-diff.ext4"
 code=$(api "$sock" PATCH /vm '{"state": "Resumed"}')
 [ "$code" = 204 ] || fail "resume after the Diff snapshot: $code"
 stop_clean restored
-last=$(grep '^LTEST: tick' <<<"$OUT" | tail -n 1 | cut -d' ' -f3)
+last=$(tick_numbers <<<"$OUT" | tail -n 1)
 [ -n "$last" ] && [ "$(debugfs -R 'cat /counter' "$D/root.ext4" 2>/dev/null)" = "$last" ] &&
 	pass "the image holds the restored guest's last tick ($last)" ||
 	fail "the image's counter is not the last tick ($last)"
